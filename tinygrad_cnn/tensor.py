@@ -234,9 +234,12 @@ def _shapes_text(arrays) -> str:
 
 def apply(op: Op, *inputs, **params) -> "Tensor":
     """Run ``op`` on Tensors (or array-likes) and record it if needed."""
-    tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
-    arrays = [t.data for t in tensors]
-    ctx = Context(op, tensors, params)
+    for x in inputs:
+        if x.__class__ is not Tensor:
+            inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+            break
+    arrays = [t.data for t in inputs]
+    ctx = Context.__new__(Context)   # filled in below only if the op is recorded
     try:
         out = op.forward(ctx, *arrays, **params)
     except ValueError as err:
@@ -248,23 +251,28 @@ def apply(op: Op, *inputs, **params) -> "Tensor":
         if str(err).startswith(op.name + ":"):
             raise
         raise ValueError(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
-    if not isinstance(out, np.ndarray):
+    if out.__class__ is not np.ndarray:
         out = np.asarray(out)
+    result = _wrap(out)
     if _grad_mode.enabled:
-        needs = tuple(t.requires_grad for t in tensors)
+        needs = tuple([t.requires_grad for t in inputs])
         if True in needs:
             if op.vjp_fn is None:
                 raise RuntimeError(f"{op.name}: op has no VJP, so its inputs cannot require grad")
+            ctx.op = op
+            ctx.inputs = inputs
+            ctx.params = params
             ctx.needs_input_grad = needs
-            result = Tensor.__new__(Tensor)
-            result.data = out
-            result.grad = None
+            ctx.out = None
             result.requires_grad = True
             result._ctx = ctx
-            result._retains_grad = False
-            return result
+    return result
+
+
+def _wrap(array: np.ndarray) -> "Tensor":
+    """A leaf Tensor around an array, skipping the constructor's checks."""
     result = Tensor.__new__(Tensor)
-    result.data = out
+    result.data = array
     result.grad = None
     result.requires_grad = False
     result._ctx = None
@@ -424,12 +432,12 @@ class Tensor:
 
     # --- the Tensor face of the ops ------------------------------------------
     def _other(self, other) -> "Tensor":
-        if isinstance(other, Tensor):
+        if other.__class__ is Tensor:
             return other
-        if isinstance(other, (int, float, bool)) and np.issubdtype(self.data.dtype, np.floating):
+        if other.__class__ in (int, float, bool) and self.data.dtype.kind == "f":
             # Python scalars take the tensor's dtype: float32 stays float32.
-            return Tensor(np.asarray(other, dtype=self.data.dtype))
-        return Tensor(other)
+            return _wrap(np.array(other, dtype=self.data.dtype))
+        return other if isinstance(other, Tensor) else Tensor(other)
 
     def __add__(self, other): return apply(_OPS["add"], self, self._other(other))
     def __radd__(self, other): return apply(_OPS["add"], self._other(other), self)
@@ -516,6 +524,8 @@ class Tensor:
     view = reshape
 
     def transpose(self, *axes):
+        if not axes and self.data.ndim == 2:
+            return apply(_OPS["transpose"], self, axes=(1, 0))
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         if not axes:
@@ -641,13 +651,12 @@ def unbroadcast(grad: Tensor, shape: tuple) -> Tensor:
     extra = grad.ndim - len(shape)
     if extra < 0:
         raise RuntimeError(f"internal: gradient of shape {grad.shape} is smaller than its input {shape}")
-    axes = tuple(range(extra)) + tuple(
-        i + extra for i, size in enumerate(shape) if size == 1 and grad.shape[i + extra] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    if grad.shape != shape:
-        grad = grad.reshape(shape)
-    return grad
+    grad_shape = grad.shape
+    kept = tuple(i + extra for i, size in enumerate(shape) if size == 1 and grad_shape[i + extra] != 1)
+    if not kept:                         # only leading axes were added: one sum
+        return grad.sum(axis=tuple(range(extra)))
+    grad = grad.sum(axis=tuple(range(extra)) + kept, keepdims=True)
+    return grad.reshape(shape) if grad.shape != shape else grad
 
 
 def _check_gradient(output: Tensor, gradient, what: str) -> Tensor:
@@ -703,8 +712,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs):
                     continue
                 if not isinstance(parent_grad, Tensor):
                     parent_grad = Tensor(parent_grad)
-                if parent_grad.shape != parent.shape:
-                    parent_grad = unbroadcast(parent_grad, parent.shape)
+                if parent_grad.data.shape != parent.data.shape:
+                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
                 key = id(parent)
                 # out of place: another path may hold the same gradient object
                 grads[key] = grads[key] + parent_grad if key in grads else parent_grad

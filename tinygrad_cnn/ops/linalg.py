@@ -10,16 +10,17 @@ def matmul(ctx, a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
                          "(use * to multiply by a scalar)")
+    try:
+        return np.matmul(a, b)
+    except ValueError:
+        pass
+    # diagnose only on failure, to keep the common path cheap
     inner_a = a.shape[-1]
     inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if inner_a != inner_b:
         raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner dimensions {inner_a} and {inner_b} differ")
-    try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ValueError(f"matmul: {a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and "
-                         f"{b.shape[:-2]} do not broadcast") from None
-    return np.matmul(a, b)
+    raise ValueError(f"matmul: {a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and "
+                     f"{b.shape[:-2]} do not broadcast")
 
 
 def _swap_last(t):

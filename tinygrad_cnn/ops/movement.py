@@ -20,16 +20,20 @@ def reshape_vjp(ctx, grad_out):
 
 @defop("transpose", spec=Spec(cases="tinygrad_cnn.testing.cases:transpose_cases"))
 def transpose(ctx, x, axes):
-    if sorted(a + x.ndim if a < 0 else a for a in axes) != list(range(x.ndim)):
+    try:
+        return x.transpose(axes)
+    except ValueError:
         raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
-                         f"{x.ndim} axes of a tensor of shape {x.shape}")
-    return np.transpose(x, axes)
+                         f"{x.ndim} axes of a tensor of shape {x.shape}") from None
 
 
 @transpose.defvjp
 def transpose_vjp(ctx, grad_out):
-    axes = [a % grad_out.ndim for a in ctx.params["axes"]]
-    return (grad_out.transpose(tuple(np.argsort(axes))),)
+    axes = ctx.params["axes"]
+    inverse = [0] * len(axes)
+    for position, axis in enumerate(axes):
+        inverse[axis % len(axes)] = position
+    return (grad_out.transpose(tuple(inverse)),)
 
 
 @defop("flatten", spec=Spec(cases="tinygrad_cnn.testing.cases:flatten_cases"))

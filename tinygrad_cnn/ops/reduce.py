@@ -27,7 +27,7 @@ def _spread(grad_out: Tensor, shape, axis) -> Tensor:
 
 @defop("sum", spec=Spec(cases=_CASES))
 def sum(ctx, x, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)
 
 
 @sum.defvjp
@@ -40,7 +40,7 @@ def sum_vjp(ctx, grad_out):
 def mean(ctx, x, axis=None, keepdims=False):
     if _reduced_count(x.shape, axis) == 0:
         raise ValueError(f"mean: cannot average over an empty axis (shape {x.shape}, axis {axis})")
-    return np.mean(x, axis=axis, keepdims=keepdims)
+    return x.mean(axis=axis, keepdims=keepdims)
 
 
 @mean.defvjp
@@ -70,13 +70,13 @@ def _check_nonempty(name, x, axis):
 @defop("max", spec=Spec(cases=_CASES, distinct=True))
 def max(ctx, x, axis=None, keepdims=False):
     _check_nonempty("max", x, axis)
-    return np.max(x, axis=axis, keepdims=keepdims)
+    return x.max(axis=axis, keepdims=keepdims)
 
 
 @defop("min", spec=Spec(cases=_CASES, distinct=True))
 def min(ctx, x, axis=None, keepdims=False):
     _check_nonempty("min", x, axis)
-    return np.min(x, axis=axis, keepdims=keepdims)
+    return x.min(axis=axis, keepdims=keepdims)
 
 
 max.defvjp(_extreme_vjp)
@@ -89,7 +89,7 @@ def var(ctx, x, axis=None, keepdims=False, ddof=0):
     if count - ddof <= 0:
         raise ValueError(f"var: {count} value(s) per reduction with ddof={ddof} leaves no degrees "
                          f"of freedom (shape {x.shape}, axis {axis})")
-    return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    return x.var(axis=axis, keepdims=keepdims, ddof=ddof)
 
 
 @var.defvjp
