@@ -235,7 +235,7 @@ def _shapes_text(arrays) -> str:
 def apply(op: Op, *inputs, **params) -> "Tensor":
     """Run ``op`` on Tensors (or array-likes) and record it if needed."""
     for x in inputs:
-        if x.__class__ is not Tensor:
+        if x.__class__ is not Tensor and not isinstance(x, Tensor):
             inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
             break
     arrays = [t.data for t in inputs]

@@ -141,7 +141,13 @@ def index_add_cases(draw, spec):
     shape = draw(shapes(1, 3))
     index = draw(_index(shape))
     values_shape = np.empty(shape)[index].shape
-    return Case(args=(draw(arrays(values_shape)),), kwargs={"shape": shape, "index": index})
+    kwargs = {"shape": shape, "index": index}
+    # unique=True (plain assignment) is only valid when no element is hit twice
+    hits = np.zeros(shape, dtype=np.int64)
+    np.add.at(hits, index, 1)
+    if hits.max(initial=0) <= 1 and draw(st.booleans()):
+        kwargs["unique"] = True
+    return Case(args=(draw(arrays(values_shape)),), kwargs=kwargs)
 
 
 @st.composite

@@ -21,6 +21,11 @@ class ChecksumError(DownloadError):
     """A mirror delivered a file whose checksum is not the expected one."""
 
 
+def _new_hash(algorithm: str):
+    # MD5 only identifies published files here; saying so keeps FIPS builds happy.
+    return hashlib.new(algorithm, usedforsecurity=False)
+
+
 def _is_transient(exc: BaseException) -> bool:
     """Whether trying the same URL again may help (a 404 will not, a timeout may)."""
     if isinstance(exc, urllib.error.HTTPError):
@@ -42,7 +47,7 @@ def _progress_bar(total: int | None, name: str, enabled: bool):
 def _fetch(url: str, dest_path: str, expected: dict, timeout: float, progress: bool) -> None:
     """One attempt: stream ``url`` into a temp file, check it, move it into place."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    digests = {algorithm: hashlib.new(algorithm) for algorithm in expected}
+    digests = {algorithm: _new_hash(algorithm) for algorithm in expected}
     with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
@@ -100,30 +105,34 @@ def download(url_list, dest_path, sha256: str | None = None, md5: str | None = N
     urls = [url_list] if isinstance(url_list, str) else list(url_list)
     if not urls:
         raise ValueError("download: url_list is empty")
+    if retries < 0:
+        raise ValueError(f"download: retries must be >= 0, got {retries}")
     dest_path = os.fspath(dest_path)
     expected = {algorithm: digest.lower() for algorithm, digest in
                 (("sha256", sha256), ("md5", md5)) if digest is not None}
     os.makedirs(os.path.dirname(os.path.abspath(dest_path)), exist_ok=True)
 
-    failures = []  # (url, error) for the final message
+    failures = []  # (url, attempts made, last error) for the final message
     for url in urls:
-        for attempt in range(retries + 1):
+        for attempt in range(1, retries + 2):
             try:
                 _fetch(url, dest_path, expected, timeout, progress)
                 return dest_path
             except ChecksumError as exc:
-                failures.append((url, exc))
+                error = exc
                 break  # the same mirror would serve the same bytes again
             except (OSError, http.client.HTTPException) as exc:
-                failures.append((url, exc))
-                if not _is_transient(exc) or attempt == retries:
+                error = exc
+                if not _is_transient(exc) or attempt == retries + 1:
                     break
-                time.sleep(backoff * 2**attempt)
+                time.sleep(backoff * 2 ** (attempt - 1))
+        failures.append((url, attempt, error))
 
     name = os.path.basename(dest_path)
-    tried = "\n".join(f"  {url}: {_describe(error)}" for url, error in failures)
-    manual = (f"You can download {name} yourself and place it at {dest_path}")
-    mismatches = [error for _, error in failures if isinstance(error, ChecksumError)]
+    tried = "\n".join(f"  {url} ({attempts} attempt{'s' * (attempts > 1)}): {_describe(error)}"
+                      for url, attempts, error in failures)
+    manual = f"You can download {name} yourself and place it at {dest_path}"
+    mismatches = [error for _, _, error in failures if isinstance(error, ChecksumError)]
     if mismatches:
         raise ChecksumError(f"{name}: no mirror delivered a file with the expected checksum; "
                             f"attempts:\n{tried}\n{manual} (after checking its checksum).")
@@ -143,7 +152,7 @@ def _describe(error: BaseException) -> str:
 
 def file_digest(path, algorithm: str = "md5") -> str:
     """Hex digest of a file's contents, read in chunks."""
-    digest = hashlib.new(algorithm)
+    digest = _new_hash(algorithm)
     with open(path, "rb") as file:
         while chunk := file.read(1 << 20):
             digest.update(chunk)

@@ -1,0 +1,273 @@
+"""Convolution as one matrix product, and its two adjoints.
+
+Three registered ops close under differentiation, so second derivatives work:
+
+    conv2d(x, w)            y = x (*) w                      forward
+    conv_transpose2d(g, w)  the input gradient of conv2d      (adjoint in x)
+    conv2d_weight(x, g)     the weight gradient of conv2d     (adjoint in w)
+
+Each VJP is written with the other two. All three lower to the same kernel:
+im2col windows from ``numpy.lib.stride_tricks.as_strided`` (a read-only view,
+copied once into a matrix), then a single BLAS matrix product. The input
+gradient is computed as a convolution of the (dilated, padded) upstream
+gradient with the flipped kernel, which avoids a col2im scatter-add.
+
+Layouts are PyTorch's: x (N, C, H, W), w (F, C // groups, KH, KW). Outputs
+are NCHW-shaped views of channels-last memory (what the matrix product
+produces); every op here accepts either memory order.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..tensor import Spec, defop, get_op
+
+_CASES = "tinygrad_cnn.testing.nn_cases:"
+
+
+def pair(value, name="value", op="conv2d"):
+    """``3 -> (3, 3)``; ``(2, 3)`` unchanged; anything else is an error."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    try:
+        first, second = value
+        return (int(first), int(second))
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
+
+
+def conv_output_size(size, kernel, stride, padding, dilation):
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _pad_spatial(x, top, bottom, left, right, channels_last):
+    """Zero-pad (or crop, for negative amounts) H and W, keeping the memory order."""
+    if top == bottom == left == right == 0:
+        return x
+    n, c, h, w = x.shape
+    crop = (slice(None), slice(None), slice(max(-top, 0), h - max(-bottom, 0)),
+            slice(max(-left, 0), w - max(-right, 0)))
+    x = x[crop]
+    top, bottom, left, right = (max(p, 0) for p in (top, bottom, left, right))
+    n, c, h, w = x.shape
+    shape = (n, h + top + bottom, w + left + right, c) if channels_last else \
+        (n, c, h + top + bottom, w + left + right)
+    out = np.zeros(shape, dtype=x.dtype)
+    if channels_last:
+        out = out.transpose(0, 3, 1, 2)
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
+def _is_channels_last(x):
+    return x.shape[1] > 1 and x.strides[1] < x.strides[3]
+
+
+def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
+    """Windows of the padded input as a (groups, N*OH*OW, K) matrix (one copy)
+    and the order of K: 'chw' (C, KH, KW) or 'hwc' (KH, KW, C)."""
+    n, c, _, _ = xp.shape
+    sn, sc, sh, sw = xp.strides
+    cg = c // groups
+    if _is_channels_last(xp):
+        windows = as_strided(xp, (n, out_h, out_w, kh, kw, groups, cg),
+                             (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1],
+                              sc * cg, sc), writeable=False)
+        if groups == 1:
+            return windows.reshape(1, n * out_h * out_w, kh * kw * c), "hwc"
+        cols = windows.transpose(5, 0, 1, 2, 3, 4, 6)
+        return cols.reshape(groups, n * out_h * out_w, kh * kw * cg), "hwc"
+    windows = as_strided(xp, (n, out_h, out_w, groups, cg, kh, kw),
+                         (sn, sh * stride[0], sw * stride[1], sc * cg, sc, sh * dilation[0],
+                          sw * dilation[1]), writeable=False)
+    if groups == 1:
+        return windows.reshape(1, n * out_h * out_w, c * kh * kw), "chw"
+    return windows.transpose(3, 0, 1, 2, 4, 5, 6).reshape(groups, n * out_h * out_w, cg * kh * kw), "chw"
+
+
+def _weight_matrix(w, groups, order):
+    """(F, Cg, KH, KW) -> (groups, F // groups, K) with K in ``order``."""
+    f = w.shape[0]
+    if order == "hwc":
+        w = w.transpose(0, 2, 3, 1)
+    return w.reshape(groups, f // groups, -1)
+
+
+def _check_input(op, x, w, groups, weight_name="weight"):
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if w.ndim != 4:
+        raise ValueError(f"{op}: {weight_name} must be 4-D (F, C/groups, KH, KW), got shape {w.shape}")
+    if groups < 1 or x.shape[1] % groups:
+        raise ValueError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
+
+
+def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """The forward kernel on arrays (also used by the two adjoint ops)."""
+    _check_input("conv2d", x, w, groups)
+    n, c, h, width = x.shape
+    f, cg, kh, kw = w.shape
+    if c != cg * groups:
+        expects = f"{cg}" if groups == 1 else f"{cg} per group x {groups} groups = {cg * groups}"
+        raise ValueError(f"conv2d: input has {c} channels but weight expects {expects} "
+                         f"(input shape {x.shape}, weight shape {w.shape})")
+    if f % groups:
+        raise ValueError(f"conv2d: groups={groups} does not divide the weight's {f} output channels")
+    out_h = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
+    out_w = conv_output_size(width, kw, stride[1], padding[1], dilation[1])
+    if out_h < 1 or out_w < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(
+            f"conv2d: kernel {kh}x{kw} (dilation {dilation}) is larger than the padded input "
+            f"{h + 2 * padding[0]}x{width + 2 * padding[1]} (input shape {x.shape}, padding {padding}, "
+            f"stride {stride})" if out_h < 1 or out_w < 1 else
+            f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
+            f"dilation {dilation}, padding {padding}")
+    channels_last = _is_channels_last(x)
+    xp = _pad_spatial(x, padding[0], padding[0], padding[1], padding[1], channels_last)
+    cols, order = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
+    weights = _weight_matrix(w, groups, order)
+    if groups == 1:
+        out = cols[0] @ weights[0].T                               # (N*OH*OW, F)
+    else:
+        out = np.matmul(cols, weights.transpose(0, 2, 1))          # (G, N*OH*OW, F/G)
+        out = out.transpose(1, 0, 2).reshape(n * out_h * out_w, f)
+    return out.reshape(n, out_h, out_w, f).transpose(0, 3, 1, 2)
+
+
+def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                           output_padding=(0, 0)):
+    """Transposed convolution: g (N, Cin, H, W), w (Cin, Cout/groups, KH, KW).
+    Output (N, Cout, (H-1)*s - 2p + d*(K-1) + output_padding + 1, ...)."""
+    _check_input("conv_transpose2d", g, w, groups)
+    n, c_in, h, width = g.shape
+    w_in, cout_g, kh, kw = w.shape
+    if c_in != w_in:
+        raise ValueError(f"conv_transpose2d: input has {c_in} channels but weight expects {w_in} "
+                         f"(input shape {g.shape}, weight shape {w.shape})")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"conv_transpose2d: invalid geometry stride {stride}, padding {padding}, "
+                         f"dilation {dilation}, output_padding {output_padding}")
+    # (PyTorch also accepts output_padding < dilation; we keep it below the
+    # stride, where this op is exactly the adjoint of conv2d)
+    if output_padding[0] >= stride[0] or output_padding[1] >= stride[1]:
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than "
+                         f"stride {stride}")
+    out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+    out_w = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"conv_transpose2d: geometry gives an empty output ({out_h}x{out_w}) for "
+                         f"input shape {g.shape} and weight shape {w.shape}")
+    channels_last = _is_channels_last(g)
+    if stride != (1, 1):  # spread the input out: stride - 1 zeros between samples
+        dilated_shape = (n, (h - 1) * stride[0] + 1, (width - 1) * stride[1] + 1, c_in)
+        spread = np.zeros(dilated_shape, dtype=g.dtype).transpose(0, 3, 1, 2)
+        spread[:, :, ::stride[0], ::stride[1]] = g
+        g = spread
+        channels_last = True
+    reach_h, reach_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+    top, left = reach_h - padding[0], reach_w - padding[1]
+    bottom = out_h + reach_h - g.shape[2] - top
+    right = out_w + reach_w - g.shape[3] - left
+    gp = _pad_spatial(g, top, bottom, left, right, channels_last)
+    # flipped kernel with in/out channels swapped within each group
+    flipped = w.reshape(groups, c_in // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
+    flipped = flipped[..., ::-1, ::-1].reshape(groups * cout_g, c_in // groups, kh, kw)
+    return conv2d_array(gp, flipped, (1, 1), (0, 0), dilation, groups)
+
+
+def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """Gradient of conv2d with respect to its weight: correlates the input
+    x (N, C, H, W) with the upstream gradient g (N, F, OH, OW)."""
+    f, cg, kh, kw = weight_shape
+    if x.ndim != 4 or g.ndim != 4 or len(weight_shape) != 4:
+        raise ValueError(f"conv2d_weight: input {x.shape}, upstream gradient {g.shape} and weight "
+                         f"shape {tuple(weight_shape)} must all be 4-D")
+    n, c, h, width = x.shape
+    out_h, out_w = g.shape[2], g.shape[3]
+    expected = (n, f, conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
+                conv_output_size(width, kw, stride[1], padding[1], dilation[1]))
+    if g.shape != expected or c != cg * groups:
+        raise ValueError(f"conv2d_weight: input {x.shape} and upstream gradient {g.shape} do not fit "
+                         f"weight shape {tuple(weight_shape)} (expected gradient shape {expected})")
+    xp = _pad_spatial(x, padding[0], padding[0], padding[1], padding[1], _is_channels_last(x))
+    cols, order = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
+    g_matrix = g.transpose(0, 2, 3, 1).reshape(n * out_h * out_w, f)      # (M, F)
+    if groups == 1:
+        grad = (g_matrix.T @ cols[0])[None]                                # (1, F, K)
+    else:
+        g_groups = g_matrix.reshape(-1, groups, f // groups).transpose(1, 2, 0)   # (G, F/G, M)
+        grad = np.matmul(g_groups, cols)                                   # (G, F/G, K)
+    if order == "hwc":
+        return np.ascontiguousarray(grad.reshape(f, kh, kw, cg).transpose(0, 3, 1, 2))
+    return grad.reshape(f, cg, kh, kw)
+
+
+def _geometry(params):
+    return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+@defop("conv2d", spec=Spec(cases=_CASES + "conv2d_cases"))
+def conv2d(ctx, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    return conv2d_array(x, w, stride, padding, dilation, groups)
+
+
+@conv2d.defvjp
+def conv2d_vjp(ctx, grad_out):
+    x, w = ctx.inputs
+    geometry = _geometry(ctx.params)
+    grad_x = grad_w = None
+    if ctx.needs_input_grad[0]:
+        grad_x = get_op("conv_transpose2d")(grad_out, w, **geometry,
+                                            output_padding=_output_padding(x.shape, w.shape, geometry))
+    if ctx.needs_input_grad[1]:
+        grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry)
+    return grad_x, grad_w
+
+
+def _output_padding(input_shape, weight_shape, geometry):
+    """The output_padding that makes conv_transpose2d give back ``input_shape``
+    (rows a strided window never reached get zero gradient)."""
+    result = []
+    for axis in (0, 1):
+        size, kernel = input_shape[2 + axis], weight_shape[2 + axis]
+        stride, padding, dilation = (geometry[k][axis] for k in ("stride", "padding", "dilation"))
+        out = conv_output_size(size, kernel, stride, padding, dilation)
+        result.append(size - ((out - 1) * stride - 2 * padding + dilation * (kernel - 1) + 1))
+    return tuple(result)
+
+
+@defop("conv_transpose2d", spec=Spec(cases=_CASES + "conv_transpose2d_cases"))
+def conv_transpose2d(ctx, g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                     output_padding=(0, 0)):
+    return conv_transpose2d_array(g, w, stride, padding, dilation, groups, output_padding)
+
+
+@conv_transpose2d.defvjp
+def conv_transpose2d_vjp(ctx, grad_out):
+    g, w = ctx.inputs
+    geometry = _geometry(ctx.params)
+    grad_g = grad_w = None
+    if ctx.needs_input_grad[0]:
+        grad_g = get_op("conv2d")(grad_out, w, **geometry)
+    if ctx.needs_input_grad[1]:
+        # conv_transpose2d(g, w) is the input gradient of conv2d(y, w) at upstream g,
+        # so its weight gradient is the weight gradient of that conv: correlate y's gradient with g
+        grad_w = get_op("conv2d_weight")(grad_out, g, weight_shape=w.shape, **geometry)
+    return grad_g, grad_w
+
+
+@defop("conv2d_weight", spec=Spec(cases=_CASES + "conv2d_weight_cases"))
+def conv2d_weight(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    return conv2d_weight_array(x, g, tuple(weight_shape), stride, padding, dilation, groups)
+
+
+@conv2d_weight.defvjp
+def conv2d_weight_vjp(ctx, grad_out):
+    x, g = ctx.inputs
+    geometry = _geometry(ctx.params)
+    grad_x = grad_g = None
+    if ctx.needs_input_grad[0]:
+        grad_x = get_op("conv_transpose2d")(g, grad_out, **geometry,
+                                            output_padding=_output_padding(x.shape, grad_out.shape, geometry))
+    if ctx.needs_input_grad[1]:
+        grad_g = get_op("conv2d")(x, grad_out, **geometry)
+    return grad_x, grad_g
