@@ -16,6 +16,9 @@ Layouts are PyTorch's: x (N, C, H, W), w (F, C // groups, KH, KW). Outputs
 are NCHW-shaped views of channels-last memory (what the matrix product
 produces); every op here accepts either memory order.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -39,57 +42,69 @@ def conv_output_size(size, kernel, stride, padding, dilation):
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _pad_spatial(x, top, bottom, left, right, channels_last):
-    """Zero-pad (or crop, for negative amounts) H and W, keeping the memory order."""
-    if top == bottom == left == right == 0:
-        return x
+def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
+    """x (N, C, H, W) in any memory order -> a C-contiguous (N, H', W', C)
+    buffer: zero-padded (negative amounts crop), with ``spread - 1`` zeros
+    between samples when spread > 1 (the transposed convolution's input).
+
+    Channels last makes each window row (KW x C values) one contiguous run,
+    so the im2col copy moves whole blocks instead of single floats."""
+    crops = [max(-amount, 0) for amount in (top, bottom, left, right)]
+    top, bottom, left, right = (max(amount, 0) for amount in (top, bottom, left, right))
     n, c, h, w = x.shape
-    crop = (slice(None), slice(None), slice(max(-top, 0), h - max(-bottom, 0)),
-            slice(max(-left, 0), w - max(-right, 0)))
-    x = x[crop]
-    top, bottom, left, right = (max(p, 0) for p in (top, bottom, left, right))
-    n, c, h, w = x.shape
-    shape = (n, h + top + bottom, w + left + right, c) if channels_last else \
-        (n, c, h + top + bottom, w + left + right)
-    out = np.zeros(shape, dtype=x.dtype)
-    if channels_last:
-        out = out.transpose(0, 3, 1, 2)
-    out[:, :, top:top + h, left:left + w] = x
+    inner_h, inner_w = (h - 1) * spread[0] + 1, (w - 1) * spread[1] + 1
+    shape = (n, top + inner_h + bottom, left + inner_w + right, c)
+    if spread != (1, 1):
+        out = np.zeros(shape, dtype=x.dtype)
+    else:
+        out = np.empty(shape, dtype=x.dtype)
+        # zero only the border; the interior is overwritten below
+        out[:, :top] = 0
+        out[:, top + inner_h:] = 0
+        out[:, top:top + inner_h, :left] = 0
+        out[:, top:top + inner_h, left + inner_w:] = 0
+    out[:, top:top + inner_h:spread[0], left:left + inner_w:spread[1], :] = x.transpose(0, 2, 3, 1)
+    if any(crops):   # negative padding: a view that drops rows/columns (strides stay valid)
+        out = out[:, crops[0]:out.shape[1] - crops[1], crops[2]:out.shape[2] - crops[3]]
     return out
 
 
-def _is_channels_last(x):
-    return x.shape[1] > 1 and x.strides[1] < x.strides[3]
+_COPY_THREADS = min(4, os.cpu_count() or 1)
+_copy_pool = ThreadPoolExecutor(_COPY_THREADS) if _COPY_THREADS > 1 else None
+
+
+def _gather(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of a strided view. numpy copies on one core but
+    releases the GIL, so large copies are split over the batch axis between
+    a few threads (the im2col copy is the largest memory cost of a conv)."""
+    if _copy_pool is None or view.size < (1 << 20) or view.shape[0] < 2:
+        return np.ascontiguousarray(view)
+    out = np.empty(view.shape, dtype=view.dtype)
+    bounds = np.linspace(0, view.shape[0], _COPY_THREADS + 1).astype(int)
+    jobs = [_copy_pool.submit(np.copyto, out[a:b], view[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    for job in jobs:
+        job.result()
+    return out
 
 
 def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
-    """Windows of the padded input as a (groups, N*OH*OW, K) matrix (one copy)
-    and the order of K: 'chw' (C, KH, KW) or 'hwc' (KH, KW, C)."""
-    n, c, _, _ = xp.shape
-    sn, sc, sh, sw = xp.strides
+    """Windows of a padded channels-last buffer (N, H, W, C) as a
+    (groups, N*OH*OW, KH*KW*C/groups) matrix: one copy of a strided view."""
+    n, _, _, c = xp.shape
+    sn, sh, sw, sc = xp.strides
     cg = c // groups
-    if _is_channels_last(xp):
-        windows = as_strided(xp, (n, out_h, out_w, kh, kw, groups, cg),
-                             (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1],
-                              sc * cg, sc), writeable=False)
-        if groups == 1:
-            return windows.reshape(1, n * out_h * out_w, kh * kw * c), "hwc"
-        cols = windows.transpose(5, 0, 1, 2, 3, 4, 6)
-        return cols.reshape(groups, n * out_h * out_w, kh * kw * cg), "hwc"
-    windows = as_strided(xp, (n, out_h, out_w, groups, cg, kh, kw),
-                         (sn, sh * stride[0], sw * stride[1], sc * cg, sc, sh * dilation[0],
-                          sw * dilation[1]), writeable=False)
+    windows = as_strided(xp, (n, out_h, out_w, kh, kw, groups, cg),
+                         (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc * cg, sc),
+                         writeable=False)
     if groups == 1:
-        return windows.reshape(1, n * out_h * out_w, c * kh * kw), "chw"
-    return windows.transpose(3, 0, 1, 2, 4, 5, 6).reshape(groups, n * out_h * out_w, cg * kh * kw), "chw"
+        return _gather(windows).reshape(1, n * out_h * out_w, kh * kw * c)
+    return _gather(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(groups, n * out_h * out_w, kh * kw * cg)
 
 
-def _weight_matrix(w, groups, order):
-    """(F, Cg, KH, KW) -> (groups, F // groups, K) with K in ``order``."""
+def _weight_matrix(w, groups):
+    """(F, Cg, KH, KW) -> (groups, F // groups, KH*KW*Cg), matching _im2col's column order."""
     f = w.shape[0]
-    if order == "hwc":
-        w = w.transpose(0, 2, 3, 1)
-    return w.reshape(groups, f // groups, -1)
+    return w.transpose(0, 2, 3, 1).reshape(groups, f // groups, -1)
 
 
 def _check_input(op, x, w, groups, weight_name="weight"):
@@ -121,10 +136,17 @@ def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1)
             f"stride {stride})" if out_h < 1 or out_w < 1 else
             f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
             f"dilation {dilation}, padding {padding}")
-    channels_last = _is_channels_last(x)
-    xp = _pad_spatial(x, padding[0], padding[0], padding[1], padding[1], channels_last)
-    cols, order = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
-    weights = _weight_matrix(w, groups, order)
+    xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
+    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w)
+
+
+def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w):
+    """Convolution of an already padded (N, H, W, C) buffer; returns NCHW-shaped
+    output whose memory is channels last (the matrix product's own layout)."""
+    n = xp.shape[0]
+    f, _, kh, kw = w.shape
+    cols = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
+    weights = _weight_matrix(w, groups)
     if groups == 1:
         out = cols[0] @ weights[0].T                               # (N*OH*OW, F)
     else:
@@ -156,22 +178,16 @@ def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     if out_h < 1 or out_w < 1:
         raise ValueError(f"conv_transpose2d: geometry gives an empty output ({out_h}x{out_w}) for "
                          f"input shape {g.shape} and weight shape {w.shape}")
-    channels_last = _is_channels_last(g)
-    if stride != (1, 1):  # spread the input out: stride - 1 zeros between samples
-        dilated_shape = (n, (h - 1) * stride[0] + 1, (width - 1) * stride[1] + 1, c_in)
-        spread = np.zeros(dilated_shape, dtype=g.dtype).transpose(0, 3, 1, 2)
-        spread[:, :, ::stride[0], ::stride[1]] = g
-        g = spread
-        channels_last = True
     reach_h, reach_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
     top, left = reach_h - padding[0], reach_w - padding[1]
-    bottom = out_h + reach_h - g.shape[2] - top
-    right = out_w + reach_w - g.shape[3] - left
-    gp = _pad_spatial(g, top, bottom, left, right, channels_last)
+    spread_h, spread_w = (h - 1) * stride[0] + 1, (width - 1) * stride[1] + 1
+    bottom = out_h + reach_h - spread_h - top
+    right = out_w + reach_w - spread_w - left
+    gp = _padded_channels_last(g, top, bottom, left, right, spread=stride)
     # flipped kernel with in/out channels swapped within each group
     flipped = w.reshape(groups, c_in // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
     flipped = flipped[..., ::-1, ::-1].reshape(groups * cout_g, c_in // groups, kh, kw)
-    return conv2d_array(gp, flipped, (1, 1), (0, 0), dilation, groups)
+    return _conv_channels_last(gp, flipped, (1, 1), dilation, groups, out_h, out_w)
 
 
 def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
@@ -188,17 +204,15 @@ def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilat
     if g.shape != expected or c != cg * groups:
         raise ValueError(f"conv2d_weight: input {x.shape} and upstream gradient {g.shape} do not fit "
                          f"weight shape {tuple(weight_shape)} (expected gradient shape {expected})")
-    xp = _pad_spatial(x, padding[0], padding[0], padding[1], padding[1], _is_channels_last(x))
-    cols, order = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
+    xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
+    cols = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
     g_matrix = g.transpose(0, 2, 3, 1).reshape(n * out_h * out_w, f)      # (M, F)
     if groups == 1:
         grad = (g_matrix.T @ cols[0])[None]                                # (1, F, K)
     else:
         g_groups = g_matrix.reshape(-1, groups, f // groups).transpose(1, 2, 0)   # (G, F/G, M)
         grad = np.matmul(g_groups, cols)                                   # (G, F/G, K)
-    if order == "hwc":
-        return np.ascontiguousarray(grad.reshape(f, kh, kw, cg).transpose(0, 3, 1, 2))
-    return grad.reshape(f, cg, kh, kw)
+    return np.ascontiguousarray(grad.reshape(f, kh, kw, cg).transpose(0, 3, 1, 2))
 
 
 def _geometry(params):

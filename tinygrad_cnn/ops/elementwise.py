@@ -6,7 +6,10 @@ from ..tensor import Spec, Tensor, defop
 
 
 def _mask(condition: np.ndarray, like: Tensor) -> Tensor:
-    """A constant 0/1 Tensor in ``like``'s dtype (its own derivative is zero)."""
+    """A constant mask Tensor (its own derivative is zero). Boolean masks stay
+    boolean: multiplying a float32 gradient by them gives float32 in one pass."""
+    if condition.dtype == np.bool_:
+        return Tensor(condition)
     return Tensor(condition.astype(like.dtype))
 
 

@@ -48,21 +48,26 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     kernel, stride, padding, out_h, out_w = _pool_geometry("max_pool2d", x, kernel_size, stride, padding)
     n, c, h, w = x.shape
     if padding == (0, 0) and kernel == stride == (2, 2) and h % 2 == 0 and w % 2 == 0:
-        # the seeds' 2x2/2 pool: four strided views, no window copy
-        a, b = x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2]
-        c_, d = x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]
-        top, bottom = np.maximum(a, b), np.maximum(c_, d)
-        out = np.maximum(top, bottom)
-        # first maximum in row-major order: a (0) before b (1) before c (2) before d (3)
-        top_arg = (b > a).astype(np.intp)
-        bottom_arg = (d > c_).astype(np.intp) + 2
-        arg = np.where(bottom > top, bottom_arg, top_arg)
-    else:
-        low = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xp = _pad_constant(x, padding, -np.inf if x.dtype.kind == "f" else low)
-        windows = _pool_windows(xp, kernel, stride, out_h, out_w).reshape(n, c, out_h, out_w, -1)
-        arg = windows.argmax(axis=-1)                     # argmax returns the first maximum
-        out = np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+        # the seeds' 2x2/2 pool: four strided views instead of a window copy
+        corners = [x[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)]   # row-major window order
+        out = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+        # winners as a 0/1 mask over x, first maximum first (PyTorch's tie rule)
+        mask = np.empty((n, c, out_h, 2, out_w, 2), dtype=bool)
+        taken = np.zeros(out.shape, dtype=bool)
+        for k, corner in enumerate(corners):
+            wins = corner == out
+            if k:
+                wins &= ~taken
+            if k < 3:
+                taken |= wins
+            mask[:, :, :, k // 2, :, k % 2] = wins
+        ctx.mask = mask
+        return out
+    low = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    xp = _pad_constant(x, padding, -np.inf if x.dtype.kind == "f" else low)
+    windows = _pool_windows(xp, kernel, stride, out_h, out_w).reshape(n, c, out_h, out_w, -1)
+    arg = windows.argmax(axis=-1)                     # argmax returns the first maximum
+    out = np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
     # flat position in x of each window's winner, for the VJP's scatter
     rows = np.arange(out_h).reshape(-1, 1) * stride[0] + arg // kernel[1] - padding[0]
     cols = np.arange(out_w) * stride[1] + arg % kernel[1] - padding[1]
@@ -75,6 +80,10 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
 @max_pool2d.defvjp
 def max_pool2d_vjp(ctx, grad_out):
     x = ctx.inputs[0]
+    if hasattr(ctx, "mask"):   # 2x2/2: spread each gradient over its window, keep the winner
+        n, c, out_h, out_w = grad_out.shape
+        spread = grad_out.reshape(n, c, out_h, 1, out_w, 1).broadcast_to(ctx.mask.shape)
+        return ((spread * Tensor(ctx.mask)).reshape(x.shape),)
     flat = get_op("index_add")(grad_out.reshape(-1), shape=(x.size,), index=ctx.positions,
                                unique=ctx.unique)
     return (flat.reshape(x.shape),)
