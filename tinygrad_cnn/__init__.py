@@ -5,6 +5,7 @@
     (x * x).sum().backward()
     x.grad  # tensor([[2., 4.]])
 """
+from . import _malloc
 from . import ops as _ops  # noqa: F401  (registers the built-in ops)
 from .functions import (  # noqa: F401
     abs, add, arange, broadcast_to, cat, clip, concatenate, div, exp, expand, flatten, full,
@@ -22,3 +23,5 @@ float32 = "float32"
 float64 = "float64"
 
 __version__ = "0.1.0"
+
+_malloc.tune()

@@ -135,7 +135,8 @@ class Context:
     """What one op application remembers for its backward pass.
 
     ``inputs``: the input Tensors; ``params``: the keyword arguments;
-    ``needs_input_grad``: one bool per input; ``out``: the output Tensor, set
+    ``needs_input_grad``: one bool per input (already set when the forward
+    runs; empty when the op is not recorded); ``out``: the output Tensor, set
     only while the VJP runs (keeping it permanently would make a reference
     cycle). Forwards may store extra arrays as attributes (``ctx.mask = ...``).
     """
@@ -240,6 +241,10 @@ def apply(op: Op, *inputs, **params) -> "Tensor":
             break
     arrays = [t.data for t in inputs]
     ctx = Context.__new__(Context)   # filled in below only if the op is recorded
+    # known before the forward runs, so a forward can skip saving what no VJP will use
+    needs = tuple([t.requires_grad for t in inputs]) if _grad_mode.enabled else ()
+    recording = True in needs
+    ctx.needs_input_grad = needs if recording else ()
     try:
         out = op.forward(ctx, *arrays, **params)
     except ValueError as err:
@@ -254,18 +259,15 @@ def apply(op: Op, *inputs, **params) -> "Tensor":
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
     result = _wrap(out)
-    if _grad_mode.enabled:
-        needs = tuple([t.requires_grad for t in inputs])
-        if True in needs:
-            if op.vjp_fn is None:
-                raise RuntimeError(f"{op.name}: op has no VJP, so its inputs cannot require grad")
-            ctx.op = op
-            ctx.inputs = inputs
-            ctx.params = params
-            ctx.needs_input_grad = needs
-            ctx.out = None
-            result.requires_grad = True
-            result._ctx = ctx
+    if recording:
+        if op.vjp_fn is None:
+            raise RuntimeError(f"{op.name}: op has no VJP, so its inputs cannot require grad")
+        ctx.op = op
+        ctx.inputs = inputs
+        ctx.params = params
+        ctx.out = None
+        result.requires_grad = True
+        result._ctx = ctx
     return result
 
 

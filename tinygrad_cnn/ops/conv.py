@@ -69,7 +69,7 @@ def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
     return out
 
 
-_COPY_THREADS = min(4, os.cpu_count() or 1)
+_COPY_THREADS = int(os.environ.get("TINYGRAD_CNN_COPY_THREADS", min(4, os.cpu_count() or 1)))
 _copy_pool = ThreadPoolExecutor(_COPY_THREADS) if _COPY_THREADS > 1 else None
 
 
@@ -116,8 +116,10 @@ def _check_input(op, x, w, groups, weight_name="weight"):
         raise ValueError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
 
 
-def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    """The forward kernel on arrays (also used by the two adjoint ops)."""
+def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, keep_cols=None):
+    """The forward kernel on arrays (also used by the two adjoint ops).
+    ``keep_cols``: a list that receives the im2col matrix, for reuse by the
+    weight gradient."""
     _check_input("conv2d", x, w, groups)
     n, c, h, width = x.shape
     f, cg, kh, kw = w.shape
@@ -137,15 +139,17 @@ def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1)
             f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
             f"dilation {dilation}, padding {padding}")
     xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
-    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w)
+    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols)
 
 
-def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w):
+def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols=None):
     """Convolution of an already padded (N, H, W, C) buffer; returns NCHW-shaped
     output whose memory is channels last (the matrix product's own layout)."""
     n = xp.shape[0]
     f, _, kh, kw = w.shape
     cols = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
+    if keep_cols is not None:
+        keep_cols.append(cols)
     weights = _weight_matrix(w, groups)
     if groups == 1:
         out = cols[0] @ weights[0].T                               # (N*OH*OW, F)
@@ -190,9 +194,11 @@ def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     return _conv_channels_last(gp, flipped, (1, 1), dilation, groups, out_h, out_w)
 
 
-def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                        cols=None):
     """Gradient of conv2d with respect to its weight: correlates the input
-    x (N, C, H, W) with the upstream gradient g (N, F, OH, OW)."""
+    x (N, C, H, W) with the upstream gradient g (N, F, OH, OW). ``cols``: the
+    im2col matrix of x saved by the forward, if any (saves one copy)."""
     f, cg, kh, kw = weight_shape
     if x.ndim != 4 or g.ndim != 4 or len(weight_shape) != 4:
         raise ValueError(f"conv2d_weight: input {x.shape}, upstream gradient {g.shape} and weight "
@@ -204,8 +210,9 @@ def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilat
     if g.shape != expected or c != cg * groups:
         raise ValueError(f"conv2d_weight: input {x.shape} and upstream gradient {g.shape} do not fit "
                          f"weight shape {tuple(weight_shape)} (expected gradient shape {expected})")
-    xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
-    cols = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
+    if cols is None:
+        xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
+        cols = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
     g_matrix = g.transpose(0, 2, 3, 1).reshape(n * out_h * out_w, f)      # (M, F)
     if groups == 1:
         grad = (g_matrix.T @ cols[0])[None]                                # (1, F, K)
@@ -221,7 +228,13 @@ def _geometry(params):
 
 @defop("conv2d", spec=Spec(cases=_CASES + "conv2d_cases"))
 def conv2d(ctx, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    return conv2d_array(x, w, stride, padding, dilation, groups)
+    # the weight gradient needs x's im2col matrix again: keep it rather than
+    # copying x's windows a second time in backward (memory for speed)
+    keep = [] if ctx.needs_input_grad[1:2] == (True,) else None
+    out = conv2d_array(x, w, stride, padding, dilation, groups, keep_cols=keep)
+    if keep:
+        ctx.cols = keep[0]
+    return out
 
 
 @conv2d.defvjp
@@ -233,7 +246,8 @@ def conv2d_vjp(ctx, grad_out):
         grad_x = get_op("conv_transpose2d")(grad_out, w, **geometry,
                                             output_padding=_output_padding(x.shape, w.shape, geometry))
     if ctx.needs_input_grad[1]:
-        grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry)
+        grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry,
+                                         cols=getattr(ctx, "cols", None))
     return grad_x, grad_w
 
 
@@ -270,8 +284,9 @@ def conv_transpose2d_vjp(ctx, grad_out):
 
 
 @defop("conv2d_weight", spec=Spec(cases=_CASES + "conv2d_weight_cases"))
-def conv2d_weight(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    return conv2d_weight_array(x, g, tuple(weight_shape), stride, padding, dilation, groups)
+def conv2d_weight(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                  cols=None):
+    return conv2d_weight_array(x, g, tuple(weight_shape), stride, padding, dilation, groups, cols)
 
 
 @conv2d_weight.defvjp

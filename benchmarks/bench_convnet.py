@@ -1,0 +1,187 @@
+"""The seed networks against PyTorch on the CPU, same process, interleaved.
+
+    python benchmarks/bench_convnet.py [--repeats 15] [--skip-memory]
+
+Times (medians, and ratios ours / PyTorch when torch is installed):
+  * ConvNet training step at batch 100: forward + backward + Adam
+  * ConvNet forward-only evaluation at batch 1000
+  * TinyNet training step at batch 1 (per-op overhead dominates)
+and the peak memory one ConvNet training step adds (resident-set growth of a
+fresh child process running one step, median of 3 children per framework).
+PyTorch runs with 2 threads (torch.set_num_threads(2)); numpy's BLAS uses the
+machine's cores. Install the comparison with ``pip install torch==2.13.0``.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+
+import numpy as np
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.nn as nn
+import tinygrad_cnn.nn.functional as F
+from tinygrad_cnn import optim
+from _common import interleaved, median, report, try_torch
+
+
+def convnet_ours():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(3136, 1000), nn.Linear(1000, 10))
+
+
+def tinynet_ours():
+    return nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1352, 10))
+
+
+def convnet_torch(torch):
+    tnn = torch.nn
+    return tnn.Sequential(
+        tnn.Conv2d(1, 32, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2, 2),
+        tnn.Conv2d(32, 64, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2, 2),
+        tnn.Flatten(), tnn.Dropout(0.5), tnn.Linear(3136, 1000), tnn.Linear(1000, 10))
+
+
+def tinynet_torch(torch):
+    tnn = torch.nn
+    return tnn.Sequential(tnn.Conv2d(1, 8, 3), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(1352, 10))
+
+
+def copy_weights(ours, theirs, torch):
+    """Same starting weights in both (the layouts are PyTorch's, so arrays load as they are)."""
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+
+
+def batch(size, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((size, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, size)
+
+
+def train_step_ours(model, images, labels, lr=1e-3):
+    opt = optim.Adam(model.parameters(), lr=lr)
+    x, y = tc.Tensor(images), tc.Tensor(labels)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def train_step_torch(torch, model, images, labels, lr=1e-3):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x, y = torch.tensor(images), torch.tensor(labels)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def eval_ours(model, images):
+    x = tc.Tensor(images)
+
+    def run():
+        model.eval()
+        with tc.no_grad():
+            model(x)
+    return run
+
+
+def eval_torch(torch, model, images):
+    x = torch.tensor(images)
+
+    def run():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    return run
+
+
+def memory_child(framework):
+    """One ConvNet training step in this (fresh) process: print the growth of
+    the peak resident set, in MiB."""
+    images, labels = batch(100)
+    if framework == "torch":
+        torch = try_torch(2)
+        step = train_step_torch(torch, convnet_torch(torch), images, labels)
+    else:
+        step = train_step_ours(convnet_ours(), images, labels)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"added_mib": (after - before) / 1024}))
+
+
+def measure_memory(framework, runs=3):
+    values = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", framework],
+                             capture_output=True, text=True, check=True,
+                             cwd=os.path.dirname(os.path.abspath(__file__)))
+        values.append(json.loads(out.stdout.strip().splitlines()[-1])["added_mib"])
+    return median(values), values
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-child", choices=["ours", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        return memory_child(args.memory_child)
+
+    torch = try_torch(threads=2)
+    tc.manual_seed(0)
+    if torch is not None:
+        torch.manual_seed(0)
+
+    images, labels = batch(100)
+    ours = convnet_ours()
+    fns = {"tinygrad_cnn": train_step_ours(ours, images, labels)}
+    if torch is not None:
+        theirs = convnet_torch(torch)
+        copy_weights(ours, theirs, torch)
+        fns["torch"] = train_step_torch(torch, theirs, images, labels)
+    report("ConvNet training step, batch 100 (forward + backward + Adam)",
+           interleaved(fns, args.repeats, warmup=2))
+
+    images_eval, _ = batch(1000, seed=1)
+    fns = {"tinygrad_cnn": eval_ours(ours, images_eval)}
+    if torch is not None:
+        fns["torch"] = eval_torch(torch, theirs, images_eval)
+    report("ConvNet evaluation, batch 1000 (forward only, no_grad)", interleaved(fns, max(5, args.repeats // 2)))
+
+    images_one, labels_one = batch(1, seed=2)
+    tiny = tinynet_ours()
+    fns = {"tinygrad_cnn": train_step_ours(tiny, images_one, labels_one)}
+    if torch is not None:
+        tiny_torch = tinynet_torch(torch)
+        copy_weights(tiny, tiny_torch, torch)
+        fns["torch"] = train_step_torch(torch, tiny_torch, images_one, labels_one)
+    report("TinyNet training step, batch 1 (forward + backward + Adam)",
+           interleaved(fns, args.repeats * 10, inner=10), unit=1e6, unit_name="us")
+
+    if not args.skip_memory:
+        print("\nPeak memory added by one ConvNet training step (fresh process, median of 3)")
+        ours_mib, ours_all = measure_memory("ours")
+        line = f"  tinygrad_cnn   {ours_mib:7.1f} MiB  (runs: {', '.join(f'{v:.0f}' for v in ours_all)})"
+        print(line)
+        if torch is not None:
+            torch_mib, torch_all = measure_memory("torch")
+            print(f"  torch          {torch_mib:7.1f} MiB  (runs: {', '.join(f'{v:.0f}' for v in torch_all)})")
+            print(f"  ratio ours / torch: {ours_mib / torch_mib:.2f}x")
+    if torch is None:
+        print("\n(torch not installed: pip install torch==2.13.0 to compare)")
+
+
+if __name__ == "__main__":
+    main()
