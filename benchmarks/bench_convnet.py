@@ -105,6 +105,19 @@ def eval_torch(torch, model, images):
     return run
 
 
+def peak_rss_mib():
+    """This process's peak resident set (VmHWM). Unlike ru_maxrss it is not
+    inherited from the parent across fork + exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(framework):
     """One ConvNet training step in this (fresh) process: print the growth of
     the peak resident set, in MiB."""
@@ -114,10 +127,9 @@ def memory_child(framework):
         step = train_step_torch(torch, convnet_torch(torch), images, labels)
     else:
         step = train_step_ours(convnet_ours(), images, labels)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mib()
     step()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"added_mib": (after - before) / 1024}))
+    print(json.dumps({"added_mib": peak_rss_mib() - before}))
 
 
 def measure_memory(framework, runs=3):

@@ -13,7 +13,9 @@ from .functions import (  # noqa: F401
     rand, randn, relu, reshape, sigmoid, sqrt, stack, sub, sum, tanh, tensor, transpose, var,
     zeros, zeros_like,
 )
+from . import optim  # noqa: F401
 from .random import manual_seed  # noqa: F401
+from .serialization import CheckpointError, load, save  # noqa: F401
 from .tensor import (  # noqa: F401
     Op, Spec, Tensor, defop, enable_grad, get_op, grad, is_grad_enabled, no_grad,
     registered_ops, set_grad_enabled, unbroadcast,

@@ -142,21 +142,37 @@ def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
     return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols)
 
 
+# im2col matrices are built for a few images at a time, at most this many
+# values (16 MiB of float32): memory stays bounded for any batch size and the
+# matrix products stay large enough for BLAS to run at full speed
+_COLS_BUDGET = 1 << 22
+
+
+def _batch_chunks(n, values_per_image):
+    step = max(1, _COLS_BUDGET // max(values_per_image, 1))
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
 def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols=None):
     """Convolution of an already padded (N, H, W, C) buffer; returns NCHW-shaped
-    output whose memory is channels last (the matrix product's own layout)."""
-    n = xp.shape[0]
+    output whose memory is channels last (the matrix product's own layout).
+    ``keep_cols`` (a list) receives the im2col matrix when it fits in one chunk."""
+    n, c = xp.shape[0], xp.shape[3]
     f, _, kh, kw = w.shape
-    cols = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
-    if keep_cols is not None:
-        keep_cols.append(cols)
     weights = _weight_matrix(w, groups)
-    if groups == 1:
-        out = cols[0] @ weights[0].T                               # (N*OH*OW, F)
-    else:
-        out = np.matmul(cols, weights.transpose(0, 2, 1))          # (G, N*OH*OW, F/G)
-        out = out.transpose(1, 0, 2).reshape(n * out_h * out_w, f)
-    return out.reshape(n, out_h, out_w, f).transpose(0, 3, 1, 2)
+    out = np.empty((n, out_h, out_w, f), dtype=np.result_type(xp.dtype, w.dtype))
+    chunks = _batch_chunks(n, out_h * out_w * kh * kw * c)
+    for start, stop in chunks:
+        cols = _im2col(xp[start:stop], kh, kw, stride, dilation, out_h, out_w, groups)
+        rows = out[start:stop].reshape(-1, f)
+        if groups == 1:
+            np.matmul(cols[0], weights[0].T, out=rows)                          # (rows, F)
+        else:
+            per_group = np.matmul(cols, weights.transpose(0, 2, 1))           # (G, rows, F/G)
+            rows[...] = per_group.transpose(1, 0, 2).reshape(rows.shape)
+    if keep_cols is not None and len(chunks) == 1:
+        keep_cols.append(cols)
+    return out.transpose(0, 3, 1, 2)
 
 
 def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
@@ -210,15 +226,21 @@ def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilat
     if g.shape != expected or c != cg * groups:
         raise ValueError(f"conv2d_weight: input {x.shape} and upstream gradient {g.shape} do not fit "
                          f"weight shape {tuple(weight_shape)} (expected gradient shape {expected})")
-    if cols is None:
-        xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
-        cols = _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups)
-    g_matrix = g.transpose(0, 2, 3, 1).reshape(n * out_h * out_w, f)      # (M, F)
-    if groups == 1:
-        grad = (g_matrix.T @ cols[0])[None]                                # (1, F, K)
+    g_matrix = g.transpose(0, 2, 3, 1).reshape(n, out_h * out_w, f)        # (N, OH*OW, F)
+    if cols is not None:
+        chunks, xp = [(0, n)], None
     else:
-        g_groups = g_matrix.reshape(-1, groups, f // groups).transpose(1, 2, 0)   # (G, F/G, M)
-        grad = np.matmul(g_groups, cols)                                   # (G, F/G, K)
+        chunks = _batch_chunks(n, out_h * out_w * kh * kw * c)
+        xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
+    grad = np.zeros((groups, f // groups, kh * kw * cg), dtype=np.result_type(x.dtype, g.dtype))
+    for start, stop in chunks:   # the weight gradient sums over the batch: accumulate chunks
+        if xp is not None:
+            cols = _im2col(xp[start:stop], kh, kw, stride, dilation, out_h, out_w, groups)
+        rows = g_matrix[start:stop].reshape(-1, f)
+        if groups == 1:
+            grad[0] += rows.T @ cols[0]                                        # (F, K)
+        else:
+            grad += np.matmul(rows.reshape(-1, groups, f // groups).transpose(1, 2, 0), cols)
     return np.ascontiguousarray(grad.reshape(f, kh, kw, cg).transpose(0, 3, 1, 2))
 
 

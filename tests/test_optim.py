@@ -1,0 +1,373 @@
+"""Tests of tinygrad_cnn.optim: each update rule against a plain float64
+numpy reference (and against torch.optim when torch is installed), skipped
+parameters, state_dict round trips, dtype and hyperparameter checks."""
+import numpy as np
+import pytest
+
+from tinygrad_cnn import Tensor, optim
+from tinygrad_cnn.nn import Parameter
+from tinygrad_cnn.serialization import load, save
+
+SHAPES = [(4, 3), (3,), (2, 2, 3, 3)]
+STEPS = 10
+
+
+def make_problem(seed=0, steps=STEPS):
+    """Float32 starting values and ``steps`` sets of float32 gradients."""
+    rng = np.random.default_rng(seed)
+    start = [rng.standard_normal(shape, dtype=np.float32) for shape in SHAPES]
+    grads = [[rng.standard_normal(shape, dtype=np.float32) for shape in SHAPES] for _ in range(steps)]
+    return start, grads
+
+
+def run(make_optimizer, start, grads):
+    """Apply our optimizer to copies of ``start`` with the given gradients."""
+    params = [Parameter(array.copy()) for array in start]
+    opt = make_optimizer(params)
+    for step_grads in grads:
+        for param, grad in zip(params, step_grads):
+            param.grad = Tensor(grad)
+        opt.step()
+    return params, opt
+
+
+# --- plain float64 references, written straight from the formulas ----------------------
+
+
+def reference_sgd(start, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    params = [array.astype(np.float64) for array in start]
+    buffers = [None] * len(params)
+    for step_grads in grads:
+        for i, grad in enumerate(step_grads):
+            g = grad.astype(np.float64) + weight_decay * params[i]
+            if momentum:
+                if buffers[i] is None:
+                    buffers[i] = g.copy()
+                else:
+                    buffers[i] = momentum * buffers[i] + (1 - dampening) * g
+                g = g + momentum * buffers[i] if nesterov else buffers[i]
+            params[i] = params[i] - lr * g
+    return params
+
+
+def reference_adam(start, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    beta1, beta2 = betas
+    params = [array.astype(np.float64) for array in start]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    for t, step_grads in enumerate(grads, start=1):
+        for i, grad in enumerate(step_grads):
+            g = grad.astype(np.float64)
+            if decoupled:
+                params[i] = params[i] * (1 - lr * weight_decay)
+            else:
+                g = g + weight_decay * params[i]
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g
+            denom = np.sqrt(v[i]) / np.sqrt(1 - beta2 ** t) + eps
+            params[i] = params[i] - lr / (1 - beta1 ** t) * m[i] / denom
+    return params
+
+
+def assert_matches(params, expected):
+    for param, want in zip(params, expected):
+        assert param.dtype == np.float32
+        np.testing.assert_allclose(param.data, want, rtol=1e-5, atol=1e-6)
+
+
+SGD_CONFIGS = {
+    "plain": dict(lr=0.1),
+    "momentum": dict(lr=0.05, momentum=0.9),
+    "dampening": dict(lr=0.05, momentum=0.9, dampening=0.3),
+    "nesterov": dict(lr=0.05, momentum=0.9, nesterov=True),
+    "weight_decay": dict(lr=0.1, weight_decay=0.05),
+    "all": dict(lr=0.05, momentum=0.8, weight_decay=0.01, nesterov=True),
+}
+ADAM_CONFIGS = {
+    "default": dict(),
+    "lr_betas_eps": dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+    "weight_decay": dict(lr=0.01, weight_decay=0.1),
+}
+
+
+@pytest.mark.parametrize("config", SGD_CONFIGS.values(), ids=SGD_CONFIGS.keys())
+def test_sgd_matches_reference(config):
+    start, grads = make_problem()
+    params, _ = run(lambda p: optim.SGD(p, **config), start, grads)
+    assert_matches(params, reference_sgd(start, grads, **config))
+
+
+@pytest.mark.parametrize("config", ADAM_CONFIGS.values(), ids=ADAM_CONFIGS.keys())
+def test_adam_matches_reference(config):
+    start, grads = make_problem()
+    params, opt = run(lambda p: optim.Adam(p, **config), start, grads)
+    assert_matches(params, reference_adam(start, grads, **config))
+    assert all(opt.state[p]["step"] == STEPS for p in params)
+
+
+@pytest.mark.parametrize("config", [dict(), dict(lr=0.01, weight_decay=0.5)], ids=["default", "strong_decay"])
+def test_adamw_matches_reference(config):
+    start, grads = make_problem()
+    params, opt = run(lambda p: optim.AdamW(p, **config), start, grads)
+    expected = reference_adam(start, grads, decoupled=True, **{"weight_decay": 1e-2, **config})
+    assert_matches(params, expected)
+    assert opt.defaults["weight_decay"] == config.get("weight_decay", 1e-2)
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda p: optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda p: optim.Adam(p, weight_decay=0.1),
+    lambda p: optim.AdamW(p),
+], ids=["SGD", "Adam", "AdamW"])
+def test_parameters_without_grad_are_skipped(make_optimizer):
+    rng = np.random.default_rng(1)
+    used, unused = Parameter(rng.standard_normal(3, dtype=np.float32)), Parameter(np.ones(3, np.float32))
+    opt = make_optimizer([used, unused])
+    for _ in range(3):
+        used.grad = Tensor(rng.standard_normal(3, dtype=np.float32))
+        opt.step()
+    np.testing.assert_array_equal(unused.data, np.ones(3, np.float32))
+    assert unused not in opt.state
+    assert opt.state_dict()["state"].keys() == {0}
+
+
+def test_adam_counts_steps_per_parameter():
+    """As PyTorch: a parameter's bias correction uses its own step count."""
+    start, grads = make_problem(steps=4)
+    params = [Parameter(array.copy()) for array in start[:2]]
+    opt = optim.Adam(params, lr=0.01)
+    for step, step_grads in enumerate(grads):
+        params[0].grad = Tensor(step_grads[0])
+        params[1].grad = Tensor(step_grads[1]) if step >= 2 else None
+        opt.step()
+    assert [opt.state[p]["step"] for p in params] == [4, 2]
+    assert_matches([params[1]], reference_adam([start[1]], [[g[1]] for g in grads[2:]], lr=0.01))
+
+
+def test_float32_stays_float32():
+    """float64 gradients and numpy float64 hyperparameters must not promote."""
+    start, grads = make_problem(steps=3)
+    for make_optimizer in (lambda p: optim.SGD(p, lr=np.float64(0.1), momentum=np.float64(0.9),
+                                               weight_decay=np.float64(0.01)),
+                           lambda p: optim.Adam(p, lr=np.float64(1e-3), betas=(np.float64(0.9), 0.999)),
+                           lambda p: optim.AdamW(p, weight_decay=np.float64(0.1))):
+        params, opt = run(make_optimizer, start, [[g.astype(np.float64) for g in gs] for gs in grads])
+        assert all(p.dtype == np.float32 for p in params)
+        assert all(value.dtype == np.float32 for entry in opt.state.values()
+                   for value in entry.values() if isinstance(value, np.ndarray))
+
+
+def test_updates_in_place():
+    """The parameter keeps its array object; no graph is recorded."""
+    param = Parameter(np.ones(4, np.float32))
+    array = param.data
+    param.grad = Tensor(np.full(4, 2.0, np.float32))
+    optim.Adam([param]).step()
+    assert param.data is array and param.is_leaf
+    assert np.all(param.data < 1)
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda p: optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.1),
+    lambda p: optim.Adam(p, lr=0.01, weight_decay=0.01),
+    lambda p: optim.AdamW(p, lr=0.01),
+], ids=["SGD_nesterov", "SGD_dampening", "Adam", "AdamW"])
+@pytest.mark.parametrize("through_file", [False, True], ids=["in_memory", "npz_file"])
+def test_state_dict_round_trip_resumes_exactly(make_optimizer, through_file, tmp_path):
+    start, grads = make_problem()
+    straight, _ = run(make_optimizer, start, grads)
+
+    first_half, opt = run(make_optimizer, start, grads[:5])
+    state = opt.state_dict()
+    if through_file:
+        save(state, tmp_path / "optimizer.npz")
+        state = load(tmp_path / "optimizer.npz")
+    resumed = [Parameter(param.data.copy()) for param in first_half]
+    new_opt = make_optimizer(resumed)
+    new_opt.load_state_dict(state)
+    for step_grads in grads[5:]:
+        for param, grad in zip(resumed, step_grads):
+            param.grad = Tensor(grad)
+        new_opt.step()
+    for param, want in zip(resumed, straight):
+        np.testing.assert_array_equal(param.data, want.data)
+
+
+def test_state_dict_is_a_copy():
+    start, grads = make_problem(steps=2)
+    params, opt = run(lambda p: optim.Adam(p), start, grads)
+    state = opt.state_dict()
+    state["state"][0]["exp_avg"][...] = 123.0
+    assert not np.any(opt.state[params[0]]["exp_avg"] == 123.0)
+
+
+def _corrupt(state, how):
+    if how == "shape":
+        state["state"][1]["exp_avg_sq"] = np.zeros((7,), np.float32)
+    elif how == "unknown_buffer":
+        state["state"][2]["momentum_buffer"] = np.zeros(SHAPES[2], np.float32)
+    elif how == "bad_index":
+        state["state"][9] = state["state"].pop(0)
+    elif how == "group_size":
+        state["param_groups"][0]["params"] = [0, 1]
+    elif how == "bad_lr":
+        state["param_groups"][0]["lr"] = -1.0
+    elif how == "other_optimizer":
+        group = state["param_groups"][0]
+        del group["betas"], group["eps"]
+        group.update(momentum=0.9, dampening=0.0, nesterov=False)
+    elif how == "bad_step":
+        state["state"][0]["step"] = -3
+    return state
+
+
+@pytest.mark.parametrize("how", ["shape", "unknown_buffer", "bad_index", "group_size", "bad_lr",
+                                 "other_optimizer", "bad_step"])
+def test_bad_load_leaves_optimizer_unchanged(how):
+    start, grads = make_problem(steps=3)
+    params, opt = run(lambda p: optim.Adam(p, lr=0.01), start, grads)
+    other_params, other = run(lambda p: optim.Adam(p, lr=0.5, betas=(0.5, 0.6)), start, grads[:1])
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match="Adam.load_state_dict failed"):
+        opt.load_state_dict(_corrupt(other.state_dict(), how))
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for index, entry in before["state"].items():
+        assert after["state"][index]["step"] == entry["step"]
+        np.testing.assert_array_equal(after["state"][index]["exp_avg"], entry["exp_avg"])
+
+
+def test_load_casts_and_copies_buffers():
+    start, grads = make_problem(steps=2)
+    _, opt = run(lambda p: optim.SGD(p, lr=0.1, momentum=0.9), start, grads)
+    state = opt.state_dict()
+    state["state"][0]["momentum_buffer"] = state["state"][0]["momentum_buffer"].astype(np.float64)
+    params = [Parameter(array.copy()) for array in start]
+    new_opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    new_opt.load_state_dict(state)
+    buffer = new_opt.state[params[0]]["momentum_buffer"]
+    assert buffer.dtype == np.float32 and not np.shares_memory(buffer, state["state"][0]["momentum_buffer"])
+
+
+@pytest.mark.parametrize("make_optimizer, message", [
+    (lambda p: optim.SGD(p, lr=-0.1), r"SGD: lr must be >= 0.0, got -0.1"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), r"SGD: momentum must be >= 0.0, got -0.5"),
+    (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), r"SGD: weight_decay must be >= 0.0, got -1"),
+    (lambda p: optim.SGD(p, lr=0.1, nesterov=True), r"SGD: nesterov needs momentum > 0"),
+    (lambda p: optim.SGD(p, lr=float("nan")), r"SGD: lr must be a finite number, got nan"),
+    (lambda p: optim.Adam(p, lr=-1e-3), r"Adam: lr must be >= 0.0, got -0.001"),
+    (lambda p: optim.Adam(p, betas=(1.0, 0.999)), r"Adam: betas\[0\] must be < 1.0, got 1.0"),
+    (lambda p: optim.Adam(p, betas=(0.9, -0.1)), r"Adam: betas\[1\] must be >= 0.0, got -0.1"),
+    (lambda p: optim.Adam(p, betas=0.9), r"Adam: betas must be a pair"),
+    (lambda p: optim.Adam(p, eps=-1e-8), r"Adam: eps must be >= 0.0, got -1e-08"),
+    (lambda p: optim.AdamW(p, weight_decay=-0.01), r"AdamW: weight_decay must be >= 0.0, got -0.01"),
+    (lambda p: optim.AdamW(p, lr="0.1"), r"AdamW: lr must be a finite number, got '0.1'"),
+])
+def test_bad_hyperparameters_raise(make_optimizer, message):
+    with pytest.raises(ValueError, match=message):
+        make_optimizer([Parameter(np.zeros(2, np.float32))])
+
+
+def test_bad_params_raise():
+    param = Parameter(np.zeros(2, np.float32))
+    with pytest.raises(TypeError, match="Adam: params must be an iterable"):
+        optim.Adam(param)
+    with pytest.raises(ValueError, match="SGD: got an empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="appears more than once"):
+        optim.Adam([param, param])
+    with pytest.raises(TypeError, match="can only optimize floating point"):
+        optim.Adam([Tensor(np.zeros(2, np.int64))])
+    opt = optim.SGD([param], lr=0.1)
+    param.grad = Tensor(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match=r"has shape \(2,\) but its gradient has shape \(3,\)"):
+        opt.step()
+
+
+def test_param_groups_have_their_own_hyperparameters():
+    first, second = Parameter(np.ones(2, np.float32)), Parameter(np.ones(2, np.float32))
+    opt = optim.SGD([{"params": [first]}, {"params": [second], "lr": 0.5}], lr=0.1)
+    assert [group["lr"] for group in opt.param_groups] == [0.1, 0.5]
+    first.grad = second.grad = Tensor(np.ones(2, np.float32))
+    opt.step()
+    np.testing.assert_allclose(first.data, 0.9)
+    np.testing.assert_allclose(second.data, 0.5)
+
+    opt.param_groups[1]["lr"] = 0.25     # a schedule edits the group between steps
+    opt.step()
+    np.testing.assert_allclose(second.data, 0.25)
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="SGD: lr must be >= 0.0, got -1.0"):
+        opt.step()
+    with pytest.raises(ValueError, match="appears more than once"):
+        opt.add_param_group({"params": [first]})
+
+
+def test_zero_grad():
+    param = Parameter(np.ones(2, np.float32))
+    opt = optim.Adam([param])
+    param.grad = Tensor(np.ones(2, np.float32))
+    shared = param.grad.data
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(param.grad.data, 0)
+    np.testing.assert_array_equal(shared, 1)   # a fresh array, not zeroed in place
+    opt.zero_grad()
+    assert param.grad is None
+
+
+def test_step_closure_returns_loss():
+    param = Parameter(np.array([3.0], np.float32))
+    opt = optim.SGD([param], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (param * param).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == 9.0
+    np.testing.assert_allclose(param.data, [1.5])
+
+
+def test_repr_shows_groups_and_hyperparameters():
+    opt = optim.Adam([Parameter(np.zeros((3, 4), np.float32)), Parameter(np.zeros(4, np.float32))])
+    text = repr(opt)
+    assert text.startswith("Adam (\nParameter Group 0 (2 tensors, 16 values)")
+    assert "    lr: 0.001" in text and "    betas: (0.9, 0.999)" in text
+
+
+# --- parity with PyTorch ---------------------------------------------------------------------
+
+TORCH_CASES = {
+    "SGD_momentum_wd": (lambda p: optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01),
+                        lambda torch, p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01)),
+    "SGD_nesterov": (lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+                     lambda torch, p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True,
+                                                      weight_decay=0.01)),
+    "SGD_dampening": (lambda p: optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.2),
+                      lambda torch, p: torch.optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.2)),
+    "Adam_wd": (lambda p: optim.Adam(p, lr=0.01, betas=(0.85, 0.995), weight_decay=0.05),
+                lambda torch, p: torch.optim.Adam(p, lr=0.01, betas=(0.85, 0.995), weight_decay=0.05)),
+    "AdamW": (lambda p: optim.AdamW(p, lr=0.01, weight_decay=0.1),
+              lambda torch, p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1)),
+}
+
+
+@pytest.mark.parametrize("ours, theirs", TORCH_CASES.values(), ids=TORCH_CASES.keys())
+def test_matches_torch_optim(ours, theirs):
+    torch = pytest.importorskip("torch")
+    start, grads = make_problem(seed=3)
+    params, _ = run(ours, start, grads)
+
+    torch_params = [torch.tensor(array.copy(), requires_grad=True) for array in start]
+    torch_opt = theirs(torch, torch_params)
+    for step_grads in grads:
+        for param, grad in zip(torch_params, step_grads):
+            param.grad = torch.tensor(grad)
+        torch_opt.step()
+    for param, torch_param in zip(params, torch_params):
+        want = torch_param.detach().numpy()
+        assert want.dtype == np.float32
+        np.testing.assert_allclose(param.data, want, rtol=1e-5, atol=1e-6)

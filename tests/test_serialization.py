@@ -1,0 +1,252 @@
+"""Tests of tinygrad_cnn.serialization: round trips of nested checkpoints,
+atomic saves that survive interruption, clear errors for damaged or foreign
+files, and no pickle in either direction."""
+import io
+import os
+import re
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn import Tensor, nn, optim
+from tinygrad_cnn import serialization
+from tinygrad_cnn.serialization import CheckpointError, load, save
+
+
+def assert_same(got, want):
+    """Equal structure, types, dtypes and values (Tensors come back as arrays)."""
+    if isinstance(want, Tensor):
+        want = want.data
+    if isinstance(want, (np.ndarray, np.generic)):
+        assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    elif isinstance(want, dict):
+        assert type(got) is dict and list(got) == list(want)
+        for key in want:
+            assert_same(got[key], want[key])
+    elif isinstance(want, (list, tuple)):
+        assert type(got) is type(want) and len(got) == len(want)
+        for got_item, want_item in zip(got, want):
+            assert_same(got_item, want_item)
+    elif isinstance(want, float) and np.isnan(want):
+        assert isinstance(got, float) and np.isnan(got)
+    else:
+        assert type(got) is type(want) and got == want
+
+
+def checkpoint_like_training():
+    rng = np.random.default_rng(0)
+    model = OrderedDict([("0.weight", rng.standard_normal((8, 1, 3, 3), dtype=np.float32)),
+                         ("0.bias", np.zeros(8, np.float32)),
+                         ("3.weight", rng.standard_normal((10, 1352), dtype=np.float32))])
+    return {
+        "model": model,
+        "optimizer": {"state": {0: {"step": 5, "exp_avg": np.ones((8, 1, 3, 3), np.float32)},
+                                2: {"step": 5, "exp_avg": np.zeros((10, 1352), np.float32)}},
+                      "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0, 1, 2]}]},
+        "epoch": 3,
+        "history": {"loss": [2.3, 0.5, float("nan"), float("inf")], "accuracy": [0.1, 0.9]},
+        "name": "tinynet ü/√",
+        "notes": None,
+        "finished": False,
+        "tags": ["mnist", "adam", 1, 2.5, None, True],
+        "tensor": Tensor(np.arange(6, dtype=np.float32).reshape(2, 3)),
+        "numpy_scalars": [np.float32(0.25), np.int64(7), np.bool_(True)],
+        "odd_keys": {"a/b": np.arange(3, dtype=np.int64), "": np.float64(1.5), 1: "int key",
+                     "1": np.array([1], np.int8), "%2F": np.array(["text"]), "#structure": 0},
+        "arrays": [np.zeros((0, 4), np.float32), np.array(3.5, np.float64),
+                   np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)), np.array([True, False])],
+        "empty": {"dict": {}, "list": [], "tuple": ()},
+    }
+
+
+def test_round_trip_keeps_structure_types_and_dtypes(tmp_path):
+    obj = checkpoint_like_training()
+    save(obj, tmp_path / "checkpoint.npz")
+    back = load(tmp_path / "checkpoint.npz")
+    assert_same(back, obj)
+    assert back["model"]["3.weight"].dtype == np.float32
+    assert isinstance(back["tensor"], np.ndarray)         # documented: Tensors load as arrays
+
+
+def test_top_level_array_and_scalars(tmp_path):
+    for obj in (np.arange(4, dtype=np.float32), [1, "two", None], 3.5, None):
+        save(obj, tmp_path / "x.npz")
+        assert_same(load(tmp_path / "x.npz"), obj)
+
+
+def test_path_without_suffix_is_used_as_is(tmp_path):
+    save({"w": np.ones(2, np.float32)}, tmp_path / "weights")
+    assert os.listdir(tmp_path) == ["weights"]
+    assert_same(load(str(tmp_path / "weights")), {"w": np.ones(2, np.float32)})
+
+
+def test_file_is_a_plain_npz(tmp_path):
+    """Readable by np.load too, with arrays under their structure paths."""
+    save({"model": {"conv1.weight": np.ones((2, 2), np.float32)}, "a/b": np.zeros(1)}, tmp_path / "c.npz")
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as npz:
+        assert set(npz.files) == {"#structure", "model/conv1.weight", "a%2Fb"}
+        np.testing.assert_array_equal(npz["model/conv1.weight"], np.ones((2, 2), np.float32))
+
+
+def test_model_and_optimizer_checkpoint(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+    opt = optim.Adam(model.parameters())
+    for param in model.parameters():
+        param.grad = Tensor(np.ones_like(param.data))
+    opt.step()
+    save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1}, tmp_path / "run.npz")
+    back = load(tmp_path / "run.npz")
+    model.load_state_dict(back["model"])
+    optim.Adam(model.parameters()).load_state_dict(back["optimizer"])
+    assert back["epoch"] == 1
+
+
+# --- atomic writes ------------------------------------------------------------------------
+
+
+def previous_checkpoint(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    save({"model": {"w": np.arange(5, dtype=np.float32)}, "epoch": 1}, path)
+    return path, path.read_bytes()
+
+
+def test_failed_replace_leaves_previous_file_and_no_temp_files(tmp_path, monkeypatch):
+    path, before = previous_checkpoint(tmp_path)
+
+    def failing_replace(source, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serialization.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save({"model": {"w": np.zeros(5, np.float32)}, "epoch": 2}, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("write failed"), KeyboardInterrupt()],
+                         ids=["error", "ctrl_c"])
+def test_interrupted_write_leaves_previous_file_and_no_temp_files(tmp_path, monkeypatch, error):
+    path, before = previous_checkpoint(tmp_path)
+    real_write_member = serialization._write_member
+    calls = []
+
+    def write_then_fail(archive, name, array):
+        calls.append(name)
+        if len(calls) == 3:      # part of the new file is already on disk
+            raise error
+        real_write_member(archive, name, array)
+
+    monkeypatch.setattr(serialization, "_write_member", write_then_fail)
+    with pytest.raises(type(error)):
+        save({"model": {"a": np.ones(3), "b": np.ones(3), "c": np.ones(3)}}, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
+    assert_same(load(path), {"model": {"w": np.arange(5, dtype=np.float32)}, "epoch": 1})
+
+
+def test_existing_file_keeps_its_permissions(tmp_path):
+    path, _ = previous_checkpoint(tmp_path)
+    os.chmod(path, 0o640)
+    save({"x": 1}, path)
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        save({"x": 1}, tmp_path / "no_such_dir" / "c.npz")
+
+
+# --- refusing what cannot be saved ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("obj, message", [
+    ({"model": {"w": np.array([{"a": 1}, None], dtype=object)}}, r"'model/w' is an array of Python objects"),
+    ({"history": {1, 2}}, r"'history' is a set, which cannot be saved"),
+    ({"fn": print}, r"'fn' is a builtin_function_or_method"),
+    ({(1, 2): 3}, r"key \(1, 2\) at the saved object is a tuple; only str and int keys"),
+])
+def test_unsaveable_values_are_refused_before_writing(tmp_path, obj, message):
+    with pytest.raises(TypeError, match=message):
+        save(obj, tmp_path / "c.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# --- damaged and foreign files ------------------------------------------------------------
+
+
+def test_missing_file_names_it(tmp_path):
+    path = tmp_path / "nothing.npz"
+    with pytest.raises(FileNotFoundError, match="nothing.npz"):
+        load(path)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.8, 0.99])
+def test_truncated_file_gives_a_clear_error(tmp_path, keep):
+    path, data = previous_checkpoint(tmp_path)
+    path.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(CheckpointError, match=r"checkpoint.npz' is (truncated or corrupt|damaged)"):
+        load(path)
+
+
+def test_flipped_bytes_give_a_clear_error(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    save({"w": np.zeros(1000, np.float32)}, path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF          # inside the array: the zip CRC catches it
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"checkpoint.npz' is truncated or corrupt"):
+        load(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"loss,accuracy\n0.5,0.9\n", "is not a tinygrad_cnn checkpoint: not an .npz (zip) file"),
+    (b"", "is empty"),
+], ids=["text", "empty"])
+def test_foreign_files_give_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "notes.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=re.escape(f"'{path}' {message}")):
+        load(path)
+
+
+def test_plain_npz_and_npy_are_not_ours(tmp_path):
+    np.savez(tmp_path / "plain.npz", weight=np.ones(2))
+    with pytest.raises(CheckpointError, match=r"plain.npz' is an .npz but not a tinygrad_cnn checkpoint.*weight"):
+        load(tmp_path / "plain.npz")
+    np.save(tmp_path / "single.npy", np.ones(2))
+    with pytest.raises(CheckpointError, match=r"single.npy' is a single .npy array"):
+        load(tmp_path / "single.npy")
+
+
+PICKLE_RAN = []
+
+
+def _record_unpickling():
+    PICKLE_RAN.append(True)
+    return "payload"
+
+
+class Payload:
+    """Unpickling this object calls _record_unpickling: it must never happen."""
+
+    def __reduce__(self):
+        return (_record_unpickling, ())
+
+
+def test_pickled_object_array_is_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    save({"w": np.zeros(2, np.float32)}, path)
+    # Rewrite the array member as a pickled object array, keeping the structure.
+    with zipfile.ZipFile(path) as archive:
+        structure = archive.read("#structure.npy")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("#structure.npy", structure)
+        member = io.BytesIO()
+        np.lib.format.write_array(member, np.array([Payload()], dtype=object), allow_pickle=True)
+        archive.writestr("w.npy", member.getvalue())
+    with pytest.raises(CheckpointError, match=r"evil.npz' holds a pickled object array 'w'; refused"):
+        load(path)
+    assert PICKLE_RAN == []

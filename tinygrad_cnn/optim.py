@@ -1,0 +1,440 @@
+"""Optimizers with PyTorch's update rules: SGD, Adam and AdamW.
+
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    loss.backward(); opt.step(); opt.zero_grad()
+
+``step()`` rewrites each ``param.data`` in place with a few vectorised numpy
+ops per parameter; it records no graph. Optimizer state (momentum buffers,
+moment estimates) lives in preallocated arrays of the parameter's dtype, so
+float32 training stays float32. A parameter whose ``grad`` is None is skipped.
+
+``state_dict()`` holds only numpy arrays, numbers, strings, tuples and lists,
+keyed by parameter index, so ``tinygrad_cnn.save`` writes it to an ``.npz``
+without pickle, and ``load_state_dict`` resumes training exactly.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from .tensor import Tensor, enable_grad
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+
+class Optimizer:
+    """Base class: parameter groups, ``zero_grad``, ``step``, state dicts.
+
+    ``params`` is an iterable of Tensors (usually ``model.parameters()``) or
+    of dicts, each ``{'params': [...], 'lr': ..., ...}`` with per-group
+    hyperparameters; keys a group leaves out take the constructor's values.
+    ``param_groups`` is that list of dicts: ``opt.param_groups[0]['lr'] = 1e-4``
+    changes the learning rate for the following steps. ``state`` maps each
+    parameter to its dict of buffers.
+
+    Subclasses define ``_check_group`` (hyperparameter validation) and
+    ``_update`` (one parameter's in-place step) and list their per-parameter
+    state in ``_array_state`` (arrays shaped like the parameter) and
+    ``_count_state`` (non-negative integers).
+    """
+
+    _array_state: tuple[str, ...] = ()
+    _count_state: tuple[str, ...] = ()
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self._check_group(self.defaults)
+        self.param_groups: list[dict] = []
+        self.state: dict[Tensor, dict] = {}
+        # Scratch arrays shared by all parameters (sized to the largest), so
+        # a step allocates nothing once warm.
+        self._workspace: dict[tuple, np.ndarray] = {}
+        for group in self._as_groups(params):
+            self.add_param_group(group)
+
+    # --- parameter groups -------------------------------------------------------
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _as_groups(self, params) -> list[dict]:
+        if isinstance(params, (Tensor, Mapping)) or not isinstance(params, Iterable):
+            raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, "
+                            f"got {type(params).__name__}")
+        items = list(params)
+        if not items:
+            raise ValueError(f"{self._name}: got an empty parameter list")
+        if all(isinstance(item, Mapping) for item in items):
+            return [dict(item) for item in items]
+        if any(isinstance(item, Mapping) for item in items):
+            raise TypeError(f"{self._name}: params mixes Tensors and group dicts")
+        return [{"params": items}]
+
+    def add_param_group(self, group: Mapping) -> None:
+        """Append a group: ``{'params': Tensors, **hyperparameters}``."""
+        group = dict(group)
+        if "params" not in group:
+            raise ValueError(f"{self._name}: a parameter group needs a 'params' entry")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        already = {id(p) for other in self.param_groups for p in other["params"]}
+        seen = set()
+        for index, param in enumerate(params):
+            if not isinstance(param, Tensor):
+                raise TypeError(f"{self._name}: parameter {index} of group {len(self.param_groups)} "
+                                f"is a {type(param).__name__}, not a Tensor")
+            if not np.issubdtype(param.dtype, np.floating):
+                raise TypeError(f"{self._name}: can only optimize floating point tensors, "
+                                f"parameter {index} has dtype {param.dtype}")
+            if id(param) in already or id(param) in seen:
+                raise ValueError(f"{self._name}: parameter {index} of group {len(self.param_groups)} "
+                                 "appears more than once")
+            seen.add(id(param))
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _parameters(self) -> list[Tensor]:
+        return [param for group in self.param_groups for param in group["params"]]
+
+    # --- the step ----------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``grad = None`` (default) or zeros."""
+        for param in self._parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                # A fresh array: the old one may be shared with another gradient.
+                param.grad = Tensor(np.zeros_like(param.data))
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient, in place.
+
+        ``closure`` (optional) re-evaluates the model and returns the loss;
+        it runs with grad mode on and its result is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group_index, group in enumerate(self.param_groups):
+            # Checked every step: users edit param_groups between steps.
+            self._check_group(group)
+            for index, param in enumerate(group["params"]):
+                if param.grad is None:
+                    continue
+                grad = param.grad.data if isinstance(param.grad, Tensor) else np.asarray(param.grad)
+                if grad.shape != param.data.shape:
+                    raise ValueError(f"{self._name}: parameter {index} of group {group_index} has shape "
+                                     f"{param.data.shape} but its gradient has shape {grad.shape}")
+                state = self.state.setdefault(param, {})
+                self._update(param.data, grad, state, group)
+        return loss
+
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        raise NotImplementedError
+
+    def _check_group(self, group: Mapping) -> None:
+        raise NotImplementedError
+
+    def _scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
+        """A work array shaped like ``like``, a view of a reusable buffer."""
+        key = (slot, like.dtype)
+        buffer = self._workspace.get(key)
+        if buffer is None or buffer.size < like.size:
+            buffer = self._workspace[key] = np.empty(like.size, dtype=like.dtype)
+        return buffer[:like.size].reshape(like.shape)
+
+    # --- state -------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{'state': {index: {name: array or int}}, 'param_groups': [...]}``.
+
+        Parameters are numbered in group order; each group lists its
+        indices under ``'params'``. Arrays are copies.
+        """
+        state = {}
+        for index, param in enumerate(self._parameters()):
+            entry = self.state.get(param)
+            if entry:
+                state[index] = {key: value.copy() if isinstance(value, np.ndarray) else value
+                                for key, value in entry.items()}
+        groups, start = [], 0
+        for group in self.param_groups:
+            saved = {key: value for key, value in group.items() if key != "params"}
+            saved["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(saved)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore buffers and hyperparameters from ``state_dict()``'s output
+        (or what ``tinygrad_cnn.load`` returned for it).
+
+        Everything is checked first (group sizes, hyperparameters, buffer
+        names and shapes), so on any error the optimizer is left as it was.
+        Buffers are copied and cast to each parameter's dtype.
+        """
+        def fail(message):
+            raise ValueError(f"{self._name}.load_state_dict failed (optimizer unchanged): {message}")
+
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            fail("expected a dict with exactly the keys 'state' and 'param_groups'")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            fail(f"it has {len(saved_groups)} parameter groups, this optimizer has {len(self.param_groups)}")
+
+        by_index: dict[int, Tensor] = {}
+        new_groups = []
+        for number, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if not isinstance(saved, Mapping) or set(saved) != set(group):
+                keys = sorted(saved) if isinstance(saved, Mapping) else type(saved).__name__
+                fail(f"group {number} has keys {keys}, expected {sorted(group)} "
+                     "(state from a different optimizer?)")
+            if not isinstance(saved["params"], (list, tuple, np.ndarray)):
+                fail(f"group {number}: 'params' must be a list of indices, got {saved['params']!r}")
+            indices = [_as_index(index) for index in saved["params"]]
+            if None in indices or len(indices) != len(group["params"]):
+                fail(f"group {number} lists {len(indices)} parameters ({saved['params']!r}), "
+                     f"this optimizer's group has {len(group['params'])}")
+            for index, param in zip(indices, group["params"]):
+                if index in by_index:
+                    fail(f"parameter index {index} appears twice")
+                by_index[index] = param
+            new_group = {key: _plain(value, like=group[key]) for key, value in saved.items() if key != "params"}
+            new_group["params"] = group["params"]
+            try:
+                self._check_group(new_group)
+            except (TypeError, ValueError) as err:
+                fail(f"group {number}: {err}")
+            new_groups.append(new_group)
+
+        new_state = {}
+        expected = set(self._array_state) | set(self._count_state)
+        if not isinstance(state_dict["state"], Mapping):
+            fail(f"'state' must be a dict, got {type(state_dict['state']).__name__}")
+        for key, entry in state_dict["state"].items():
+            index = _as_index(key)
+            if index not in by_index:
+                fail(f"state for parameter {key!r}, which no group lists")
+            param = by_index[index]
+            if not isinstance(entry, Mapping) or set(entry) != expected:
+                keys = sorted(entry) if isinstance(entry, Mapping) else type(entry).__name__
+                fail(f"state for parameter {index} has {keys}, expected {sorted(expected)}")
+            restored = {}
+            for name in self._array_state:
+                value = entry[name]
+                array = np.asarray(value.data if isinstance(value, Tensor) else value)
+                if array.dtype.kind not in "fiu":
+                    fail(f"state '{name}' of parameter {index} has dtype {array.dtype}, expected numbers")
+                if array.shape != param.shape:
+                    fail(f"state '{name}' of parameter {index} has shape {array.shape}, "
+                         f"but the parameter has shape {param.shape}")
+                restored[name] = array.astype(param.dtype, copy=True)
+            for name in self._count_state:
+                count = _as_index(entry[name])
+                if count is None:
+                    fail(f"state '{name}' of parameter {index} must be a non-negative integer, "
+                         f"got {entry[name]!r}")
+                restored[name] = count
+            new_state[param] = restored
+
+        # All checked: now commit. Group dicts are updated in place so that
+        # references a user holds to them stay live.
+        for group, new_group in zip(self.param_groups, new_groups):
+            group.clear()
+            group.update(new_group)
+        self.state = new_state
+
+    # --- display ------------------------------------------------------------------
+    def __repr__(self):
+        lines = [f"{self._name} ("]
+        for number, group in enumerate(self.param_groups):
+            size = sum(param.size for param in group["params"])
+            lines.append(f"Parameter Group {number} ({len(group['params'])} tensors, {size:,} values)")
+            lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _as_index(value):
+    """A non-negative int from an int, an integral float/array or a digit
+    string (JSON and npz round trips can turn keys into any of these)."""
+    if isinstance(value, str):
+        return int(value) if value.isdigit() else None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        value = np.asarray(value)
+        if value.shape != () or value.dtype.kind not in "iuf":
+            return None
+        value = value.item()
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value) if value >= 0 else None
+
+
+def _plain(value, like):
+    """Numpy scalars and lists as the Python types the live group uses, so
+    that no np.float64 sneaks into float32 arithmetic."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
+        value = value.item()
+    if isinstance(like, tuple) and isinstance(value, (list, tuple, np.ndarray)):
+        value = tuple(_plain(item, like=None) for item in value)
+    return value
+
+
+def _check_number(owner: str, name: str, value, minimum=None, below=None):
+    """A finite real number with ``minimum <= value < below``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    if below is not None and value >= below:
+        raise ValueError(f"{owner}: {name} must be < {below}, got {value!r}")
+
+
+# --- the optimizers ---------------------------------------------------------------------
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, as PyTorch's.
+
+    With ``g = grad + weight_decay * p``:
+      momentum buffer ``b``: ``b = g`` on the first step, then
+      ``b = momentum * b + (1 - dampening) * g``;
+      direction ``d = g + momentum * b`` (nesterov) or ``d = b`` (else),
+      or ``d = g`` without momentum;
+      ``p -= lr * d``.
+    """
+
+    _array_state = ("momentum_buffer",)
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    def _check_group(self, group):
+        for name, minimum in (("lr", 0.0), ("momentum", 0.0), ("dampening", None), ("weight_decay", 0.0)):
+            _check_number(self._name, name, group[name], minimum)
+        if not isinstance(group["nesterov"], (bool, np.bool_)):
+            raise ValueError(f"{self._name}: nesterov must be True or False, got {group['nesterov']!r}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"{self._name}: nesterov needs momentum > 0 and dampening = 0, got "
+                             f"momentum={group['momentum']!r}, dampening={group['dampening']!r}")
+
+    def _update(self, data, grad, state, group):
+        lr, momentum = float(group["lr"]), float(group["momentum"])
+        dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
+        direction = grad
+        if weight_decay != 0:
+            direction = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            direction += grad
+        if momentum != 0:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                # PyTorch starts the buffer at the undamped gradient.
+                buffer = state["momentum_buffer"] = np.array(direction, dtype=data.dtype, copy=True)
+            else:
+                buffer *= momentum
+                if dampening == 0:
+                    buffer += direction
+                else:
+                    damped = np.multiply(direction, 1.0 - dampening, out=self._scratch(data, 1))
+                    buffer += damped
+            if group["nesterov"]:
+                ahead = np.multiply(buffer, momentum, out=self._scratch(data, 1))
+                ahead += direction
+                direction = ahead
+            else:
+                direction = buffer
+        step = np.multiply(direction, lr, out=self._scratch(data, 1))
+        data -= step
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with PyTorch's formula and defaults.
+
+    With ``g = grad + weight_decay * p`` (L2 penalty, as PyTorch's Adam) and
+    ``t`` the parameter's own step count:
+      ``m = b1 * m + (1 - b1) * g``;  ``v = b2 * v + (1 - b2) * g * g``;
+      ``denom = sqrt(v) / sqrt(1 - b2**t) + eps``;
+      ``p -= lr / (1 - b1**t) * m / denom``.
+    State per parameter: ``step`` (int), ``exp_avg`` (m), ``exp_avg_sq`` (v).
+    """
+
+    _array_state = ("exp_avg", "exp_avg_sq")
+    _count_state = ("step",)
+    _decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas,
+                                      eps=eps, weight_decay=weight_decay))
+
+    def _check_group(self, group):
+        _check_number(self._name, "lr", group["lr"], 0.0)
+        _check_number(self._name, "eps", group["eps"], 0.0)
+        _check_number(self._name, "weight_decay", group["weight_decay"], 0.0)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{self._name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for name, beta in zip(("betas[0]", "betas[1]"), betas):
+            _check_number(self._name, name, beta, 0.0, below=1.0)
+
+    def _update(self, data, grad, state, group):
+        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        if weight_decay != 0:
+            if self._decoupled_weight_decay:
+                data *= 1.0 - lr * weight_decay
+            else:
+                decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+                decayed += grad
+                grad = decayed
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros(data.shape, dtype=data.dtype)
+            state["exp_avg_sq"] = np.zeros(data.shape, dtype=data.dtype)
+        state["step"] += 1
+        step, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        work = self._scratch(data, 1)
+
+        # m += (1 - b1) * (g - m): PyTorch's lerp form of the moving average.
+        np.subtract(grad, exp_avg, out=work)
+        work *= 1.0 - beta1
+        exp_avg += work
+        # v = b2 * v + (1 - b2) * g * g
+        np.multiply(grad, 1.0 - beta2, out=work)
+        work *= grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += work
+
+        # Python floats, so float32 arrays stay float32.
+        step_size = lr / (1.0 - beta1 ** step)
+        bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+        np.sqrt(exp_avg_sq, out=work)
+        work /= bias_correction2_sqrt
+        work += eps
+        np.divide(exp_avg, work, out=work)
+        work *= step_size
+        data -= work
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as PyTorch's:
+    ``p *= 1 - lr * weight_decay`` first, then the Adam step on the raw
+    gradient. Default ``weight_decay=1e-2``."""
+
+    _decoupled_weight_decay = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
