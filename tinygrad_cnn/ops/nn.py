@@ -51,6 +51,8 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
         # the seeds' 2x2/2 pool: four strided views instead of a window copy
         corners = [x[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)]   # row-major window order
         out = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+        if not ctx.needs_input_grad:    # not recorded: no VJP will need the winners
+            return out
         # winners as a 0/1 mask over x, first maximum first (PyTorch's tie rule)
         mask = np.empty((n, c, out_h, 2, out_w, 2), dtype=bool)
         taken = np.zeros(out.shape, dtype=bool)
@@ -68,6 +70,8 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     windows = _pool_windows(xp, kernel, stride, out_h, out_w).reshape(n, c, out_h, out_w, -1)
     arg = windows.argmax(axis=-1)                     # argmax returns the first maximum
     out = np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+    if not ctx.needs_input_grad:
+        return out
     # flat position in x of each window's winner, for the VJP's scatter
     rows = np.arange(out_h).reshape(-1, 1) * stride[0] + arg // kernel[1] - padding[0]
     cols = np.arange(out_w) * stride[1] + arg % kernel[1] - padding[1]

@@ -1,0 +1,261 @@
+"""The training utilities: summary, fit (logging, checkpoints, Ctrl-C, flat
+memory), evaluate, History and its CSV, plot_history, and the ConvNet
+example end to end."""
+import csv
+import gc
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.nn as nn
+from tinygrad_cnn import optim
+from tinygrad_cnn.data import MNIST_MEAN, MNIST_STD, DataLoader, MNISTSample, Subset
+from tinygrad_cnn.serialization import load
+from tinygrad_cnn.training import History, evaluate, fit, load_checkpoint, plot_history, summary
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LOG_LINE = re.compile(r"^Epoch \[(\d+)/(\d+)\], Step \[(\d+)/(\d+)\], Loss: \d+\.\d{4}, Accuracy: \d{1,3}\.\d{2}%$")
+NORMALIZE = (MNIST_MEAN, MNIST_STD)
+
+
+def tinynet():
+    return nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1352, 10))
+
+
+def convnet():
+    return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+                         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+                         nn.Flatten(), nn.Dropout(0.5), nn.Linear(3136, 1000), nn.Linear(1000, 10))
+
+
+def small_net():
+    """Cheap enough for several epochs in a test; has dropout so train/eval modes matter."""
+    return nn.Sequential(nn.Conv2d(1, 4, 3, stride=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Dropout(0.2), nn.Linear(4 * 6 * 6, 10))
+
+
+@pytest.fixture
+def digits():
+    """200 training digits in batches of 20 (10 steps per epoch) and 100 held-out ones."""
+    train = MNISTSample(train=True)
+    train_loader = DataLoader(Subset(train, range(200)), batch_size=20, shuffle=True, seed=0, normalize=NORMALIZE)
+    val_loader = DataLoader(Subset(train, range(200, 300)), batch_size=100, normalize=NORMALIZE)
+    return train_loader, val_loader
+
+
+def quiet(*args, **kwargs):
+    pass
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+def test_summary_of_tinynet_lists_layers_shapes_and_counts():
+    model = tinynet()
+    model.train()
+    printed = []
+    text = summary(model, (1, 28, 28), print_fn=printed.append)
+    assert printed == [text]
+    for shape in ("(None, 8, 26, 26)", "(None, 8, 13, 13)", "(None, 1352)", "(None, 10)"):
+        assert shape in text
+    rows = {line.split()[1]: line.split()[-1] for line in text.splitlines() if "(None" in line}
+    assert rows["(Conv2d)"] == "80" and rows["(Linear)"] == "13,530" and rows["(ReLU)"] == "0"
+    assert "Total params: 13,610" in text
+    assert "Trainable params: 13,610" in text
+    assert "Non-trainable params: 0" in text
+    # The temporary forward wrappers are gone and the modes are as before.
+    assert all("forward" not in module.__dict__ for module in model.modules())
+    assert all(module.training for module in model.modules())
+    # A full shape with None for the batch axis gives the same table.
+    assert summary(model, (None, 1, 28, 28), print_fn=None) == text
+
+
+def test_summary_of_convnet_and_non_trainable_parameters():
+    model = convnet()
+    # DESIGN's ConvNet (Linear(3136, 1000), Linear(1000, 10)):
+    # 832 + 51,264 + 3,137,000 + 10,010 parameters.
+    text = summary(model, (1, 28, 28), print_fn=None)
+    assert "Total params: 3,199,106" in text
+    assert "(None, 64, 7, 7)" in text and "(None, 3136)" in text
+    model[0].weight.requires_grad_(False)
+    text = summary(model, (1, 28, 28), print_fn=None)
+    assert "Trainable params: 3,198,306" in text and "Non-trainable params: 800" in text
+
+
+# --- fit, checkpoints, history -----------------------------------------------------------------
+
+def test_fit_lowers_the_loss_logs_and_checkpoints(digits, tmp_path):
+    train_loader, val_loader = digits
+    tc.manual_seed(0)
+    model = small_net()
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    lines = []
+    checkpoint = tmp_path / "run" / "model.npz"
+    history = fit(model, optimizer, train_loader, epochs=3, val_loader=val_loader, log_every=5,
+                  progress=False, checkpoint_path=checkpoint, print_fn=lines.append)
+
+    assert not history.interrupted
+    assert [record["epoch"] for record in history.epochs] == [1, 2, 3]
+    assert len(history.steps) == 30 and history.steps[-1]["iteration"] == 30
+    assert history.epochs[-1]["loss"] < 0.8 * history.epochs[0]["loss"]
+    assert history.epochs[-1]["val_loss"] < history.epochs[0]["val_loss"]
+    step_lines = [line for line in lines if line.startswith("Epoch [") and "Step [" in line]
+    assert len(step_lines) == 6 and all(LOG_LINE.match(line) for line in step_lines)
+    assert step_lines[0].startswith("Epoch [1/3], Step [5/10], Loss: ")
+    first = history.steps[4]
+    assert step_lines[0] == (f"Epoch [1/3], Step [5/10], Loss: {first['loss']:.4f}, "
+                             f"Accuracy: {100 * first['accuracy']:.2f}%")
+
+    # The checkpoint restores the exact model into a fresh one.
+    saved = load(checkpoint)
+    assert int(saved["epoch"]) == 3
+    fresh = small_net()
+    fresh.load_state_dict(saved["model"])
+    images, _ = next(iter(val_loader))
+    model.eval(), fresh.eval()
+    np.testing.assert_array_equal(fresh(images).numpy(), model(images).numpy())
+    epoch, restored = load_checkpoint(checkpoint, small_net(), optim.Adam(small_net().parameters()))
+    assert epoch == 3 and restored.epochs == history.epochs and restored.steps == history.steps
+
+    # Continuing from the history trains only the remaining epochs.
+    more = fit(model, optimizer, train_loader, epochs=4, progress=False, log_every=0, history=restored,
+               print_fn=quiet)
+    assert [record["epoch"] for record in more.epochs] == [1, 2, 3, 4]
+    assert more.steps[-1]["iteration"] == 40
+
+    csv_path = history.to_csv(tmp_path / "history.csv")
+    with open(csv_path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 30 + 3
+    assert [row["record"] for row in rows[9:12]] == ["step", "epoch", "step"]
+    assert rows[10]["epoch"] == "1" and rows[10]["val_accuracy"] != "" and rows[0]["val_loss"] == ""
+    assert float(rows[0]["loss"]) == pytest.approx(history.steps[0]["loss"], rel=1e-5)
+    assert [name for name in os.listdir(tmp_path / "run")] == ["model.npz"]  # no temporary left over
+
+
+def test_keyboard_interrupt_stops_cleanly_and_keeps_the_last_checkpoint(digits, tmp_path):
+    train_loader, _ = digits
+    tc.manual_seed(0)
+    model = small_net()
+    optimizer = optim.SGD(model.parameters(), lr=0.05)
+    calls = []
+
+    def interrupting_loss(outputs, targets):
+        calls.append(1)
+        if len(calls) == 13:  # third step of the second epoch
+            raise KeyboardInterrupt
+        return nn.functional.cross_entropy(outputs, targets)
+
+    checkpoint = tmp_path / "model.npz"
+    lines = []
+    history = fit(model, optimizer, train_loader, epochs=3, loss_fn=interrupting_loss, log_every=0,
+                  progress=False, checkpoint_path=checkpoint, print_fn=lines.append)
+    assert history.interrupted
+    assert len(history.epochs) == 1 and len(history.steps) == 12
+    assert int(load(checkpoint)["epoch"]) == 1
+    assert any("interrupted" in line and str(checkpoint) in line for line in lines)
+
+
+def test_evaluate_restores_each_module_training_mode(digits):
+    _, val_loader = digits
+    model = small_net()
+    model.train()
+    model[4].eval()  # a mixed state must come back as it was
+    before = [module.training for module in model.modules()]
+    loss, accuracy = evaluate(model, val_loader)
+    assert [module.training for module in model.modules()] == before
+    assert loss > 0 and 0.0 <= accuracy <= 1.0
+
+    # Accuracy is the fraction of argmax hits, the loss the mean over all examples.
+    images, labels = next(iter(val_loader))
+    model.eval()
+    with tc.no_grad():
+        logits = model(images)
+    expected = float((logits.numpy().argmax(axis=1) == labels.numpy()).mean())
+    assert accuracy == pytest.approx(expected)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
+
+
+def test_memory_stays_flat_across_epochs(digits):
+    train_loader, _ = digits
+    model = small_net()
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    steps = len(train_loader)
+    live = []
+    calls = []
+
+    def counting_loss(outputs, targets):
+        if len(calls) % steps == 0:  # first step of an epoch
+            gc.collect()
+            live.append(sum(isinstance(obj, tc.Tensor) for obj in gc.get_objects()))
+        calls.append(1)
+        return nn.functional.cross_entropy(outputs, targets)
+
+    fit(model, optimizer, train_loader, epochs=3, loss_fn=counting_loss, log_every=0, progress=False,
+        print_fn=quiet)
+    assert len(live) == 3
+    assert live[2] <= live[1], f"live tensors at the start of epochs 1-3: {live}"
+
+
+# --- History and plots ---------------------------------------------------------------------------
+
+def small_history():
+    history = History()
+    for epoch in (1, 2):
+        for step in (1, 2, 3):
+            history.log_step(epoch, step, loss=2.0 / (3 * epoch + step), accuracy=0.2 * epoch)
+        history.log_epoch(epoch, loss=1.0 / epoch, accuracy=0.3 * epoch, val_loss=1.2 / epoch, val_accuracy=0.25)
+    return history
+
+
+def test_history_round_trips_through_as_dict():
+    history = small_history()
+    data = history.as_dict()
+    assert data["steps"]["iteration"] == [1, 2, 3, 4, 5, 6]
+    assert History.from_dict(data).epochs == history.epochs
+    assert History.from_dict(data).steps == history.steps
+
+
+def test_plot_history_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "curves.png"
+    assert plot_history(small_history(), path) == str(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert os.listdir(tmp_path) == ["curves.png"]
+
+
+def test_plot_history_without_matplotlib_writes_the_csv(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    path = tmp_path / "curves.png"
+    with pytest.warns(UserWarning, match=r"pip install 'tinygrad_cnn\[plot\]'"):
+        assert plot_history(small_history(), path) is None
+    assert not path.exists()
+    with open(tmp_path / "curves.csv", newline="") as file:
+        assert len(list(csv.DictReader(file))) == 6 + 2
+
+
+# --- the example, end to end ---------------------------------------------------------------------
+
+def test_convnet_example_smoke_run(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    out = tmp_path / "convnet"
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "mnist_convnet.py"), "--epochs", "1",
+                             "--limit-train", "300", "--no-progress", "--out", str(out)],
+                            capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"test accuracy: \d{1,3}\.\d{2}%", lines[-1]), result.stdout
+    assert "Total params: 3,199,106" in result.stdout
+    assert any(LOG_LINE.match(line) for line in lines)
+    assert (out / "convnet.npz").is_file() and (out / "history.csv").is_file()
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert (out / "curves.csv").is_file()
+    else:
+        assert (out / "curves.png").is_file()

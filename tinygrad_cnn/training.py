@@ -1,0 +1,545 @@
+"""Training utilities: the fit loop, evaluation, a Keras-style model summary,
+the training history (CSV) and its plot, and checkpoints.
+
+    from tinygrad_cnn.training import summary, fit, evaluate, plot_history
+    summary(model, (1, 28, 28))
+    history = fit(model, optimizer, train_loader, epochs=6, val_loader=val_loader,
+                  checkpoint_path="runs/convnet/convnet.npz")
+    test_loss, test_accuracy = evaluate(model, test_loader)
+    plot_history(history, "runs/convnet/curves.png")
+
+Only numpy is needed to import this module: tqdm (progress bars) and
+matplotlib (plots) are imported when they are used.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+import time
+import warnings
+
+from .functions import zeros
+from .nn import functional as F
+from .tensor import Tensor, no_grad
+
+__all__ = ["summary", "History", "plot_history", "evaluate", "fit", "load_checkpoint"]
+
+
+# --- small shared helpers --------------------------------------------------------------------
+
+def _write_atomically(path, write, mode="w", suffix=""):
+    """Call ``write(file)`` on a temporary file next to ``path``, then move it
+    into place, so a crash or Ctrl-C never leaves a half-written file."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=suffix + ".tmp",
+                                         dir=directory)
+    try:
+        with os.fdopen(handle, mode, **({"newline": ""} if "b" not in mode else {})) as file:
+            write(file)
+        # mkstemp makes the file private (0o600); give it the usual mode of a new file, as tc.save does.
+        os.chmod(temp_path, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+
+
+def _count_correct(outputs: Tensor, targets: Tensor) -> int:
+    """Number of rows whose highest logit is the target class (targets may be
+    class indices (N,) or probability / one-hot rows (N, C))."""
+    predicted = outputs.argmax(axis=1)
+    labels = targets.argmax(axis=1) if targets.ndim == 2 else targets
+    return int(predicted.eq(labels).sum().item())
+
+
+def _mode_snapshot(model):
+    """Each submodule's training flag, so a temporary eval() can be undone exactly."""
+    return [(module, module.training) for module in model.modules()]
+
+
+def _restore_modes(snapshot):
+    for module, training in snapshot:
+        object.__setattr__(module, "training", training)  # as Module.train sets it
+
+
+# --- summary -----------------------------------------------------------------------------------
+
+def _shape_text(value) -> str:
+    """Output shape with None for the batch axis, e.g. ``(None, 8, 26, 26)``."""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(_shape_text(item) for item in value)
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return type(value).__name__
+    return str((None,) + tuple(shape[1:])) if len(shape) else "()"
+
+
+def summary(model, input_shape, print_fn=print) -> str:
+    """Describe ``model`` layer by layer, like Keras's ``model.summary()``.
+
+    Runs one forward pass under ``no_grad`` (in eval mode, so dropout draws no
+    random numbers) on zeros and records, for every leaf layer it calls, the
+    layer's name and type, its output shape (None for the batch axis) and its
+    parameter count; then the total, trainable and non-trainable counts.
+
+    Args:
+        model: an ``nn.Module``.
+        input_shape: shape of one example without the batch axis, e.g.
+            ``(1, 28, 28)`` (a batch of one is used), or a full shape whose
+            batch axis is None, e.g. ``(None, 1, 28, 28)``.
+        print_fn: called once with the whole table; None prints nothing.
+
+    Returns:
+        The table as a string.
+    """
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    shape = (1,) + shape[1:] if shape and shape[0] is None else (1,) + shape
+    rows = []  # (layer text, output shape text, parameter count)
+    counted = set()  # parameters already attributed to a row (shared ones count once)
+
+    def own_parameter_count(module):
+        count = 0
+        for param in module._parameters.values():
+            if param is not None and id(param) not in counted:
+                counted.add(id(param))
+                count += param.size
+        return count
+
+    # Leaves, and containers that hold parameters of their own, get a row.
+    # Their forward is wrapped through an instance attribute, so no hook
+    # machinery is needed in Module; the finally below always restores it.
+    wrapped = {}  # id(module) -> (module, label, had its own forward attribute, that attribute)
+    modes = _mode_snapshot(model)
+    try:
+        for name, module in model.named_modules():
+            if id(module) in wrapped or (list(module.children()) and not module._parameters):
+                continue
+            label = f"{name or type(model).__name__.lower()} ({type(module).__name__})"
+            wrapped[id(module)] = (module, label, "forward" in module.__dict__, module.__dict__.get("forward"))
+
+            def recording_forward(*args, _forward=module.forward, _label=label, _module=module, **kwargs):
+                output = _forward(*args, **kwargs)
+                rows.append((_label, _shape_text(output), own_parameter_count(_module)))
+                return output
+
+            object.__setattr__(module, "forward", recording_forward)
+        model.eval()
+        dtype = next((param.dtype for param in model.parameters()), "float32")
+        with no_grad():
+            try:
+                model(zeros(shape, dtype=dtype))
+            except ValueError as err:
+                raise ValueError(f"summary: the forward pass on zeros of shape {shape} failed ({err}); "
+                                 f"input_shape is the shape of one example without the batch axis, "
+                                 f"e.g. (1, 28, 28) for MNIST") from err
+    finally:
+        for module, _, had_own, original in wrapped.values():
+            if had_own:
+                object.__setattr__(module, "forward", original)
+            else:
+                object.__delattr__(module, "forward")
+        _restore_modes(modes)
+    # Layers the forward pass never called still own parameters: list them too.
+    for module, label, _, _ in wrapped.values():
+        count = own_parameter_count(module)
+        if count:
+            rows.append((label, "(not called)", count))
+
+    params = list(model.parameters())
+    total = sum(p.size for p in params)
+    trainable = sum(p.size for p in params if p.requires_grad)
+    headers = ("Layer (type)", "Output Shape", "Param #")
+    table = [(label, shape_text, f"{count:,}") for label, shape_text, count in rows]
+    widths = [max([len(headers[col])] + [len(row[col]) for row in table]) + 4 for col in range(3)]
+    width = sum(widths)
+
+    def line(cells):
+        return "".join(cell.ljust(size) for cell, size in zip(cells, widths)).rstrip()
+
+    lines = [f'Model: "{type(model).__name__}"', "_" * width, line(headers), "=" * width]
+    lines += [line(row) for row in table]
+    lines += ["=" * width,
+              f"Total params: {total:,}",
+              f"Trainable params: {trainable:,}",
+              f"Non-trainable params: {total - trainable:,}",
+              "_" * width]
+    text = "\n".join(lines)
+    if print_fn is not None:
+        print_fn(text)
+    return text
+
+
+# --- history -------------------------------------------------------------------------------------
+
+class History:
+    """What happened during training, as plain Python numbers.
+
+    Attributes:
+        steps: one dict per optimisation step: ``iteration`` (counted from 1
+            over the whole run), ``epoch`` and ``step`` (from 1), ``loss``
+            (the batch loss) and ``accuracy`` (batch accuracy, a fraction).
+        epochs: one dict per completed epoch: ``epoch``, ``iteration`` (the
+            last one of the epoch), ``loss`` and ``accuracy`` (means over the
+            epoch's examples), ``val_loss`` and ``val_accuracy`` (None without
+            validation) and ``seconds``.
+        interrupted: True when ``fit`` stopped on KeyboardInterrupt.
+
+    Only floats and ints are stored, never Tensors, so a History keeps no
+    graph alive however long the run.
+    """
+
+    STEP_KEYS = ("iteration", "epoch", "step", "loss", "accuracy")
+    EPOCH_KEYS = ("epoch", "iteration", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+    CSV_COLUMNS = ("record", "iteration", "epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy")
+
+    def __init__(self):
+        self.steps: list[dict] = []
+        self.epochs: list[dict] = []
+        self.interrupted = False
+
+    @property
+    def iterations(self) -> int:
+        """Steps taken so far over all epochs."""
+        return self.steps[-1]["iteration"] if self.steps else 0
+
+    @property
+    def completed_epochs(self) -> int:
+        return self.epochs[-1]["epoch"] if self.epochs else 0
+
+    def log_step(self, epoch: int, step: int, loss: float, accuracy: float) -> dict:
+        record = {"iteration": self.iterations + 1, "epoch": int(epoch), "step": int(step),
+                  "loss": float(loss), "accuracy": float(accuracy)}
+        self.steps.append(record)
+        return record
+
+    def log_epoch(self, epoch: int, loss: float, accuracy: float, val_loss=None, val_accuracy=None,
+                  seconds: float = 0.0) -> dict:
+        record = {"epoch": int(epoch), "iteration": self.iterations, "loss": float(loss),
+                  "accuracy": float(accuracy),
+                  "val_loss": None if val_loss is None else float(val_loss),
+                  "val_accuracy": None if val_accuracy is None else float(val_accuracy),
+                  "seconds": float(seconds)}
+        self.epochs.append(record)
+        return record
+
+    def as_dict(self) -> dict:
+        """Column lists: ``{"steps": {key: [...]}, "epochs": {key: [...]}, "interrupted": bool}``
+        (missing validation values are None). This is what checkpoints store."""
+        def columns(records, keys):
+            return {key: [record[key] for record in records] for key in keys}
+        return {"steps": columns(self.steps, self.STEP_KEYS),
+                "epochs": columns(self.epochs, self.EPOCH_KEYS),
+                "interrupted": bool(self.interrupted)}
+
+    @classmethod
+    def from_dict(cls, data) -> "History":
+        """Rebuild a History from :meth:`as_dict` output (e.g. from a checkpoint)."""
+        history = cls()
+
+        def number(value, kind):
+            if value is None or math.isnan(float(value)):  # None (or NaN) marks "no value"
+                return None
+            return kind(value)
+
+        def records(table, keys, ints):
+            table = table or {}
+            count = len(table.get(keys[0], ()))
+            return [{key: number(table[key][row], int if key in ints else float) if key in table else None
+                     for key in keys} for row in range(count)]
+
+        history.steps = records(data.get("steps"), cls.STEP_KEYS, ("iteration", "epoch", "step"))
+        history.epochs = records(data.get("epochs"), cls.EPOCH_KEYS, ("epoch", "iteration"))
+        history.interrupted = bool(data.get("interrupted", False))
+        return history
+
+    def to_csv(self, path) -> str:
+        """Write every record to ``path`` (atomically): one ``record=step`` row per
+        step and one ``record=epoch`` row per epoch (mean loss and accuracy,
+        validation values), in the order they happened. Returns the path."""
+        rows = []
+        epochs = iter(self.epochs)
+        next_epoch = next(epochs, None)
+        for step in self.steps:
+            rows.append({"record": "step", **step})
+            while next_epoch is not None and next_epoch["iteration"] <= step["iteration"]:
+                rows.append({"record": "epoch", **next_epoch})
+                next_epoch = next(epochs, None)
+        while next_epoch is not None:
+            rows.append({"record": "epoch", **next_epoch})
+            next_epoch = next(epochs, None)
+
+        def write(file):
+            writer = csv.DictWriter(file, fieldnames=self.CSV_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({key: _csv_value(row.get(key)) for key in self.CSV_COLUMNS})
+
+        _write_atomically(path, write, suffix=".csv")
+        return os.fspath(path)
+
+    def __repr__(self):
+        state = ", interrupted" if self.interrupted else ""
+        return f"History({len(self.epochs)} epochs, {len(self.steps)} steps{state})"
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+# --- plotting ----------------------------------------------------------------------------------
+
+def plot_history(history: History, path):
+    """Plot loss (left axis) and accuracy (right axis) against the iteration on
+    one figure, and save it as a PNG at ``path`` (atomically).
+
+    Validation values, when present, are drawn as markers at the end of each
+    epoch. Uses matplotlib's non-interactive Agg canvas directly, so no
+    display is needed and pyplot's global state is left alone.
+
+    Returns the path, or None when matplotlib is not installed: then a warning
+    says how to install it, and the history is written as CSV next to
+    ``path`` (same name, ``.csv``) so nothing is lost.
+    """
+    path = os.fspath(path)
+    try:
+        import matplotlib  # noqa: F401  (optional extra: pip install 'tinygrad_cnn[plot]')
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        csv_path = os.path.splitext(path)[0] + ".csv"
+        history.to_csv(csv_path)
+        warnings.warn(f"plot_history: matplotlib is not installed, so {path} was not drawn; "
+                      f"install it with: pip install 'tinygrad_cnn[plot]' (or pip install matplotlib). "
+                      f"The history was written to {csv_path}.", stacklevel=2)
+        return None
+
+    iterations = [record["iteration"] for record in history.steps]
+    losses = [record["loss"] for record in history.steps]
+    accuracies = [100 * record["accuracy"] for record in history.steps]
+    figure = Figure(figsize=(8, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    loss_axis = figure.add_subplot(1, 1, 1)
+    accuracy_axis = loss_axis.twinx()
+    loss_color, accuracy_color = "tab:blue", "tab:orange"
+    # Batch values are noisy (with batch size 1 every accuracy is 0 or 100):
+    # on long runs draw them faintly under a moving average.
+    window = max(1, len(iterations) // 50)
+    for axis, values, color, name in ((loss_axis, losses, loss_color, "loss"),
+                                      (accuracy_axis, accuracies, accuracy_color, "accuracy")):
+        if window == 1:
+            axis.plot(iterations, values, color=color, linewidth=1, label=name)
+        else:
+            axis.plot(iterations, values, color=color, linewidth=0.5, alpha=0.25)
+            axis.plot(iterations, _moving_average(values, window), color=color, linewidth=1.5,
+                      label=f"{name} (mean of {window} steps)")
+    validated = [r for r in history.epochs if r["val_loss"] is not None]
+    if validated:
+        ends = [r["iteration"] for r in validated]
+        loss_axis.plot(ends, [r["val_loss"] for r in validated], "o--", color=loss_color,
+                       markerfacecolor="white", label="val loss")
+        accuracy_axis.plot(ends, [100 * r["val_accuracy"] for r in validated], "s--", color=accuracy_color,
+                           markerfacecolor="white", label="val accuracy")
+    loss_axis.set_xlabel("iteration")
+    loss_axis.set_ylabel("loss", color=loss_color)
+    accuracy_axis.set_ylabel("accuracy (%)", color=accuracy_color)
+    loss_axis.tick_params(axis="y", labelcolor=loss_color)
+    accuracy_axis.tick_params(axis="y", labelcolor=accuracy_color)
+    handles = loss_axis.get_legend_handles_labels()
+    more = accuracy_axis.get_legend_handles_labels()
+    accuracy_axis.legend(handles[0] + more[0], handles[1] + more[1], loc="best")  # top axes: not hidden by lines
+    loss_axis.set_title("Training loss and accuracy")
+    loss_axis.grid(alpha=0.3)
+    figure.tight_layout()
+    _write_atomically(path, lambda file: figure.savefig(file, format="png"), mode="wb", suffix=".png")
+    return path
+
+
+def _moving_average(values, window):
+    """Mean of the last ``window`` values at each position (fewer at the start)."""
+    averages, running = [], 0.0
+    for index, value in enumerate(values):
+        running += value
+        if index >= window:
+            running -= values[index - window]
+        averages.append(running / min(index + 1, window))
+    return averages
+
+
+# --- evaluation and training ---------------------------------------------------------------------
+
+def evaluate(model, loader, loss_fn=F.cross_entropy) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` over ``loader``.
+
+    Runs in eval mode (dropout off) under ``no_grad``; each module's previous
+    training mode is restored afterwards. ``loss_fn(outputs, targets)`` must
+    return the batch mean (it is weighted by batch size).
+
+    Returns:
+        ``(mean loss, accuracy)``, accuracy a fraction in [0, 1].
+    """
+    modes = _mode_snapshot(model)
+    total_loss, correct, seen = 0.0, 0, 0
+    try:
+        model.eval()
+        with no_grad():
+            for inputs, targets in loader:
+                outputs = model(inputs)
+                count = len(outputs)
+                total_loss += loss_fn(outputs, targets).item() * count
+                correct += _count_correct(outputs, targets)
+                seen += count
+    finally:
+        _restore_modes(modes)
+    if seen == 0:
+        raise ValueError("evaluate: the loader yielded no examples")
+    return total_loss / seen, correct / seen
+
+
+def _progress_bar(total, description, enabled):
+    """A tqdm bar (ETA, rate, loss and accuracy), or None when disabled or not a terminal."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm  # imported here: tqdm is not needed to import the package
+    # disable=None: tqdm switches itself off when stderr is not a terminal.
+    bar = tqdm(total=total, desc=description, unit="step", disable=None, leave=True, dynamic_ncols=True)
+    if bar.disable:
+        bar.close()
+        return None
+    return bar
+
+
+def _save_checkpoint(path, model, optimizer, epoch, history):
+    from .serialization import save  # imported here so this module never needs it at import time
+    save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": int(epoch),
+          "history": history.as_dict()}, path)
+
+
+def load_checkpoint(path, model, optimizer=None):
+    """Restore a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``).
+
+    Returns ``(epoch, history)``: the last completed epoch and the History up
+    to it; pass both on to ``fit(..., history=history)`` to resume training.
+    """
+    from .serialization import load
+    checkpoint = load(path)
+    model.load_state_dict(checkpoint["model"])
+    if optimizer is not None and "optimizer" in checkpoint:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    history = History.from_dict(checkpoint.get("history", {}))
+    return int(checkpoint.get("epoch", history.completed_epochs)), history
+
+
+def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loader=None, log_every=100,
+        progress=True, checkpoint_path=None, history=None, print_fn=print) -> History:
+    """Train a classifier ``model`` with ``optimizer`` for ``epochs`` epochs.
+
+    Each step: ``model.train()``, ``optimizer.zero_grad()``, forward,
+    ``loss_fn(outputs, targets)``, ``backward()``, ``optimizer.step()``.
+    Outputs are logits (N, C); accuracy counts rows whose argmax is the target.
+
+    Args:
+        model, optimizer: an ``nn.Module`` and an optimizer over its parameters.
+        train_loader: yields ``(inputs, targets)`` batches; needs ``len()``.
+        epochs: the epoch to stop after, counted over the whole run: with a
+            ``history`` that already holds 2 epochs, ``epochs=6`` trains 4 more.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor`` (batch mean).
+        val_loader: evaluated with :func:`evaluate` after every epoch.
+        log_every: every this many steps, ``print_fn`` gets a line like
+            ``Epoch [1/6], Step [100/600], Loss: 0.2910, Accuracy: 87.00%``
+            (the batch's loss and accuracy); 0 or None logs no steps.
+        progress: show a tqdm bar per epoch (ETA, running loss and accuracy)
+            when stderr is a terminal.
+        checkpoint_path: after every epoch, save (atomically) the model and
+            optimizer states, the epoch and the history here (see
+            :func:`load_checkpoint`).
+        history: a History to continue (e.g. from :func:`load_checkpoint`).
+        print_fn: receives the step log lines and one line per epoch.
+
+    Returns:
+        The History. On KeyboardInterrupt (Ctrl-C) training stops, a line
+        says so and where the last checkpoint is, and the history so far is
+        returned with ``history.interrupted = True`` (it includes the steps of
+        the unfinished epoch; to resume, use :func:`load_checkpoint`, whose
+        history ends with the last saved epoch).
+    """
+    history = History() if history is None else history
+    history.interrupted = False
+    if checkpoint_path is not None:
+        # Created now, so a bad path fails before an epoch of work rather than after it.
+        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(checkpoint_path))), exist_ok=True)
+    steps_per_epoch = len(train_loader)
+    first_epoch = history.completed_epochs + 1
+    saved_epoch = None
+    epoch, step = first_epoch, 0
+    bar = None
+    try:
+        for epoch in range(first_epoch, epochs + 1):
+            started = time.perf_counter()
+            bar = _progress_bar(steps_per_epoch, f"Epoch {epoch}/{epochs}", progress)
+            # Step lines go through tqdm.write while a bar is drawn, so they don't tear it.
+            log = bar.write if bar is not None and print_fn is print else print_fn
+            loss_sum, correct_sum, seen, step = 0.0, 0, 0, 0
+            model.train()
+            for step, (inputs, targets) in enumerate(train_loader, start=1):
+                optimizer.zero_grad()
+                outputs = model(inputs)
+                loss = loss_fn(outputs, targets)
+                loss.backward()
+                optimizer.step()
+                # Plain numbers only from here on: nothing keeps this step's graph alive.
+                loss_value = loss.item()
+                count = len(outputs)
+                correct = _count_correct(outputs, targets)
+                del outputs, loss
+                accuracy = correct / count
+                history.log_step(epoch, step, loss_value, accuracy)
+                loss_sum += loss_value * count
+                correct_sum += correct
+                seen += count
+                if log_every and step % log_every == 0:
+                    log(f"Epoch [{epoch}/{epochs}], Step [{step}/{steps_per_epoch}], "
+                        f"Loss: {loss_value:.4f}, Accuracy: {100 * accuracy:.2f}%")
+                if bar is not None:
+                    bar.set_postfix_str(f"loss={loss_sum / seen:.4f}, acc={100 * correct_sum / seen:.2f}%",
+                                        refresh=False)
+                    bar.update(1)
+            if bar is not None:
+                bar.close()
+                bar = None
+            val_loss = val_accuracy = None
+            if val_loader is not None:
+                val_loss, val_accuracy = evaluate(model, val_loader, loss_fn)
+            seconds = time.perf_counter() - started
+            record = history.log_epoch(epoch, loss_sum / max(seen, 1), correct_sum / max(seen, 1),
+                                       val_loss, val_accuracy, seconds)
+            text = (f"Epoch [{epoch}/{epochs}] done in {seconds:.1f}s: Loss: {record['loss']:.4f}, "
+                    f"Accuracy: {100 * record['accuracy']:.2f}%")
+            if val_loss is not None:
+                text += f", Val Loss: {val_loss:.4f}, Val Accuracy: {100 * val_accuracy:.2f}%"
+            print_fn(text)
+            if checkpoint_path is not None:
+                _save_checkpoint(checkpoint_path, model, optimizer, epoch, history)
+                saved_epoch = epoch
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        history.interrupted = True
+        if saved_epoch is not None:
+            where = f"the last checkpoint (epoch {saved_epoch}) is {os.fspath(checkpoint_path)}"
+        elif checkpoint_path is not None and os.path.exists(checkpoint_path):
+            where = f"the checkpoint from an earlier run is kept at {os.fspath(checkpoint_path)}"
+        elif checkpoint_path is not None:
+            where = "no epoch completed, so no checkpoint was written"
+        else:
+            where = "no checkpoint_path was given, so nothing was saved"
+        print_fn(f"Training interrupted at epoch {epoch}, step {step}: {where}.")
+    return history
