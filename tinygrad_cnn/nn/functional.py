@@ -29,9 +29,9 @@ def _bias_2d(out: Tensor, bias, op: str) -> Tensor:
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D cross-correlation. x (N, C, H, W), weight (F, C // groups, KH, KW),
     bias (F,) -> (N, F, OH, OW) with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1."""
-    out = get_op("conv2d")(_t(x), _t(weight), stride=pair(stride, "stride"), padding=pair(padding, "padding"),
-                           dilation=pair(dilation, "dilation"), groups=int(groups))
-    return _bias_2d(out, bias, "conv2d")
+    inputs = (_t(x), _t(weight)) if bias is None else (_t(x), _t(weight), _t(bias))
+    return get_op("conv2d")(*inputs, stride=pair(stride, "stride"), padding=pair(padding, "padding"),
+                            dilation=pair(dilation, "dilation"), groups=int(groups))
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

@@ -249,28 +249,35 @@ def _geometry(params):
 
 
 @defop("conv2d", spec=Spec(cases=_CASES + "conv2d_cases"))
-def conv2d(ctx, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    # the weight gradient needs x's im2col matrix again: keep it rather than
-    # copying x's windows a second time in backward (memory for speed)
+def conv2d(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """x (N, C, H, W), w (F, C/groups, KH, KW), optional bias (F,)."""
+    # the weight gradient needs x's im2col matrix again: keep it (when small
+    # enough to be built in one piece) rather than copying x's windows twice
     keep = [] if ctx.needs_input_grad[1:2] == (True,) else None
     out = conv2d_array(x, w, stride, padding, dilation, groups, keep_cols=keep)
     if keep:
         ctx.cols = keep[0]
+    if bias is not None:
+        if bias.shape != (w.shape[0],):
+            raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({w.shape[0]},)")
+        out += bias.reshape(1, -1, 1, 1)   # in place: the output is freshly allocated
     return out
 
 
 @conv2d.defvjp
 def conv2d_vjp(ctx, grad_out):
-    x, w = ctx.inputs
+    x, w = ctx.inputs[:2]
     geometry = _geometry(ctx.params)
-    grad_x = grad_w = None
+    grad_x = grad_w = grad_b = None
+    if len(ctx.inputs) > 2 and ctx.needs_input_grad[2]:
+        grad_b = grad_out.sum(axis=(0, 2, 3))
     if ctx.needs_input_grad[0]:
         grad_x = get_op("conv_transpose2d")(grad_out, w, **geometry,
                                             output_padding=_output_padding(x.shape, w.shape, geometry))
     if ctx.needs_input_grad[1]:
         grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry,
                                          cols=getattr(ctx, "cols", None))
-    return grad_x, grad_w
+    return grad_x, grad_w, grad_b
 
 
 def _output_padding(input_shape, weight_shape, geometry):

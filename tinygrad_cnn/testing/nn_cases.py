@@ -38,6 +38,8 @@ def conv2d_cases(draw, spec=None):
     geometry = draw(conv_geometry())
     x = draw(arrays(geometry["input"]))
     w = draw(arrays(geometry["weight"]))
+    if draw(st.booleans()):
+        return Case(args=(x, w, draw(arrays(geometry["weight"][:1]))), kwargs=geometry["params"])
     return Case(args=(x, w), kwargs=geometry["params"])
 
 
