@@ -14,15 +14,23 @@ def try_torch(threads=2):
     return torch
 
 
-def interleaved(fns: dict, repeats: int, warmup: int = 2, inner: int = 1):
+def interleaved(fns: dict, repeats: int, warmup: int = 2, inner: int = 1, pause: float = 0.3):
     """Time each callable ``repeats`` times, alternating between them so that
-    machine noise hits all alike. Returns name -> list of seconds per call."""
+    machine noise hits all alike. Returns name -> list of seconds per call.
+
+    ``pause`` seconds of sleep before each timed call: BLAS and OpenMP worker
+    threads keep spinning for a while after they finish, and without a pause
+    the previous framework's spinning threads steal cores from the next one
+    (measured here: PyTorch's ConvNet step went from ~66 ms alone to ~106 ms
+    when interleaved with no pause)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            if pause:
+                time.sleep(pause)
             start = time.perf_counter()
             for _ in range(inner):
                 fn()

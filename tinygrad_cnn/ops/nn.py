@@ -54,7 +54,12 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
         if not ctx.needs_input_grad:    # not recorded: no VJP will need the winners
             return out
         # winners as a 0/1 mask over x, first maximum first (PyTorch's tie rule)
-        mask = np.empty((n, c, out_h, 2, out_w, 2), dtype=bool)
+        if x.strides[1] < x.strides[3]:
+            # channels-last memory (what conv2d produces): keep that layout, so
+            # the VJP's product runs over long contiguous channel rows
+            mask = np.empty((n, out_h, 2, out_w, 2, c), dtype=bool).transpose(0, 5, 1, 2, 3, 4)
+        else:
+            mask = np.empty((n, c, out_h, 2, out_w, 2), dtype=bool)
         taken = np.zeros(out.shape, dtype=bool)
         for k, corner in enumerate(corners):
             wins = corner == out
