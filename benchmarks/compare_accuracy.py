@@ -70,7 +70,7 @@ def main():
     opt_ours = optim.Adam(ours.parameters(), lr=1e-3)
     opt_theirs = torch.optim.Adam(theirs.parameters(), lr=1e-3)
     seconds = {"tinygrad_cnn": 0.0, "torch": 0.0}
-    print(f"{args.dataset}: {len(train_set)} train / {len(test_set)} test digits, {args.epochs} epochs")
+    print(f"{args.dataset}: {len(train_set)} train / {len(test_set)} test images, {args.epochs} epochs")
     for epoch in range(args.epochs):
         for images, labels in train_loader:
             start = time.perf_counter()
