@@ -327,3 +327,11 @@ def test_user_op_records_and_differentiates():
         tc.defop("test_cube")(lambda ctx, x: x)
     from tinygrad_cnn.testing import gradgradcheck
     assert gradgradcheck(cube, [np.array([0.5, 1.5])])
+
+
+def test_square_special_case_has_correct_derivatives():
+    from tinygrad_cnn.testing import gradcheck, gradgradcheck
+    x = np.array([[-1.5, 0.3], [2.0, -0.7]])
+    assert gradcheck(lambda t: t ** 2, [x])
+    assert gradgradcheck(lambda t: t ** 2, [x])
+    assert gradgradcheck(lambda t: t ** 2.0 * t.tanh() + t.sigmoid(), [x])

@@ -2,7 +2,7 @@
 gradient back down to its input's shape, so the VJPs here are pure math."""
 import numpy as np
 
-from ..tensor import Spec, Tensor, defop
+from ..tensor import Spec, Tensor, defop, is_grad_enabled
 
 
 def _mask(condition: np.ndarray, like: Tensor) -> Tensor:
@@ -78,7 +78,12 @@ def pow(ctx, base, exponent):
 def pow_vjp(ctx, grad_out):
     base, exponent = ctx.inputs
     need_base, need_exp = ctx.needs_input_grad
-    grad_base = grad_out * exponent * base ** (exponent - 1) if need_base else None
+    if not need_base:
+        grad_base = None
+    elif not need_exp and exponent.ndim == 0 and exponent.data == 2:
+        grad_base = grad_out * (base * 2)   # x ** 2, the common case: two ops instead of four
+    else:
+        grad_base = grad_out * exponent * base ** (exponent - 1)
     # d(b**e)/de = b**e * log(b): only defined for b > 0, so only computed on request
     grad_exp = grad_out * ctx.out * base.log() if need_exp else None
     return grad_base, grad_exp
@@ -122,6 +127,10 @@ def tanh(ctx, x):
 @tanh.defvjp
 def tanh_vjp(ctx, grad_out):
     out = ctx.out
+    if not is_grad_enabled():
+        # plain backward (no create_graph): one numpy expression instead of
+        # three recorded ops; the property tests check both branches
+        return (Tensor(grad_out.data * (1 - out.data * out.data)),)
     return (grad_out * (1 - out * out),)
 
 
@@ -134,6 +143,8 @@ def sigmoid(ctx, x):
 @sigmoid.defvjp
 def sigmoid_vjp(ctx, grad_out):
     out = ctx.out
+    if not is_grad_enabled():   # see tanh_vjp
+        return (Tensor(grad_out.data * out.data * (1 - out.data)),)
     return (grad_out * out * (1 - out),)
 
 
