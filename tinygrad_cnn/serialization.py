@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from urllib.parse import quote
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -136,7 +135,7 @@ def save(obj, path) -> None:
     the same directory is written, fsynced and renamed over ``path``; if
     anything fails (or is interrupted) the temporary file is removed and a
     previous file at ``path`` is left untouched. An existing file keeps its
-    permission bits; a new one gets 0o644 (the umask is not consulted).
+    permission bits; a new one gets the usual mode (0o666 minus the umask).
 
     Raises TypeError, before touching the disk, for values that cannot be
     saved without pickle (object arrays, sets, arbitrary classes).
@@ -153,45 +152,8 @@ def save(obj, path) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: directory '{directory}' does not exist (saving '{path}')")
-    fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)[:100]}.", suffix=".tmp", dir=directory)
-    try:
-        with open(fd, "wb") as file:
-            _write_npz(file, encoder.arrays, structure_text)
-            file.flush()
-            os.fsync(file.fileno())
-        _set_mode(temp_path, path)
-        os.replace(temp_path, path)
-    except BaseException:
-        try:
-            os.unlink(temp_path)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _set_mode(temp_path: str, path: str) -> None:
-    # mkstemp creates files readable by their owner only.
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    os.chmod(temp_path, mode)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable (POSIX; a no-op where directories
-    cannot be opened, as on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_write(path, "wb") as file:
+        _write_npz(file, encoder.arrays, structure_text)
 
 
 # --- load -------------------------------------------------------------------------------

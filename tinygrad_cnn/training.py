@@ -16,10 +16,10 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 import time
 import warnings
 
+from ._atomic import atomic_write
 from .functions import zeros
 from .nn import functional as F
 from .tensor import Tensor, no_grad
@@ -28,26 +28,6 @@ __all__ = ["summary", "History", "plot_history", "evaluate", "fit", "load_checkp
 
 
 # --- small shared helpers --------------------------------------------------------------------
-
-def _write_atomically(path, write, mode="w", suffix=""):
-    """Call ``write(file)`` on a temporary file next to ``path``, then move it
-    into place, so a crash or Ctrl-C never leaves a half-written file."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=suffix + ".tmp",
-                                         dir=directory)
-    try:
-        with os.fdopen(handle, mode, **({"newline": ""} if "b" not in mode else {})) as file:
-            write(file)
-        # mkstemp makes the file private (0o600); give it the usual mode of a new file, as tc.save does.
-        os.chmod(temp_path, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
-
 
 def _count_correct(outputs: Tensor, targets: Tensor) -> int:
     """Number of rows whose highest logit is the target class (targets may be
@@ -273,14 +253,14 @@ class History:
             rows.append({"record": "epoch", **next_epoch})
             next_epoch = next(epochs, None)
 
-        def write(file):
+        path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with atomic_write(path, "w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=self.CSV_COLUMNS, extrasaction="ignore")
             writer.writeheader()
             for row in rows:
                 writer.writerow({key: _csv_value(row.get(key)) for key in self.CSV_COLUMNS})
-
-        _write_atomically(path, write, suffix=".csv")
-        return os.fspath(path)
+        return path
 
     def __repr__(self):
         state = ", interrupted" if self.interrupted else ""
@@ -359,7 +339,9 @@ def plot_history(history: History, path):
     loss_axis.set_title("Training loss and accuracy")
     loss_axis.grid(alpha=0.3)
     figure.tight_layout()
-    _write_atomically(path, lambda file: figure.savefig(file, format="png"), mode="wb", suffix=".png")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "wb") as file:
+        figure.savefig(file, format="png")
     return path
 
 

@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
-from ._files import atomic_write
+from .._atomic import atomic_write
 
 _CHUNK_BYTES = 1 << 16
 _USER_AGENT = "tinygrad_cnn-data/0.1 (+urllib)"

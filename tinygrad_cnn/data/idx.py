@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from ._files import atomic_write
+from .._atomic import atomic_write
 
 # IDX dtype code -> numpy dtype (multi-byte types are big-endian on disk).
 IDX_DTYPES = {
