@@ -84,24 +84,20 @@ def main():
     fns = {"tinygrad_cnn": chain_ours(x_np)}
     if torch is not None:
         fns["torch"] = chain_torch(torch, x_np)
-    times = interleaved(fns, args.repeats, inner=5)
+    times = interleaved(fns, args.repeats, inner=20)
     report(f"chain of {CHAIN_OPS} elementwise ops on 16 floats + sum, forward+backward, per op",
            times, unit=1e6, unit_name="us", per=CHAIN_OPS + 1)
 
-    sizes = [(64, 32), (32, 32), (10, 32)]
+    sizes = [(64, 32), (32, 64), (10, 32)]    # (out, in): 32 -> 64 -> 32 -> 10
     params = []
     for out_f, in_f in sizes:
         params += [(rng.standard_normal((out_f, in_f)) * 0.1).astype(np.float32),
                    np.zeros(out_f, dtype=np.float32)]
     data = (rng.standard_normal((16, 32)).astype(np.float32), rng.standard_normal((16, 10)).astype(np.float32))
-    sizes[0] = (64, 32)
-    params[0] = (rng.standard_normal((64, 32)) * 0.1).astype(np.float32)
-    params[1] = np.zeros(64, dtype=np.float32)
-    params[2] = (rng.standard_normal((32, 64)) * 0.1).astype(np.float32)
     fns = {"tinygrad_cnn": mlp_ours(data, params)}
     if torch is not None:
         fns["torch"] = mlp_torch(torch, data, params)
-    times = interleaved(fns, args.repeats, inner=20)
+    times = interleaved(fns, args.repeats, inner=50)
     report("small MLP step (32-64-32-10, batch 16): forward + backward + SGD update",
            times, unit=1e6, unit_name="us")
     if torch is None:

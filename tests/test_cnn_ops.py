@@ -72,7 +72,7 @@ def test_pools_match_loops(data):
     got = F.max_pool2d(Tensor(x), **params).numpy()
     np.testing.assert_array_equal(got, pool_loops(x, kernel, stride, padding, np.max, -np.inf))
     got = F.avg_pool2d(Tensor(x), **params).numpy()
-    np.testing.assert_allclose(got, pool_loops(x, kernel, stride, padding, np.mean, 0.0), rtol=1e-12)
+    np.testing.assert_allclose(got, pool_loops(x, kernel, stride, padding, np.mean, 0.0), rtol=1e-12, atol=1e-12)
 
 
 def test_conv2d_on_channels_last_memory_matches_contiguous():
