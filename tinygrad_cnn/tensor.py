@@ -521,7 +521,9 @@ class Tensor:
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return apply(_OPS["reshape"], self, shape=tuple(int(s) for s in shape))
+        if not all(s.__class__ is int for s in shape):
+            shape = tuple(int(s) for s in shape)
+        return apply(_OPS["reshape"], self, shape=shape)
 
     view = reshape
 

@@ -60,13 +60,14 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
             mask = np.empty((n, out_h, 2, out_w, 2, c), dtype=bool).transpose(0, 5, 1, 2, 3, 4)
         else:
             mask = np.empty((n, c, out_h, 2, out_w, 2), dtype=bool)
-        taken = np.zeros(out.shape, dtype=bool)
-        for k, corner in enumerate(corners):
-            wins = corner == out
-            if k:
-                wins &= ~taken
-            if k < 3:
-                taken |= wins
+        # first maximum in row-major window order wins; if none of the first
+        # three corners holds the maximum, the fourth does
+        first = corners[0] == out
+        second = (corners[1] == out) & ~first
+        taken = first | second
+        third = (corners[2] == out) & ~taken
+        taken |= third
+        for k, wins in enumerate((first, second, third, ~taken)):
             mask[:, :, :, k // 2, :, k % 2] = wins
         ctx.mask = mask
         return out
