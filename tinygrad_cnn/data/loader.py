@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from ..tensor import Tensor
+
 _rng = np.random.default_rng()
 
 
@@ -87,8 +89,7 @@ class DataLoader:
 
     Yields:
         ``(images, labels)``: images a float32 Tensor (B, C, H, W) (C = 1 for
-        MNIST), labels an int64 Tensor (B,). Both are plain numpy arrays if
-        ``tinygrad_cnn.tensor`` cannot be imported.
+        MNIST), labels an int64 Tensor (B,).
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
@@ -120,11 +121,6 @@ class DataLoader:
         return rng.permutation(len(self.dataset))
 
     def __iter__(self):
-        try:
-            from tinygrad_cnn.tensor import Tensor
-            wrap = Tensor
-        except ImportError:
-            wrap = None
         images = getattr(self.dataset, "images", None)
         labels = getattr(self.dataset, "labels", None)
         vectorised = isinstance(images, np.ndarray) and isinstance(labels, np.ndarray)
@@ -140,10 +136,7 @@ class DataLoader:
                 batch_labels = np.array(labels[index], dtype=np.int64)
             else:
                 batch_images, batch_labels = self._stack(index)
-            if wrap is not None:
-                yield wrap(batch_images), wrap(batch_labels)
-            else:
-                yield batch_images, batch_labels
+            yield Tensor(batch_images), Tensor(batch_labels)
 
     def _stack(self, index):
         positions = range(index.start, index.stop) if isinstance(index, slice) else index
