@@ -11,8 +11,6 @@ DataLoader feeds both), Adam lr 1e-3, batch 100, normalisation (0.1307,
 import argparse
 import time
 
-import numpy as np
-
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import optim
