@@ -1,30 +1,80 @@
-"""tinygrad_cnn: a small, readable autograd framework on numpy for CNNs.
+"""tinygrad_cnn: a small, readable autograd framework on numpy for CNNs,
+with PyTorch's names.
 
-    import tinygrad_cnn as tc
-    x = tc.Tensor([[1.0, 2.0]], requires_grad=True)
+    import tinygrad_cnn as torch        # PyTorch programs run with this import
+    x = torch.tensor([[1.0, 2.0]], requires_grad=True)
     (x * x).sum().backward()
     x.grad  # tensor([[2., 4.]])
 """
+import numpy as _np
+
 from . import _malloc
-from . import ops as _ops  # noqa: F401  (registers the built-in ops)
-from .functions import (  # noqa: F401
-    abs, add, arange, broadcast_to, cat, clip, concatenate, div, exp, expand, flatten, full,
-    log, matmul, max, maximum, mean, min, minimum, mul, neg, ones, ones_like, pad, permute, pow,
-    rand, randn, relu, reshape, sigmoid, sqrt, stack, sub, sum, tanh, tensor, transpose, var,
-    zeros, zeros_like,
-)
-from . import optim  # noqa: F401
-from .random import manual_seed  # noqa: F401
-from .serialization import CheckpointError, load, save  # noqa: F401
-from .training import evaluate, fit, load_checkpoint, plot_history, summary  # noqa: F401
-from .tensor import (  # noqa: F401
-    Op, Spec, Tensor, defop, enable_grad, get_op, grad, is_grad_enabled, no_grad,
+from . import engine
+from .engine import (  # noqa: F401
+    Op, defop, enable_grad, get_op, grad, inference_mode, is_grad_enabled, no_grad,
     registered_ops, set_grad_enabled, unbroadcast,
 )
+from .spec import Spec  # noqa: F401
+from .tensor import Size, Tensor, device  # noqa: F401
+from . import ops as _ops  # noqa: F401  (registers the built-in ops and their faces)
 
-float32 = "float32"
-float64 = "float64"
 
-__version__ = "0.1.0"
+def _publish(name, fn, method, function):
+    if function:
+        globals()[name] = fn
+
+
+engine.on_face(_publish)
+
+from .creation import *  # noqa: E402,F401,F403
+from .random import manual_seed  # noqa: E402,F401
+from . import autograd  # noqa: E402,F401
+from . import nn  # noqa: E402,F401
+from . import optim  # noqa: E402,F401
+from .serialization import CheckpointError, load, save  # noqa: E402,F401
+from .training import evaluate, fit, load_checkpoint, plot_history, summary  # noqa: E402,F401
+
+# dtypes are numpy's, under PyTorch's names
+float32 = float = _np.dtype(_np.float32)
+float64 = double = _np.dtype(_np.float64)
+float16 = half = _np.dtype(_np.float16)
+int64 = long = _np.dtype(_np.int64)
+int32 = int = _np.dtype(_np.int32)
+int16 = short = _np.dtype(_np.int16)
+int8 = _np.dtype(_np.int8)
+uint8 = _np.dtype(_np.uint8)
+bool = _np.dtype(_np.bool_)
+
+
+class _NoAccelerator:
+    """``torch.cuda`` / ``torch.backends.mps`` / ``torch.accelerator``: none here."""
+
+    @staticmethod
+    def is_available():
+        return False
+
+    @staticmethod
+    def device_count():
+        return 0
+
+    @staticmethod
+    def current_accelerator():
+        return None
+
+    @staticmethod
+    def manual_seed(seed):
+        return None
+
+    manual_seed_all = manual_seed
+
+
+cuda = accelerator = _NoAccelerator()
+
+
+class backends:
+    mps = cudnn = _NoAccelerator()
+
+
+__version__ = "0.2.0"
 
 _malloc.tune()

@@ -1,274 +1,94 @@
-"""Tensor, the op registry and the reverse-mode engine.
+"""The Tensor: a numpy array that records the ops applied to it.
 
-A Tensor wraps a numpy array. When an op runs on Tensors that require a
-gradient, the result remembers a *context*: the op, its input Tensors and
-whatever the forward saved for the backward. ``backward()`` sorts those
-contexts into topological order (iteratively, so a 100,000-op chain is fine),
-walks them in reverse and calls each op's vector-Jacobian product (VJP).
-
-VJPs are written with Tensor ops. Under ``create_graph=False`` they run with
-grad mode off, so they build no graph; under ``create_graph=True`` they record
-a graph of their own, which is what makes gradients of gradients work.
+The arithmetic, reductions and reshaping methods are not written here: each
+op publishes its face (``Tensor.exp``, ``tinygrad_cnn.exp``) where it is
+registered, in ``tinygrad_cnn/ops``. What lives here is what is not an op:
+construction, conversions, comparisons, the autograd attributes and the
+in-place methods, with PyTorch's names and semantics.
 """
 from __future__ import annotations
 
-import functools
-import threading
-from typing import Callable, Iterable, Sequence
+import collections
 
 import numpy as np
 
-__all__ = [
-    "Tensor", "Op", "Spec", "defop", "get_op", "registered_ops", "no_grad",
-    "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
-]
+from . import engine
+from ._args import shape_arg
+from .engine import (  # noqa: F401  (re-exported: the engine's public names)
+    Context, Op, apply, defop, get_op, grad, is_grad_enabled, no_grad, enable_grad,
+    registered_ops, set_grad_enabled, unbroadcast,
+)
 
-DEFAULT_DTYPE = np.float32
+__all__ = ["Tensor", "Size", "device", "DEFAULT_DTYPE"]
 
-# ---------------------------------------------------------------------------
-# grad mode
-
-
-class _GradMode(threading.local):
-    enabled = True
+DEFAULT_DTYPE = np.dtype(np.float32)
+_FLOAT_KINDS = "f"
 
 
-_grad_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    return _grad_mode.enabled
-
-
-class set_grad_enabled:
-    """Context manager and decorator that turns graph recording on or off."""
-
-    def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
-        self._previous: list[bool] = []
-
-    def __enter__(self):
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        _grad_mode.enabled = self._previous.pop()
-        return False
-
-    def __call__(self, fn):
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class no_grad(set_grad_enabled):
-    """``with no_grad(): ...``, ``@no_grad()`` or ``@no_grad``: ops inside
-    record no graph."""
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        if fn is not None:           # used bare, as @no_grad
-            self.__init__()
-            return self(fn)
-        return self
-
-    def __init__(self, fn=None):
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
-    """Turns graph recording back on inside a ``no_grad`` block."""
-
-    def __init__(self):
-        super().__init__(True)
-
-
-# ---------------------------------------------------------------------------
-# ops and their registry
-
-
-class Spec:
-    """How the generic property tests draw valid inputs for an op.
-
-    Plain data, so that ``import tinygrad_cnn`` needs numpy only; the testing
-    kit turns it into Hypothesis strategies.
-
-    nargs      number of Tensor inputs
-    broadcast  inputs get mutually broadcastable shapes (else the same shape)
-    domain     (low, high) for every input, or one pair per input
-    avoid      values to stay away from (kinks such as 0 for relu/abs), with
-               margin ``gap``
-    distinct   all values of all inputs distinct (no ties for max/maximum)
-    cases      "module:function" naming a zero-argument function that returns
-               a Hypothesis strategy of ``testing.Case``; overrides the above
-    second_order  whether gradgradcheck applies
-    keeps_dtype  float32 inputs give a float32 output (False for casts)
-    reference  optional plain-numpy forward to compare values against
-    """
-
-    def __init__(self, nargs: int = 1, broadcast: bool = False, domain=(-3.0, 3.0),
-                 avoid: Sequence[float] = (), gap: float = 0.05, distinct: bool = False,
-                 min_dims: int = 0, max_dims: int = 3, max_side: int = 4,
-                 cases: str | Callable | None = None, second_order: bool = True,
-                 reference: Callable | None = None, keeps_dtype: bool = True):
-        self.nargs = nargs
-        self.broadcast = broadcast
-        self.domain = domain
-        self.avoid = tuple(avoid)
-        self.gap = gap
-        self.distinct = distinct
-        self.min_dims = min_dims
-        self.max_dims = max_dims
-        self.max_side = max_side
-        self.cases = cases
-        self.second_order = second_order
-        self.reference = reference
-        self.keeps_dtype = keeps_dtype
-
-
-class Context:
-    """What one op application remembers for its backward pass.
-
-    ``inputs``: the input Tensors; ``params``: the keyword arguments;
-    ``needs_input_grad``: one bool per input (already set when the forward
-    runs; empty when the op is not recorded); ``out``: the output Tensor, set
-    only while the VJP runs (keeping it permanently would make a reference
-    cycle). Forwards may store extra arrays as attributes (``ctx.mask = ...``).
-    """
-
-    def __init__(self, op, inputs, params):
-        self.op = op
-        self.inputs = inputs
-        self.params = params
-        self.needs_input_grad = ()
-        self.out = None
-
-    def release(self):
-        """Drop everything saved for backward (called after the VJP runs)."""
-        op = self.op
-        self.__dict__.clear()
-        self.op = op
-        self.inputs = None
-
-
-_REGISTRY: dict[str, "Op"] = {}
-
-
-class Op:
-    """One differentiable operation: a numpy forward and a Tensor-level VJP.
-
-    ``forward(ctx, *arrays, **params) -> array`` sees numpy arrays.
-    ``vjp(ctx, grad_out) -> tuple`` returns one gradient per input (a Tensor, or
-    None for inputs that need none), each either of the input's shape or of a
-    shape the input broadcasts to: the engine sums broadcast dimensions away.
-    """
-
-    def __init__(self, name: str, forward: Callable, spec: Spec | None = None,
-                 broadcast: bool = False):
-        self.name = name
-        self.forward = forward
-        self.vjp_fn: Callable | None = None
-        self.spec = spec
-        self.broadcast = broadcast
-        functools.update_wrapper(self, forward)
-
-    def defvjp(self, fn: Callable) -> Callable:
-        """Decorator: register ``fn(ctx, grad_out)`` as this op's VJP."""
-        self.vjp_fn = fn
-        return fn
-
-    vjp = defvjp
-
-    def __call__(self, *inputs, **params):
-        return apply(self, *inputs, **params)
+class Size(tuple):
+    """A shape: a tuple that prints as PyTorch prints its shapes."""
 
     def __repr__(self):
-        return f"<op {self.name}>"
+        return f"torch.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
 
 
-def defop(name: str, spec: Spec | None = None, broadcast: bool = False, replace: bool = False):
-    """Decorator that registers a forward function as the op ``name``.
+class device:
+    """``device('cpu')``: the only device tinygrad_cnn runs on."""
 
-    >>> @defop("softplus", spec=Spec())
-    ... def softplus(ctx, x):
-    ...     return np.logaddexp(0, x)
-    >>> @softplus.defvjp
-    ... def softplus_vjp(ctx, grad_out):
-    ...     (x,) = ctx.inputs
-    ...     return (grad_out * x.sigmoid(),)
+    def __init__(self, type="cpu", index=None):
+        if isinstance(type, device):
+            type = type.type
+        type = str(type)
+        if type.split(":")[0] != "cpu":
+            raise RuntimeError(f"tinygrad_cnn runs on the CPU; device {type!r} is not available")
+        self.type = "cpu"
+        self.index = index
 
-    ``softplus(tensor)`` then records the op like any built-in one.
-    ``broadcast=True`` marks elementwise ops whose inputs broadcast (the
-    engine then reports shape errors in numpy's broadcasting terms).
-    """
-    if name in _REGISTRY and not replace:
-        raise ValueError(f"defop: an op named {name!r} is already registered "
-                         "(pass replace=True to redefine it)")
+    def __eq__(self, other):
+        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
 
-    def decorator(forward):
-        op = Op(name, forward, spec=spec, broadcast=broadcast)
-        _REGISTRY[name] = op
-        return op
-    return decorator
+    def __hash__(self):
+        return hash("cpu")
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+    def __str__(self):
+        return "cpu"
 
 
-def get_op(name: str) -> Op:
+CPU = device("cpu")
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def as_dtype(dtype) -> np.dtype:
+    """A numpy dtype from a dtype, its name, or Python's float/int/bool."""
+    if dtype is float:          # as in PyTorch, Python's float is float64
+        return np.dtype(np.float64)
+    if dtype is int:
+        return np.dtype(np.int64)
     try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no op named {name!r}; registered: {sorted(_REGISTRY)}") from None
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: {dtype!r} is not a dtype (try tinygrad_cnn.float32)") from None
 
 
-def registered_ops() -> dict[str, Op]:
-    """A copy of the registry: name -> Op."""
-    return dict(_REGISTRY)
-
-
-def _shapes_text(arrays) -> str:
-    return " and ".join(str(tuple(a.shape)) for a in arrays)
-
-
-def apply(op: Op, *inputs, **params) -> "Tensor":
-    """Run ``op`` on Tensors (or array-likes) and record it if needed."""
-    for x in inputs:
-        if x.__class__ is not Tensor and not isinstance(x, Tensor):
-            inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
-            break
-    arrays = [t.data for t in inputs]
-    ctx = Context.__new__(Context)   # filled in below only if the op is recorded
-    # known before the forward runs, so a forward can skip saving what no VJP will use
-    needs = tuple([t.requires_grad for t in inputs]) if _grad_mode.enabled else ()
-    recording = True in needs
-    ctx.needs_input_grad = needs if recording else ()
-    try:
-        out = op.forward(ctx, *arrays, **params)
-    except ValueError as err:
-        if op.broadcast:
-            try:
-                np.broadcast_shapes(*(a.shape for a in arrays))
-            except ValueError:
-                raise ValueError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
-        if str(err).startswith(op.name + ":"):
-            raise
-        raise ValueError(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
-    if out.__class__ is not np.ndarray:
-        out = np.asarray(out)
-    result = _wrap(out)
-    if recording:
-        if op.vjp_fn is None:
-            raise RuntimeError(f"{op.name}: op has no VJP, so its inputs cannot require grad")
-        ctx.op = op
-        ctx.inputs = inputs
-        ctx.params = params
-        ctx.out = None
-        result.requires_grad = True
-        result._ctx = ctx
-    return result
+def _as_array(data, dtype=None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)
+        return array if dtype is None else array.astype(dtype, copy=False)
+    # Python numbers and (nested) lists default to float32, as torch.Tensor(...) does.
+    return np.asarray(data, dtype=DEFAULT_DTYPE if dtype is None else dtype)
 
 
 def _wrap(array: np.ndarray) -> "Tensor":
@@ -279,46 +99,156 @@ def _wrap(array: np.ndarray) -> "Tensor":
     result.requires_grad = False
     result._ctx = None
     result._retains_grad = False
+    result._version = 0
+    result._previous = None
+    result._hooks = None
     return result
 
 
-# ---------------------------------------------------------------------------
-# Tensor
+def _backward_name(op_name: str) -> str:
+    return "".join(part.capitalize() for part in op_name.split("_")) + "Backward0"
 
 
-def _as_array(data, dtype=None) -> np.ndarray:
-    if isinstance(data, Tensor):
-        data = data.data
-    if isinstance(data, (np.ndarray, np.generic)):
-        array = np.asarray(data)
-        return array if dtype is None else array.astype(dtype, copy=False)
-    # Python numbers and (nested) lists default to float32, as in PyTorch.
-    return np.asarray(data, dtype=DEFAULT_DTYPE if dtype is None else dtype)
+class GradFn:
+    """What ``tensor.grad_fn`` shows: the op that made the tensor and, in
+    ``next_functions``, the ops (or leaf accumulators) that feed it."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    def name(self) -> str:
+        return _backward_name(self._ctx.op.name)
+
+    @property
+    def next_functions(self) -> tuple:
+        ctx = self._ctx
+        if ctx.inputs is None:
+            return ()
+        result = []
+        for parent in engine._parents(ctx):
+            if not parent.requires_grad:
+                result.append((None, 0))
+            elif parent._ctx is None:
+                result.append((AccumulateGrad(parent), 0))
+            else:
+                result.append((GradFn(parent._ctx), 0))
+        return tuple(result)
+
+    def __eq__(self, other):
+        return isinstance(other, GradFn) and other._ctx is self._ctx
+
+    def __hash__(self):
+        return id(self._ctx)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self._ctx):#x}>"
+
+
+class AccumulateGrad:
+    """The ``next_functions`` entry of a leaf: it accumulates into ``.grad``."""
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self.variable):#x}>"
+
+
+class _HookHandle:
+    def __init__(self, hooks: dict, key: int):
+        self._hooks = hooks
+        self._key = key
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+
+_hook_ids = iter(range(1, 1 << 62))
+
+
+def _format_floats(values: np.ndarray):
+    """PyTorch's print rules: whole numbers as ``2.``, else 4 decimals, or
+    scientific notation when the magnitudes span a wide range."""
+    finite = np.abs(values[np.isfinite(values)]).astype(np.float64)
+    nonzero = finite[finite != 0]
+    whole = finite.size == 0 or bool((np.ceil(finite) == finite).all())
+    big = nonzero.max() if nonzero.size else 0.0
+    small = nonzero.min() if nonzero.size else 0.0
+    if whole:
+        if big > 1e8:
+            return lambda v: f"{v:.4e}"
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
+    if nonzero.size and (big / small > 1000.0 or big > 1e8 or small < 1e-4):
+        return lambda v: f"{v:.4e}"
+    return lambda v: f"{v:.4f}"
+
+
+def _format_array(array: np.ndarray) -> str:
+    if array.size == 0:
+        return "[]"
+    kind = array.dtype.kind
+    summarize = array.size > 1000
+    shown = array
+    if summarize:     # format only what is printed, as numpy will cut the middle
+        index = tuple(np.r_[0:min(3, n), max(n - 3, 3):n] if n > 6 else slice(None) for n in array.shape)
+        shown = array[np.ix_(*[np.arange(n)[i] for n, i in zip(array.shape, index)])] if array.ndim else array
+    if kind == "f":
+        fmt = _format_floats(shown)
+    elif kind == "b":
+        fmt = str
+    else:
+        fmt = lambda v: str(int(v))   # noqa: E731
+    width = max(len(fmt(v)) for v in np.asarray(shown).reshape(-1))
+    return np.array2string(array, separator=", ", prefix="tensor(", max_line_width=80,
+                           threshold=1000, edgeitems=3,
+                           formatter={"all": lambda v: fmt(v).rjust(width)})
 
 
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
     ``Tensor(data, dtype=None, requires_grad=False)``: a numpy array keeps its
-    dtype, Python floats and lists become float32, ``dtype=`` converts.
+    dtype (and its memory), Python floats and lists become float32, ``dtype=``
+    converts. ``tinygrad_cnn.tensor(data)`` infers dtypes as PyTorch does
+    (Python ints give int64).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "_version",
+                 "_previous", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ``ndarray + Tensor`` defers to Tensor.__radd__
 
-    def __init__(self, data, dtype=None, requires_grad: bool = False):
-        self.data = _as_array(data, dtype)
+    def __init__(self, data, dtype=None, requires_grad: bool = False, device=None):
+        self.data = _as_array(data, None if dtype is None else as_dtype(dtype))
         self.grad: Tensor | None = None
-        self._ctx: Context | None = None
+        self._ctx = None
         self._retains_grad = False
+        self._version = 0
+        self._previous = None
+        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
-    # --- basic properties --------------------------------------------------
+    # --- shape and type ------------------------------------------------------
     @property
-    def shape(self) -> tuple:
-        return self.data.shape
+    def shape(self) -> Size:
+        return Size(self.data.shape)
+
+    def size(self, dim=None):
+        """The shape (a tuple), or its length along ``dim``."""
+        if dim is None:
+            return Size(self.data.shape)
+        try:
+            return self.data.shape[dim]
+        except IndexError:
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor of shape "
+                             f"{tuple(self.data.shape)}") from None
 
     @property
     def dtype(self):
@@ -328,24 +258,57 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
+    def dim(self) -> int:
+        return self.data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
     @property
-    def size(self) -> int:
-        return self.data.size
+    def device(self) -> device:
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
     @property
+    def grad_fn(self):
+        return None if self._ctx is None else GradFn(self._ctx)
+
+    @property
     def T(self) -> "Tensor":
-        return self.transpose()
+        return self.permute(tuple(range(self.data.ndim))[::-1])
 
     def __len__(self):
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
-    def numpy(self) -> np.ndarray:
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        if not self.requires_grad:      # plain rows, no graph to record
+            return iter([_wrap(row) for row in self.data])
+        return iter([self[i] for i in range(len(self.data))])
+
+    def __contains__(self, element):
+        return bool((self.data == (element.data if isinstance(element, Tensor) else element)).any())
+
+    # --- conversion to Python and numpy ----------------------------------------
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The array itself (shares memory, as PyTorch's ``numpy()`` does)."""
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -354,7 +317,7 @@ class Tensor:
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item: only a tensor with one element converts to a Python "
-                             f"number, got shape {self.shape}")
+                             f"number, got shape {tuple(self.data.shape)}")
         return self.data.item()
 
     def tolist(self):
@@ -366,22 +329,125 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index, got dtype {self.dtype} and shape {tuple(self.data.shape)}")
+        return int(self.item())
+
     def __bool__(self):
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
+                               f"(shape {tuple(self.data.shape)}); use .any() or .all()")
         return bool(self.data)
 
+    def __format__(self, spec):
+        if self.data.size == 1 and self.data.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self):
+        extras = []
+        kind = self.data.dtype.kind
+        if self.data.dtype not in (DEFAULT_DTYPE, np.dtype(np.int64), np.dtype(np.bool_)):
+            extras.append(f"dtype=torch.{self.data.dtype.name}")
+        if self.data.size == 0 and self.data.ndim != 1:
+            extras.insert(0, f"size={tuple(self.data.shape)}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{_backward_name(self._ctx.op.name)}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        del kind
+        return "tensor(" + _format_array(self.data) + "".join(", " + e for e in extras) + ")"
+
+    def __hash__(self):
+        return id(self)
+
+    # --- dtype and device ------------------------------------------------------
+    def _cast(self, dtype) -> "Tensor":
+        dtype = as_dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        if dtype.kind == "f" and self.requires_grad:
+            return apply(engine.get_op("astype"), self, dtype=dtype)
+        return Tensor(self.data.astype(dtype))
+
+    astype = _cast
+
+    def float(self): return self._cast(np.float32)
+    def double(self): return self._cast(np.float64)
+    def half(self): return self._cast(np.float16)
+    def long(self): return self._cast(np.int64)
+    def int(self): return self._cast(np.int32)
+    def short(self): return self._cast(np.int16)
+    def byte(self): return self._cast(np.uint8)
+    def bool(self): return self._cast(np.bool_)
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``;
+        the device can only be the CPU."""
+        dtype = kwargs.pop("dtype", None)
+        for key in ("device", "non_blocking", "copy", "memory_format"):
+            value = kwargs.pop(key, None)
+            if key == "device" and value is not None:
+                device(value)
+        if kwargs:
+            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, (str, device)) and str(arg).split(":")[0] in ("cpu", "cuda", "mps"):
+                device(arg)
+            else:
+                dtype = arg
+        return self if dtype is None else self._cast(dtype)
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    def cuda(self, *args, **kwargs):
+        raise RuntimeError("tinygrad_cnn runs on the CPU; there is no CUDA device")
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return "torch." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
+        if isinstance(dtype, str) and dtype.startswith("torch."):
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            dtype = names.get(dtype[len("torch."):], dtype)
+        return self._cast(dtype)
+
+    def type_as(self, other) -> "Tensor":
+        return self._cast(other.dtype)
+
+    def contiguous(self, memory_format=None) -> "Tensor":
+        return self
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return True
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    # --- autograd ----------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
-            raise TypeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
+                               f"got dtype {self.dtype}")
         if not requires_grad and self._ctx is not None:
-            raise RuntimeError("requires_grad_(False): only a leaf tensor can stop requiring grad; use detach()")
+            raise RuntimeError("requires_grad_(False): only a leaf tensor can stop requiring grad; "
+                               "use detach()")
         self.requires_grad = bool(requires_grad)
         return self
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (shares memory, like PyTorch)."""
-        return Tensor(self.data)
+        return _wrap(self.data)
+
+    def detach_(self) -> "Tensor":
+        self._ctx = None
+        self._previous = None
+        self.requires_grad = False
+        return self
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -389,391 +455,340 @@ class Tensor:
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retains_grad = True
 
-    def astype(self, dtype) -> "Tensor":
-        return apply(get_op("astype"), self, dtype=np.dtype(dtype))
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
 
-    def float(self) -> "Tensor":
-        return self.astype(np.float32)
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient has been computed; a
+        returned Tensor replaces the gradient. Returns a handle with ``remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = collections.OrderedDict()
+        key = next(_hook_ids)
+        self._hooks[key] = hook
+        return _HookHandle(self._hooks, key)
 
-    def double(self) -> "Tensor":
-        return self.astype(np.float64)
-
-    def __repr__(self):
-        body = np.array2string(self.data, separator=", ", precision=4, threshold=50,
-                               prefix="tensor(")
-        extras = []
-        if self.data.dtype != DEFAULT_DTYPE:
-            extras.append(f"dtype={self.data.dtype}")
-        if self._ctx is not None:
-            extras.append(f"grad_fn=<{self._ctx.op.name}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
-
-    def __hash__(self):
-        return id(self)
-
-    # --- autograd entry point ------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+                 create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``gradient`` is required unless ``self`` has a single element.
         The graph is freed afterwards unless ``retain_graph=True``.
         """
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            grads = engine.grad(self, inputs, gradient, retain_graph, create_graph, allow_unused=True)
+            for t, g in zip(inputs, grads):
+                if g is not None:
+                    engine._accumulate_grad(t, g, create_graph)
+            return
         if not self.requires_grad:
-            raise RuntimeError("backward: tensor does not require grad and has no grad_fn "
-                               "(did you create it under no_grad, or forget requires_grad=True?)")
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
-                                   f"outputs; the output has shape {self.shape}, so pass "
-                                   "gradient= (or call .sum() first)")
-            gradient = Tensor(np.ones_like(self.data))
-        _run_backward([self], [gradient], retain_graph, create_graph, inputs=None)
+            raise RuntimeError("backward: element 0 of tensors does not require grad and does not "
+                               "have a grad_fn (was it computed under no_grad, or from tensors "
+                               "without requires_grad=True?)")
+        engine.backward(self, gradient, retain_graph, create_graph)
 
-    # --- the Tensor face of the ops ------------------------------------------
+    # --- arithmetic operands -------------------------------------------------------
     def _other(self, other) -> "Tensor":
+        """``other`` as a Tensor of a dtype that mixes with this one as in
+        PyTorch: Python numbers and integer tensors never widen a float tensor."""
         if other.__class__ is Tensor:
+            if other.data.dtype is self.data.dtype:
+                return other
+            kind, other_kind = self.data.dtype.kind, other.data.dtype.kind
+            if kind == "f" and other_kind in "iub":
+                return other._cast(self.data.dtype)
             return other
-        if other.__class__ in (int, float, bool) and self.data.dtype.kind == "f":
-            # Python scalars take the tensor's dtype: float32 stays float32.
-            return _wrap(np.array(other, dtype=self.data.dtype))
-        return other if isinstance(other, Tensor) else Tensor(other)
+        if other.__class__ in (int, float, bool):
+            if self.data.dtype.kind == "f":
+                return _wrap(np.array(other, dtype=self.data.dtype))
+            if other.__class__ is float:
+                return _wrap(np.array(other, dtype=DEFAULT_DTYPE))
+            return _wrap(np.array(other, dtype=self.data.dtype if other.__class__ is int and
+                                  self.data.dtype.kind in "iu" else None))
+        if isinstance(other, Tensor):
+            return other
+        return self._other(Tensor(other) if isinstance(other, np.ndarray) else _wrap(np.asarray(other)))
 
-    def __add__(self, other): return apply(_OPS["add"], self, self._other(other))
-    def __radd__(self, other): return apply(_OPS["add"], self._other(other), self)
-    def __sub__(self, other): return apply(_OPS["sub"], self, self._other(other))
-    def __rsub__(self, other): return apply(_OPS["sub"], self._other(other), self)
-    def __mul__(self, other): return apply(_OPS["mul"], self, self._other(other))
-    def __rmul__(self, other): return apply(_OPS["mul"], self._other(other), self)
-    def __truediv__(self, other): return apply(_OPS["div"], self, self._other(other))
-    def __rtruediv__(self, other): return apply(_OPS["div"], self._other(other), self)
-    def __pow__(self, other): return apply(_OPS["pow"], self, self._other(other))
-    def __rpow__(self, other): return apply(_OPS["pow"], self._other(other), self)
-    def __matmul__(self, other): return apply(_OPS["matmul"], self, self._other(other))
-    def __rmatmul__(self, other): return apply(_OPS["matmul"], self._other(other), self)
-    def __neg__(self): return apply(_OPS["neg"], self)
-    def __pos__(self): return self
-    def __abs__(self): return apply(_OPS["abs"], self)
+    def _operands(self, other):
+        """Both operands of a binary op, their dtypes mixed as in PyTorch: an
+        integer tensor meeting a float one becomes float, a Python float
+        makes an integer tensor float32, and nothing widens float32."""
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+            return self, other
+        other = self._other(other)
+        if self.data.dtype.kind in "iub" and other.data.dtype.kind == "f":
+            return self._cast(other.data.dtype), other
+        return self, other
+
+    def __add__(self, other): return self.add(other)
+    def __radd__(self, other): return self._other(other).add(self)
+    def __sub__(self, other): return self.sub(other)
+    def __rsub__(self, other): return self._other(other).sub(self)
+    def __mul__(self, other): return self.mul(other)
+    def __rmul__(self, other): return self._other(other).mul(self)
+    def __truediv__(self, other): return self.div(other)
+    def __rtruediv__(self, other): return self._other(other).div(self)
+    def __pow__(self, other): return self.pow(other)
+    def __rpow__(self, other): return self._other(other).pow(self)
+    def __matmul__(self, other): return self.matmul(other)
+    def __rmatmul__(self, other): return Tensor(other).matmul(self) if not isinstance(other, Tensor) else other.matmul(self)
+    def __neg__(self): return self.neg()
+    def __abs__(self): return self.abs()
+
+    def __floordiv__(self, other):
+        a, b = self._operands(other)
+        return _wrap(np.floor_divide(a.data, b.data))
+
+    def __mod__(self, other):
+        a, b = self._operands(other)
+        return _wrap(np.mod(a.data, b.data))
+
+    floor_divide, remainder = __floordiv__, __mod__
 
     # comparisons give plain (non-differentiable) boolean tensors
     def _compare(self, other, ufunc):
+        if other is None:
+            return False if ufunc is np.equal else True
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor(ufunc(self.data, other))
+        try:
+            return _wrap(np.asarray(ufunc(self.data, other)))
+        except ValueError:
+            raise RuntimeError(f"{ufunc.__name__}: shapes {tuple(self.data.shape)} and "
+                               f"{np.shape(other)} do not broadcast") from None
 
+    def __eq__(self, other): return self._compare(other, np.equal)
+    def __ne__(self, other): return self._compare(other, np.not_equal)
     def __lt__(self, other): return self._compare(other, np.less)
     def __le__(self, other): return self._compare(other, np.less_equal)
     def __gt__(self, other): return self._compare(other, np.greater)
     def __ge__(self, other): return self._compare(other, np.greater_equal)
-    def eq(self, other): return self._compare(other, np.equal)
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+    greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
 
-    def add(self, other): return self + other
-    def sub(self, other): return self - other
-    def mul(self, other): return self * other
-    def div(self, other): return self / other
-    def pow(self, other): return self ** other
-    def matmul(self, other): return self @ other
-    def neg(self): return -self
+    def equal(self, other) -> bool:
+        other = other.data if isinstance(other, Tensor) else np.asarray(other)
+        return self.data.shape == other.shape and bool((self.data == other).all())
 
-    def exp(self): return apply(_OPS["exp"], self)
-    def log(self): return apply(_OPS["log"], self)
-    def sqrt(self): return apply(_OPS["sqrt"], self)
-    def tanh(self): return apply(_OPS["tanh"], self)
-    def sigmoid(self): return apply(_OPS["sigmoid"], self)
-    def relu(self): return apply(_OPS["relu"], self)
-    def abs(self): return apply(_OPS["abs"], self)
-    def maximum(self, other): return apply(_OPS["maximum"], self, self._other(other))
-    def minimum(self, other): return apply(_OPS["minimum"], self, self._other(other))
+    def isnan(self): return _wrap(np.isnan(self.data))
+    def isinf(self): return _wrap(np.isinf(self.data))
+    def isfinite(self): return _wrap(np.isfinite(self.data))
 
-    def clip(self, min=None, max=None):
-        if min is None and max is None:
-            raise ValueError("clip: at least one of min and max must be given")
-        return apply(_OPS["clip"], self, min=min, max=max)
+    def _logical(self, other, ufunc):
+        other = other.data if isinstance(other, Tensor) else other
+        return _wrap(np.asarray(ufunc(self.data, other)))
 
-    clamp = clip
+    def __and__(self, other): return self._logical(other, np.logical_and if self.data.dtype == np.bool_ else np.bitwise_and)
+    def __or__(self, other): return self._logical(other, np.logical_or if self.data.dtype == np.bool_ else np.bitwise_or)
+    def __xor__(self, other): return self._logical(other, np.logical_xor if self.data.dtype == np.bool_ else np.bitwise_xor)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
-    def sum(self, axis=None, keepdims=False):
-        return apply(_OPS["sum"], self, axis=_norm_axis(axis, self.ndim, "sum"), keepdims=keepdims)
+    def __invert__(self):
+        return _wrap(np.logical_not(self.data) if self.data.dtype == np.bool_ else np.invert(self.data))
 
-    def mean(self, axis=None, keepdims=False):
-        return apply(_OPS["mean"], self, axis=_norm_axis(axis, self.ndim, "mean"), keepdims=keepdims)
+    def logical_not(self): return _wrap(np.logical_not(self.data))
+    def logical_and(self, other): return self._logical(other, np.logical_and)
+    def logical_or(self, other): return self._logical(other, np.logical_or)
 
-    def max(self, axis=None, keepdims=False):
-        return apply(_OPS["max"], self, axis=_norm_axis(axis, self.ndim, "max"), keepdims=keepdims)
+    def __pos__(self): return self
 
-    def min(self, axis=None, keepdims=False):
-        return apply(_OPS["min"], self, axis=_norm_axis(axis, self.ndim, "min"), keepdims=keepdims)
+    # --- in-place changes -----------------------------------------------------------
+    def _inplace(self, name: str, out_of_place, in_array, other_needs_grad: bool = False):
+        """Change this tensor in place. Inside a graph (grad mode on and a
+        gradient involved) the tensor moves on to the node
+        ``out_of_place(old)``, so the values earlier ops saw stay intact;
+        otherwise ``in_array(self.data)`` writes into the array and the
+        version counter catches a backward that would read the changed values."""
+        if engine._grad_mode.enabled and (self.requires_grad or other_needs_grad):
+            if self.requires_grad and self._ctx is None:
+                raise RuntimeError(
+                    f"{name}: a leaf tensor that requires grad (shape {tuple(self.data.shape)}) "
+                    "is being changed in place; wrap the update in `with tinygrad_cnn.no_grad():`")
+            old = _wrap(self.data)
+            old.requires_grad = self.requires_grad
+            old._ctx = self._ctx
+            old._version = self._version
+            old._previous = self._previous
+            new = out_of_place(old)
+            if new.data.shape != self.data.shape:
+                raise RuntimeError(f"{name}: the result has shape {tuple(new.data.shape)} but the "
+                                   f"tensor changed in place has shape {tuple(self.data.shape)}")
+            if new.data.dtype != self.data.dtype:
+                new = new._cast(self.data.dtype)
+            self.data = new.data
+            self._ctx = new._ctx
+            self.requires_grad = new.requires_grad
+            self._previous = (old, old._version)
+        else:
+            if not self.data.flags.writeable:
+                raise RuntimeError(f"{name}: the tensor's memory is read-only (shape "
+                                   f"{tuple(self.data.shape)}, for example a broadcast view); "
+                                   "clone() it first")
+            try:
+                in_array(self.data)
+            except TypeError as err:
+                raise RuntimeError(f"{name}: result can't be cast to the tensor's dtype "
+                                   f"{self.data.dtype} ({err})") from None
+            except ValueError as err:
+                raise RuntimeError(f"{name}: {err} (tensor shape {tuple(self.data.shape)})") from None
+        self._version += 1
+        return self
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return apply(_OPS["var"], self, axis=_norm_axis(axis, self.ndim, "var"),
-                     keepdims=keepdims, ddof=ddof)
+    def _binary_inplace(self, name, op_name, ufunc, other, alpha=None):
+        if alpha is not None and alpha != 1:
+            other = other * alpha if isinstance(other, Tensor) else np.asarray(other) * alpha
+        needs = isinstance(other, Tensor) and other.requires_grad
+        other_array = other.data if isinstance(other, Tensor) else other
 
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return self.var(axis, keepdims, ddof).sqrt()
+        def in_array(array):
+            ufunc(array, np.asarray(other_array, dtype=array.dtype) if array.dtype.kind == "f"
+                  else other_array, out=array, casting="same_kind")
+        return self._inplace(name, lambda old: getattr(old, op_name)(other), in_array, needs)
 
-    def argmax(self, axis=None, keepdims=False):
-        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
+    def add_(self, other, alpha=1): return self._binary_inplace("add_", "__add__", np.add, other, alpha)
+    def sub_(self, other, alpha=1): return self._binary_inplace("sub_", "__sub__", np.subtract, other, alpha)
+    def mul_(self, other): return self._binary_inplace("mul_", "__mul__", np.multiply, other)
 
-    def argmin(self, axis=None, keepdims=False):
-        return Tensor(np.argmin(self.data, axis=axis, keepdims=keepdims))
+    def div_(self, other):
+        if self.data.dtype.kind != "f":
+            raise RuntimeError(f"div_: result type float can't be cast to the tensor's dtype {self.dtype}")
+        return self._binary_inplace("div_", "__truediv__", np.true_divide, other)
 
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        if not all(s.__class__ is int for s in shape):
-            shape = tuple(int(s) for s in shape)
-        return apply(_OPS["reshape"], self, shape=shape)
+    def pow_(self, exponent): return self._binary_inplace("pow_", "__pow__", np.power, exponent)
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
-    view = reshape
+    def __ipow__(self, other):
+        return self.pow_(other)
 
-    def transpose(self, *axes):
-        if not axes and self.data.ndim == 2:
-            return apply(_OPS["transpose"], self, axes=(1, 0))
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(range(self.ndim))[::-1]
-        return apply(_OPS["transpose"], self, axes=tuple(int(a) for a in axes))
+    def _unary_inplace(self, name, out_of_place, in_array):
+        return self._inplace(name, out_of_place, in_array)
 
-    permute = transpose
+    def clamp_(self, min=None, max=None):
+        def in_array(array):
+            np.clip(array, min, max, out=array)
+        return self._inplace("clamp_", lambda old: old.clamp(min, max), in_array)
 
-    def swapaxes(self, axis1, axis2):
-        axes = list(range(self.ndim))
-        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-        return self.transpose(axes)
+    clip_ = clamp_
 
-    def flatten(self, start_axis=1, end_axis=-1):
-        return apply(_OPS["flatten"], self, start_axis=start_axis, end_axis=end_axis)
+    def relu_(self):
+        return self._inplace("relu_", lambda old: old.relu(), lambda a: np.maximum(a, 0, out=a))
 
-    def broadcast_to(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return apply(_OPS["broadcast_to"], self, shape=tuple(int(s) for s in shape))
+    def _fill_from(self, name, values, source=None):
+        """Overwrite every element with ``values`` (an array of this shape);
+        inside a graph the result is a constant (``source`` None) or
+        ``source`` broadcast to this shape."""
+        def out_of_place(old):
+            if source is not None:
+                return engine.get_op("index_put")(old, source, index=Ellipsis)
+            return engine.get_op("index_put")(old, _wrap(values), index=Ellipsis)
 
-    def expand(self, *shape):
-        """PyTorch's expand: like broadcast_to, and -1 keeps a dimension."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        offset = len(shape) - self.ndim
-        shape = tuple(self.shape[i - offset] if s == -1 and i >= offset else s
-                      for i, s in enumerate(shape))
-        return self.broadcast_to(shape)
+        def in_array(array):
+            array[...] = values
+        return self._inplace(name, out_of_place, in_array,
+                             other_needs_grad=source is not None and source.requires_grad)
 
-    def pad(self, pad_width, value=0.0):
-        return apply(_OPS["pad"], self, pad_width=_norm_pad(pad_width, self.ndim), value=value)
+    def zero_(self): return self._fill_from("zero_", np.zeros((), dtype=self.data.dtype))
+    def fill_(self, value): return self._fill_from("fill_", np.asarray(value.data if isinstance(value, Tensor) else value, dtype=self.data.dtype))
+
+    def copy_(self, src, non_blocking=False):
+        source = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+        try:
+            values = np.broadcast_to(source.data, self.data.shape)
+        except ValueError:
+            raise RuntimeError(f"copy_: the source of shape {tuple(source.data.shape)} does not "
+                               f"broadcast to the tensor's shape {tuple(self.data.shape)}") from None
+        return self._fill_from("copy_", values.astype(self.data.dtype, copy=False), source)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        from .random import generator
+        values = generator().uniform(a, b, self.data.shape).astype(self.data.dtype)
+        return self._fill_from("uniform_", values)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        from .random import generator
+        values = (generator().standard_normal(self.data.shape, dtype=np.float32) * std + mean)
+        return self._fill_from("normal_", values.astype(self.data.dtype))
+
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        """``self[index[i][j]][j] = src[i][j]`` along ``dim`` (no gradient)."""
+        if reduce is not None:
+            raise NotImplementedError("scatter_: reduce= is not supported")
+        index_array = np.asarray(index.data if isinstance(index, Tensor) else index)
+        if index_array.ndim == 0:
+            index_array = index_array.reshape(1)
+        values = value if src is None else (src.data if isinstance(src, Tensor) else src)
+        if src is None and value is None:
+            raise TypeError("scatter_: give src or value")
+
+        def in_array(array):
+            np.put_along_axis(array, index_array, np.broadcast_to(
+                np.asarray(values, dtype=array.dtype), index_array.shape) if np.ndim(values) == 0
+                else np.asarray(values, dtype=array.dtype)[tuple(slice(0, n) for n in index_array.shape)],
+                axis=dim)
+
+        def out_of_place(old):
+            raise RuntimeError("scatter_: not supported on a tensor that is part of a graph")
+        return self._inplace("scatter_", out_of_place, in_array)
+
+    def __setitem__(self, index, value):
+        index = _index_arg(index)
+        source = value if isinstance(value, Tensor) else None
+
+        def out_of_place(old):
+            values = source if source is not None else Tensor(np.asarray(value, dtype=old.data.dtype))
+            return engine.get_op("index_put")(old, values._cast(old.data.dtype), index=index)
+
+        def in_array(array):
+            array[index] = source.data if source is not None else value
+        self._inplace("setitem", out_of_place, in_array,
+                      other_needs_grad=source is not None and source.requires_grad)
 
     def __getitem__(self, index):
-        return apply(_OPS["getitem"], self, index=_norm_index(index))
+        return apply(engine.get_op("getitem"), self, index=_index_arg(index))
 
-    def squeeze(self, axis=None):
-        shape = np.squeeze(np.empty(self.shape, dtype=np.bool_), axis=axis).shape
-        return self.reshape(shape)
+    # --- construction helpers --------------------------------------------------------
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return Tensor(np.array(data.data if isinstance(data, Tensor) else data,
+                               dtype=self.data.dtype if dtype is None else as_dtype(dtype)),
+                      requires_grad=requires_grad)
 
-    def unsqueeze(self, axis):
-        axis = axis if axis >= 0 else axis + self.ndim + 1
-        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return Tensor(np.zeros(shape_arg(size), self.data.dtype if dtype is None else as_dtype(dtype)),
+                      requires_grad=requires_grad)
 
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return Tensor(np.ones(shape_arg(size), self.data.dtype if dtype is None else as_dtype(dtype)),
+                      requires_grad=requires_grad)
 
-_OPS = _REGISTRY
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        return Tensor(np.full(shape_arg((size,)), fill_value,
+                              self.data.dtype if dtype is None else as_dtype(dtype)),
+                      requires_grad=requires_grad)
 
-
-def _norm_axis(axis, ndim, op_name):
-    if axis is None:
-        return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ValueError(f"{op_name}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op_name}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
 
-def _norm_pad(pad_width, ndim):
-    pad = np.asarray(pad_width, dtype=np.int64)
-    if pad.ndim == 0:
-        pad = np.full((ndim, 2), int(pad))
-    elif pad.shape == (2,):
-        pad = np.tile(pad, (ndim, 1))
-    if pad.shape != (ndim, 2):
-        raise ValueError(f"pad: pad_width must be an int, a (before, after) pair or one pair per "
-                         f"axis ({ndim} axes), got {pad_width!r}")
-    if (pad < 0).any():
-        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
-    return tuple((int(a), int(b)) for a, b in pad)
-
-
-def _norm_index(index):
+def _index_arg(index):
     """Turn Tensors inside an index into numpy arrays (indices are constants)."""
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
+        if any(isinstance(i, (Tensor, list, slice)) or i is None or i is Ellipsis for i in index):
+            return tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return np.asarray(index)
     return index
 
 
-# ---------------------------------------------------------------------------
-# the engine
+def _install_face(name, fn, method, function):
+    if method:
+        setattr(Tensor, name, fn)
 
 
-def _topological_order(roots: Iterable[Tensor]) -> list[Tensor]:
-    """Tensors that need a gradient, each after all the tensors it feeds into
-    (reversed post-order of an iterative depth-first search)."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    for root in roots:
-        if id(root) in visited or not root.requires_grad:
-            continue
-        visited.add(id(root))
-        stack = [(root, iter(root._ctx.inputs) if root._ctx is not None and root._ctx.inputs is not None else iter(()))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    visited.add(id(parent))
-                    ctx = parent._ctx
-                    stack.append((parent, iter(ctx.inputs) if ctx is not None and ctx.inputs is not None else iter(())))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
-
-
-def unbroadcast(grad: Tensor, shape: tuple) -> Tensor:
-    """Sum ``grad`` down to ``shape`` (undoing numpy broadcasting), with Tensor
-    ops so that it is itself differentiable."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra < 0:
-        raise RuntimeError(f"internal: gradient of shape {grad.shape} is smaller than its input {shape}")
-    grad_shape = grad.shape
-    kept = tuple(i + extra for i, size in enumerate(shape) if size == 1 and grad_shape[i + extra] != 1)
-    if not kept:                         # only leading axes were added: one sum
-        return grad.sum(axis=tuple(range(extra)))
-    grad = grad.sum(axis=tuple(range(extra)) + kept, keepdims=True)
-    return grad.reshape(shape) if grad.shape != shape else grad
-
-
-def _check_gradient(output: Tensor, gradient, what: str) -> Tensor:
-    gradient = gradient if isinstance(gradient, Tensor) else Tensor(np.asarray(gradient, dtype=output.dtype))
-    if gradient.shape != output.shape:
-        raise RuntimeError(f"{what}: gradient has shape {gradient.shape} but the output has shape {output.shape}")
-    return gradient
-
-
-def _run_backward(roots, root_grads, retain_graph, create_graph, inputs):
-    """Shared core of ``Tensor.backward`` and ``grad``.
-
-    With ``inputs=None`` gradients accumulate into the ``.grad`` of leaves (and
-    of tensors that called ``retain_grad``); otherwise the gradients of the
-    given tensors are returned and no ``.grad`` is touched.
-    """
-    if retain_graph is None:
-        retain_graph = create_graph
-    grads: dict[int, Tensor] = {}
-    for root, g in zip(roots, root_grads):
-        g = _check_gradient(root, g, "backward")
-        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    found: dict[int, Tensor] = {}
-    order = _topological_order(roots)
-    with set_grad_enabled(create_graph):
-        for tensor in order:
-            g = grads.pop(id(tensor), None)
-            if g is None:
-                continue
-            if wanted is not None:
-                if id(tensor) in wanted:
-                    found[id(tensor)] = g
-            elif tensor._ctx is None or tensor._retains_grad:
-                _accumulate_grad(tensor, g, create_graph)
-            ctx = tensor._ctx
-            if ctx is None:
-                continue
-            if ctx.inputs is None:
-                raise RuntimeError(
-                    f"backward: trying to backward through the graph a second time (through "
-                    f"'{ctx.op.name}'); its saved values were freed by the first backward. "
-                    "Pass retain_graph=True to the first backward if you need to do this.")
-            ctx.out = tensor
-            try:
-                input_grads = ctx.op.vjp_fn(ctx, g)
-            finally:
-                ctx.out = None
-            if isinstance(input_grads, Tensor) or input_grads is None:
-                input_grads = (input_grads,)
-            for parent, needed, parent_grad in zip(ctx.inputs, ctx.needs_input_grad, input_grads):
-                if not needed or parent_grad is None:
-                    continue
-                if not isinstance(parent_grad, Tensor):
-                    parent_grad = Tensor(parent_grad)
-                if parent_grad.data.shape != parent.data.shape:
-                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
-                key = id(parent)
-                # out of place: another path may hold the same gradient object
-                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
-            if not retain_graph:
-                ctx.release()
-    return found
-
-
-def _accumulate_grad(tensor: Tensor, g: Tensor, create_graph: bool):
-    if g.dtype != tensor.dtype:
-        g = g.astype(tensor.dtype)
-    if create_graph:
-        tensor.grad = g if tensor.grad is None else tensor.grad + g
-    elif tensor.grad is None:
-        # a copy: the same gradient array may reach several leaves
-        tensor.grad = Tensor(np.array(g.data, copy=True))
-    else:
-        tensor.grad = Tensor(tensor.grad.data + g.data)
-
-
-def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> tuple:
-    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple
-    (nothing is written to ``.grad``). With ``create_graph=True`` the results
-    are themselves differentiable."""
-    single_output = isinstance(outputs, Tensor)
-    outputs = [outputs] if single_output else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
-        grad_outputs = [grad_outputs]
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
-    roots, root_grads = [], []
-    for out, g in zip(outputs, grad_outputs):
-        if not out.requires_grad:
-            raise RuntimeError("grad: an output does not require grad (was it computed under no_grad?)")
-        if g is None:
-            if out.data.size != 1:
-                raise RuntimeError(f"grad: grad can be implicitly created only for scalar outputs; "
-                                   f"an output has shape {out.shape}, so pass grad_outputs=")
-            g = Tensor(np.ones_like(out.data))
-        roots.append(out)
-        root_grads.append(g)
-    for t in inputs:
-        if not t.requires_grad:
-            raise RuntimeError("grad: an input does not require grad")
-    found = _run_backward(roots, root_grads, retain_graph, create_graph, inputs=inputs)
-    result = []
-    for t in inputs:
-        g = found.get(id(t))
-        if g is None and not allow_unused:
-            raise RuntimeError("grad: one of the inputs was not used to compute the outputs "
-                               "(pass allow_unused=True to get None for it)")
-        if g is not None and g.dtype != t.dtype:
-            g = g.astype(t.dtype)
-        result.append(g)
-    return tuple(result)
+engine.bind_tensor_class(Tensor, _wrap)
+engine.on_face(_install_face)

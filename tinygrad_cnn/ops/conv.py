@@ -22,24 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..tensor import Spec, defop, get_op
+from .._args import conv_output_size, pair
+from ..engine import defop, get_op
+from ..spec import Spec
 
 _CASES = "tinygrad_cnn.testing.nn_cases:"
-
-
-def pair(value, name="value", op="conv2d"):
-    """``3 -> (3, 3)``; ``(2, 3)`` unchanged; anything else is an error."""
-    if isinstance(value, (int, np.integer)):
-        return (int(value), int(value))
-    try:
-        first, second = value
-        return (int(first), int(second))
-    except (TypeError, ValueError):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
-
-
-def conv_output_size(size, kernel, stride, padding, dilation):
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
@@ -70,15 +57,18 @@ def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
 
 
 _COPY_THREADS = int(os.environ.get("TINYGRAD_CNN_COPY_THREADS", min(4, os.cpu_count() or 1)))
-_copy_pool = ThreadPoolExecutor(_COPY_THREADS) if _COPY_THREADS > 1 else None
+_copy_pool = None     # started on first use, not on import
 
 
-def _gather(view: np.ndarray) -> np.ndarray:
+def _contiguous_copy(view: np.ndarray) -> np.ndarray:
     """A C-contiguous copy of a strided view. numpy copies on one core but
     releases the GIL, so large copies are split over the batch axis between
     a few threads (the im2col copy is the largest memory cost of a conv)."""
-    if _copy_pool is None or view.size < (1 << 20) or view.shape[0] < 2:
+    global _copy_pool
+    if _COPY_THREADS < 2 or view.size < (1 << 20) or view.shape[0] < 2:
         return np.ascontiguousarray(view)
+    if _copy_pool is None:
+        _copy_pool = ThreadPoolExecutor(_COPY_THREADS, thread_name_prefix="tinygrad_cnn-im2col")
     out = np.empty(view.shape, dtype=view.dtype)
     bounds = np.linspace(0, view.shape[0], _COPY_THREADS + 1).astype(int)
     jobs = [_copy_pool.submit(np.copyto, out[a:b], view[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
@@ -97,8 +87,8 @@ def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
                          (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc * cg, sc),
                          writeable=False)
     if groups == 1:
-        return _gather(windows).reshape(1, n * out_h * out_w, kh * kw * c)
-    return _gather(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(groups, n * out_h * out_w, kh * kw * cg)
+        return _contiguous_copy(windows).reshape(1, n * out_h * out_w, kh * kw * c)
+    return _contiguous_copy(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(groups, n * out_h * out_w, kh * kw * cg)
 
 
 def _weight_matrix(w, groups):
@@ -248,7 +238,7 @@ def _geometry(params):
     return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
 
 
-@defop("conv2d", spec=Spec(cases=_CASES + "conv2d_cases"))
+@defop("conv2d", spec=Spec(cases=_CASES + "conv2d_cases"), saves=(0, 1))
 def conv2d(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """x (N, C, H, W), w (F, C/groups, KH, KW), optional bias (F,)."""
     # the weight gradient needs x's im2col matrix again: keep it (when small
@@ -256,7 +246,7 @@ def conv2d(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     keep = [] if ctx.needs_input_grad[1:2] == (True,) else None
     out = conv2d_array(x, w, stride, padding, dilation, groups, keep_cols=keep)
     if keep:
-        ctx.cols = keep[0]
+        ctx.save(cols=keep[0])
     if bias is not None:
         if bias.shape != (w.shape[0],):
             raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({w.shape[0]},)")
@@ -270,13 +260,13 @@ def conv2d_vjp(ctx, grad_out):
     geometry = _geometry(ctx.params)
     grad_x = grad_w = grad_b = None
     if len(ctx.inputs) > 2 and ctx.needs_input_grad[2]:
-        grad_b = grad_out.sum(axis=(0, 2, 3))
+        grad_b = grad_out.sum((0, 2, 3))
     if ctx.needs_input_grad[0]:
         grad_x = get_op("conv_transpose2d")(grad_out, w, **geometry,
                                             output_padding=_output_padding(x.shape, w.shape, geometry))
     if ctx.needs_input_grad[1]:
         grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry,
-                                         cols=getattr(ctx, "cols", None))
+                                         cols=ctx.saved["cols"] if ctx.saved else None)
     return grad_x, grad_w, grad_b
 
 
@@ -292,7 +282,7 @@ def _output_padding(input_shape, weight_shape, geometry):
     return tuple(result)
 
 
-@defop("conv_transpose2d", spec=Spec(cases=_CASES + "conv_transpose2d_cases"))
+@defop("conv_transpose2d", spec=Spec(cases=_CASES + "conv_transpose2d_cases"), saves=(0, 1))
 def conv_transpose2d(ctx, g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                      output_padding=(0, 0)):
     return conv_transpose2d_array(g, w, stride, padding, dilation, groups, output_padding)
@@ -312,7 +302,7 @@ def conv_transpose2d_vjp(ctx, grad_out):
     return grad_g, grad_w
 
 
-@defop("conv2d_weight", spec=Spec(cases=_CASES + "conv2d_weight_cases"))
+@defop("conv2d_weight", spec=Spec(cases=_CASES + "conv2d_weight_cases"), saves=(0, 1))
 def conv2d_weight(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                   cols=None):
     return conv2d_weight_array(x, g, tuple(weight_shape), stride, padding, dilation, groups, cols)

@@ -1,8 +1,11 @@
 """Elementwise ops. Binary ones broadcast as numpy does; the engine sums each
-gradient back down to its input's shape, so the VJPs here are pure math."""
+gradient back down to its input's shape, so the VJPs here are pure math.
+Each is also ``Tensor.<name>`` and ``tinygrad_cnn.<name>``."""
 import numpy as np
 
-from ..tensor import Spec, Tensor, defop, is_grad_enabled
+from ..engine import add_face, apply, defop, get_op, is_grad_enabled
+from ..spec import Spec
+from ..tensor import Tensor, _wrap
 
 
 def _mask(condition: np.ndarray, like: Tensor) -> Tensor:
@@ -13,7 +16,7 @@ def _mask(condition: np.ndarray, like: Tensor) -> Tensor:
     return Tensor(condition.astype(like.dtype))
 
 
-@defop("add", spec=Spec(nargs=2, broadcast=True), broadcast=True)
+@defop("add", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
 def add(ctx, a, b):
     return a + b
 
@@ -23,7 +26,7 @@ def add_vjp(ctx, grad_out):
     return grad_out, grad_out
 
 
-@defop("sub", spec=Spec(nargs=2, broadcast=True), broadcast=True)
+@defop("sub", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
 def sub(ctx, a, b):
     return a - b
 
@@ -33,7 +36,8 @@ def sub_vjp(ctx, grad_out):
     return grad_out, (-grad_out if ctx.needs_input_grad[1] else None)
 
 
-@defop("mul", spec=Spec(nargs=2, broadcast=True), broadcast=True)
+@defop("mul", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(0, 1), method=True,
+       function=True)
 def mul(ctx, a, b):
     return a * b
 
@@ -45,7 +49,8 @@ def mul_vjp(ctx, grad_out):
     return (grad_out * b if need_a else None), (grad_out * a if need_b else None)
 
 
-@defop("div", spec=Spec(nargs=2, broadcast=True, domain=[(-3, 3), (0.5, 3)]), broadcast=True)
+@defop("div", spec=Spec(nargs=2, broadcast=True, domain=[(-3, 3), (0.5, 3)]), broadcast=True,
+       saves=(0, 1))
 def div(ctx, a, b):
     return a / b
 
@@ -59,7 +64,7 @@ def div_vjp(ctx, grad_out):
     return grad_a, grad_b
 
 
-@defop("neg", spec=Spec())
+@defop("neg", spec=Spec(), saves=(), method=True, function=True)
 def neg(ctx, x):
     return -x
 
@@ -69,7 +74,8 @@ def neg_vjp(ctx, grad_out):
     return (-grad_out,)
 
 
-@defop("pow", spec=Spec(nargs=2, broadcast=True, domain=[(0.5, 2.5), (-2, 2)]), broadcast=True)
+@defop("pow", spec=Spec(nargs=2, broadcast=True, domain=[(0.5, 2.5), (-2, 2)]), broadcast=True,
+       method=True, function=True)
 def pow(ctx, base, exponent):
     return np.power(base, exponent)
 
@@ -89,7 +95,7 @@ def pow_vjp(ctx, grad_out):
     return grad_base, grad_exp
 
 
-@defop("exp", spec=Spec())
+@defop("exp", spec=Spec(), saves=("out",), method=True, function=True)
 def exp(ctx, x):
     return np.exp(x)
 
@@ -99,7 +105,7 @@ def exp_vjp(ctx, grad_out):
     return (grad_out * ctx.out,)
 
 
-@defop("log", spec=Spec(domain=(0.2, 4)))
+@defop("log", spec=Spec(domain=(0.2, 4)), saves=(0,), method=True, function=True)
 def log(ctx, x):
     return np.log(x)
 
@@ -109,7 +115,7 @@ def log_vjp(ctx, grad_out):
     return (grad_out / ctx.inputs[0],)
 
 
-@defop("sqrt", spec=Spec(domain=(0.2, 4)))
+@defop("sqrt", spec=Spec(domain=(0.2, 4)), saves=("out",), method=True, function=True)
 def sqrt(ctx, x):
     return np.sqrt(x)
 
@@ -119,7 +125,7 @@ def sqrt_vjp(ctx, grad_out):
     return (grad_out / (ctx.out * 2),)
 
 
-@defop("tanh", spec=Spec())
+@defop("tanh", spec=Spec(), saves=("out",), method=True, function=True)
 def tanh(ctx, x):
     return np.tanh(x)
 
@@ -134,7 +140,7 @@ def tanh_vjp(ctx, grad_out):
     return (grad_out * (1 - out * out),)
 
 
-@defop("sigmoid", spec=Spec(domain=(-6, 6)))
+@defop("sigmoid", spec=Spec(domain=(-6, 6)), saves=("out",), method=True, function=True)
 def sigmoid(ctx, x):
     # 0.5 * (1 + tanh(x / 2)) is sigmoid without overflow for large |x|
     return (np.tanh(x * 0.5) + 1) * 0.5 if x.dtype.kind == "f" else 1 / (1 + np.exp(-x))
@@ -148,7 +154,7 @@ def sigmoid_vjp(ctx, grad_out):
     return (grad_out * out * (1 - out),)
 
 
-@defop("relu", spec=Spec(avoid=(0.0,)))
+@defop("relu", spec=Spec(avoid=(0.0,)), saves=("out",), method=True, function=True)
 def relu(ctx, x):
     return np.maximum(x, 0)
 
@@ -159,7 +165,7 @@ def relu_vjp(ctx, grad_out):
     return (grad_out * _mask(ctx.out.data > 0, grad_out),)
 
 
-@defop("abs", spec=Spec(avoid=(0.0,)))
+@defop("abs", spec=Spec(avoid=(0.0,)), saves=(0,), method=True, function=True)
 def abs(ctx, x):
     return np.abs(x)
 
@@ -176,7 +182,8 @@ def _split_ties(a: np.ndarray, b: np.ndarray, like: Tensor):
     return Tensor(wins + 0.5 * ties), Tensor((1 - wins) - 0.5 * ties)
 
 
-@defop("maximum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True)
+@defop("maximum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
+       method=True, function=True)
 def maximum(ctx, a, b):
     return np.maximum(a, b)
 
@@ -188,7 +195,8 @@ def maximum_vjp(ctx, grad_out):
     return grad_out * mask_a, grad_out * mask_b
 
 
-@defop("minimum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True)
+@defop("minimum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
+       method=True, function=True)
 def minimum(ctx, a, b):
     return np.minimum(a, b)
 
@@ -200,7 +208,7 @@ def minimum_vjp(ctx, grad_out):
     return grad_out * mask_a, grad_out * mask_b
 
 
-@defop("clip", spec=Spec(cases="tinygrad_cnn.testing.cases:clip_cases"))
+@defop("clip", spec=Spec(cases="tinygrad_cnn.testing.cases:clip_cases"), saves=(0,))
 def clip(ctx, x, min=None, max=None):
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
@@ -222,7 +230,8 @@ def clip_vjp(ctx, grad_out):
     return (grad_out * _mask(inside, grad_out),)
 
 
-@defop("astype", spec=Spec(cases="tinygrad_cnn.testing.cases:astype_cases", keeps_dtype=False))
+@defop("astype", spec=Spec(cases="tinygrad_cnn.testing.cases:astype_cases", keeps_dtype=False),
+       saves=())
 def astype(ctx, x, dtype):
     return x.astype(dtype)
 
@@ -230,3 +239,111 @@ def astype(ctx, x, dtype):
 @astype.defvjp
 def astype_vjp(ctx, grad_out):
     return (grad_out.astype(ctx.inputs[0].dtype),)
+
+
+@clip.face(name="clamp")
+def clamp(input, min=None, max=None):
+    """Limit values to [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        raise TypeError("clamp: tensor bounds are not supported; use maximum()/minimum()")
+    return apply(clip, input, min=min, max=max)
+
+
+clip.face(clamp, name="clip")
+
+
+@div.face
+def div(input, other, rounding_mode=None):
+    """True division (integers divide to float32, as in PyTorch);
+    ``rounding_mode='floor'`` or ``'trunc'`` gives no gradient."""
+    if not isinstance(input, Tensor):
+        input = Tensor(input)
+    a, b = input._operands(other)
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
+        a, b = a._cast(np.float32), b._cast(np.float32)
+    if rounding_mode is not None:
+        if rounding_mode not in ("floor", "trunc"):
+            raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+        rounded = (np.floor if rounding_mode == "floor" else np.trunc)(a.data / b.data)
+        return _wrap(rounded.astype(np.result_type(input.data.dtype, b.data.dtype)))
+    return apply(get_op("div"), a, b)
+
+
+add_face("divide", div)
+
+
+@defop("sin", spec=Spec(), saves=(0,), method=True, function=True)
+def sin(ctx, x):
+    return np.sin(x)
+
+
+@sin.defvjp
+def sin_vjp(ctx, grad_out):
+    return (grad_out * ctx.inputs[0].cos(),)
+
+
+@defop("cos", spec=Spec(), saves=(0,), method=True, function=True)
+def cos(ctx, x):
+    return np.cos(x)
+
+
+@cos.defvjp
+def cos_vjp(ctx, grad_out):
+    return (-grad_out * ctx.inputs[0].sin(),)
+
+
+@add_face
+def sign(input):
+    """-1, 0 or 1 by the sign of each element (a step: no gradient flows)."""
+    input = input if isinstance(input, Tensor) else Tensor(input)
+    return _wrap(np.sign(input.data))
+
+
+def _constant_like(value, like: Tensor) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    return _wrap(np.asarray(value, dtype=like.data.dtype if like.data.dtype.kind == "f"
+                            or not isinstance(value, float) else np.float32))
+
+
+@defop("where", spec=Spec(cases="tinygrad_cnn.testing.cases:where_cases"), broadcast=True, saves=(0,))
+def where(ctx, condition, x, y):
+    """``x`` where ``condition`` holds, else ``y`` (all three broadcast)."""
+    if condition.dtype != np.bool_:
+        raise ValueError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    return np.where(condition, x, y)
+
+
+@where.defvjp
+def where_vjp(ctx, grad_out):
+    condition = ctx.inputs[0].data
+    zero = Tensor(np.zeros((), dtype=grad_out.dtype))
+    needs = ctx.needs_input_grad
+    keep = Tensor(condition)
+    return (None,
+            apply(where, keep, grad_out, zero) if needs[1] else None,
+            apply(where, keep, zero, grad_out) if needs[2] else None)
+
+
+@where.face(method=False)
+def where_function(condition, input=None, other=None):
+    """``where(condition, x, y)``; ``where(condition)`` gives the indices of
+    the true elements, one tensor per dimension."""
+    condition = condition if isinstance(condition, Tensor) else Tensor(np.asarray(condition))
+    if input is None and other is None:
+        return tuple(_wrap(i) for i in np.nonzero(condition.data))
+    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
+    if like is None:
+        like = Tensor(np.asarray(input))
+    x, y = _constant_like(input, like), _constant_like(other, like)
+    if x.data.dtype != y.data.dtype:
+        x, y = x._operands(y)
+    return apply(get_op("where"), condition._cast(np.bool_), x, y)
+
+
+@get_op("where").face(function=False)
+def where_method(input, condition, other):
+    """``x.where(condition, y)``: PyTorch's method form of ``where``."""
+    return where_function(condition, input, other)

@@ -2,10 +2,12 @@
 promoted and the added axis removed again; leading axes broadcast)."""
 import numpy as np
 
-from ..tensor import Spec, defop
+from ..engine import defop
+from ..spec import Spec
 
 
-@defop("matmul", spec=Spec(cases="tinygrad_cnn.testing.cases:matmul_cases"))
+@defop("matmul", spec=Spec(cases="tinygrad_cnn.testing.cases:matmul_cases"), saves=(0, 1),
+       method=True, function=True)
 def matmul(ctx, a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
@@ -24,7 +26,7 @@ def matmul(ctx, a, b):
 
 
 def _swap_last(t):
-    return t.swapaxes(-1, -2)
+    return t.transpose(-1, -2)
 
 
 @matmul.defvjp
@@ -51,3 +53,59 @@ def matmul_vjp(ctx, grad_out):
         grad_a = grad_out @ _swap_last(b) if need_a else None
         grad_b = _swap_last(a) @ grad_out if need_b else None
     return grad_a, grad_b
+
+
+@defop("linear", spec=Spec(cases="tinygrad_cnn.testing.nn_cases:linear_cases"), saves=(0, 1))
+def linear(ctx, x, weight, bias=None):
+    """x (..., in) @ weight (out, in).T + bias (out,)."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) "
+                         f"but weight expects {weight.shape[1]} (weight shape {weight.shape})")
+    out = x @ weight.T
+    if bias is not None:
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+        out += bias
+    return out
+
+
+@linear.defvjp
+def linear_vjp(ctx, grad_out):
+    x, weight = ctx.inputs[0], ctx.inputs[1]
+    needs = ctx.needs_input_grad
+    grad_x = grad_out @ weight if needs[0] else None
+    grad_w = grad_b = None
+    if needs[1] or (len(needs) > 2 and needs[2]):
+        rows = grad_out.reshape(-1, weight.shape[0])
+        if needs[1]:
+            grad_w = rows.T @ x.reshape(-1, weight.shape[1])
+        if len(needs) > 2 and needs[2]:
+            grad_b = rows.sum(0)
+    return grad_x, grad_w, grad_b
+
+
+@matmul.face(name="mm")
+def mm(input, mat2):
+    """The product of two matrices."""
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise ValueError(f"mm: expects two matrices, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+@matmul.face(name="bmm")
+def bmm(input, mat2):
+    """Batched matrix products: (b, n, m) @ (b, m, p) -> (b, n, p)."""
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise ValueError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
+                         f"{tuple(input.shape)} and {tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+@matmul.face(name="dot")
+def dot(input, other):
+    """The inner product of two vectors."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise ValueError(f"dot: expects two 1-D tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}")
+    return matmul(input, other)

@@ -1,11 +1,18 @@
-"""Ops that move or select elements without arithmetic."""
+"""Ops that move or select elements without arithmetic, and their faces
+(PyTorch's ``view``/``reshape``, ``flatten(start_dim, end_dim)``,
+``transpose(dim0, dim1)``, ``permute``, ``squeeze``/``unsqueeze``, ``cat``,
+``stack``, ``gather``, ...)."""
 import numpy as np
 
-from ..tensor import Spec, defop, get_op, unbroadcast
+from .._args import alias, dim_arg, dims_arg, shape_arg
+from ..engine import add_face, apply, defop, get_op, unbroadcast
+from ..spec import Spec
+from ..tensor import Tensor, _wrap
 
 
-@defop("reshape", spec=Spec(cases="tinygrad_cnn.testing.cases:reshape_cases"))
+@defop("reshape", spec=Spec(cases="tinygrad_cnn.testing.cases:reshape_cases"), saves=())
 def reshape(ctx, x, shape):
+    """The same elements in a new shape (one entry may be -1)."""
     try:
         return x.reshape(shape)
     except ValueError:
@@ -18,26 +25,28 @@ def reshape_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
-@defop("transpose", spec=Spec(cases="tinygrad_cnn.testing.cases:transpose_cases"))
-def transpose(ctx, x, axes):
+@defop("permute", spec=Spec(cases="tinygrad_cnn.testing.cases:transpose_cases"), saves=())
+def permute(ctx, x, axes):
+    """The axes of ``x`` reordered: output axis i is input axis ``axes[i]``."""
     try:
         return x.transpose(axes)
     except ValueError:
-        raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
+        raise ValueError(f"permute: axes {tuple(axes)} are not a permutation of the "
                          f"{x.ndim} axes of a tensor of shape {x.shape}") from None
 
 
-@transpose.defvjp
-def transpose_vjp(ctx, grad_out):
+@permute.defvjp
+def permute_vjp(ctx, grad_out):
     axes = ctx.params["axes"]
     inverse = [0] * len(axes)
     for position, axis in enumerate(axes):
         inverse[axis % len(axes)] = position
-    return (grad_out.transpose(tuple(inverse)),)
+    return (apply(permute, grad_out, axes=tuple(inverse)),)
 
 
-@defop("flatten", spec=Spec(cases="tinygrad_cnn.testing.cases:flatten_cases"))
+@defop("flatten", spec=Spec(cases="tinygrad_cnn.testing.cases:flatten_cases"), saves=())
 def flatten(ctx, x, start_axis=1, end_axis=-1):
+    """Axes ``start_axis`` to ``end_axis`` merged into one."""
     ndim = max(x.ndim, 1)
     start, end = start_axis % ndim, end_axis % ndim
     if not (-ndim <= start_axis < ndim and -ndim <= end_axis < ndim) or start > end:
@@ -54,8 +63,9 @@ def flatten_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
-@defop("broadcast_to", spec=Spec(cases="tinygrad_cnn.testing.cases:broadcast_to_cases"))
+@defop("broadcast_to", spec=Spec(cases="tinygrad_cnn.testing.cases:broadcast_to_cases"), saves=())
 def broadcast_to(ctx, x, shape):
+    """``x`` repeated along new or size-1 axes to ``shape`` (a read-only view)."""
     try:
         return np.broadcast_to(x, shape)
     except ValueError:
@@ -67,8 +77,9 @@ def broadcast_to_vjp(ctx, grad_out):
     return (unbroadcast(grad_out, ctx.inputs[0].shape),)
 
 
-@defop("pad", spec=Spec(cases="tinygrad_cnn.testing.cases:pad_cases"))
+@defop("pad", spec=Spec(cases="tinygrad_cnn.testing.cases:pad_cases"), saves=())
 def pad(ctx, x, pad_width, value=0.0):
+    """numpy-style constant padding: one (before, after) pair per axis."""
     return np.pad(x, pad_width, mode="constant", constant_values=value)
 
 
@@ -85,8 +96,9 @@ def _is_basic(index) -> bool:
     return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
 
 
-@defop("getitem", spec=Spec(cases="tinygrad_cnn.testing.cases:getitem_cases"))
+@defop("getitem", spec=Spec(cases="tinygrad_cnn.testing.cases:getitem_cases"), saves=())
 def getitem(ctx, x, index):
+    """``x[index]``: basic, integer-array and boolean-mask indexing as numpy's."""
     try:
         return x[index]
     except IndexError as err:
@@ -99,7 +111,7 @@ def getitem_vjp(ctx, grad_out):
     return (get_op("index_add")(grad_out, shape=x.shape, index=ctx.params["index"]),)
 
 
-@defop("index_add", spec=Spec(cases="tinygrad_cnn.testing.cases:index_add_cases"))
+@defop("index_add", spec=Spec(cases="tinygrad_cnn.testing.cases:index_add_cases"), saves=())
 def index_add(ctx, values, shape, index, unique=False):
     """Zeros of ``shape`` with ``values`` added at ``index``: the adjoint of
     getitem. Repeated indices accumulate (``np.add.at``); ``unique=True``
@@ -136,8 +148,9 @@ def _check_same_shapes(name, arrays, axis, skip_axis):
             raise ValueError(f"{name}: tensors must have {rule}, got {shapes}")
 
 
-@defop("concatenate", spec=Spec(cases="tinygrad_cnn.testing.cases:concatenate_cases"))
+@defop("concatenate", spec=Spec(cases="tinygrad_cnn.testing.cases:concatenate_cases"), saves=())
 def concatenate(ctx, *arrays, axis=0):
+    """Tensors joined along an existing axis."""
     _check_same_shapes("concatenate", arrays, axis, skip_axis=True)
     return np.concatenate(arrays, axis=axis)
 
@@ -154,8 +167,9 @@ def concatenate_vjp(ctx, grad_out):
     return tuple(grads)
 
 
-@defop("stack", spec=Spec(cases="tinygrad_cnn.testing.cases:stack_cases"))
+@defop("stack", spec=Spec(cases="tinygrad_cnn.testing.cases:stack_cases"), saves=())
 def stack(ctx, *arrays, axis=0):
+    """Same-shaped tensors joined along a new axis."""
     _check_same_shapes("stack", arrays, axis, skip_axis=False)
     return np.stack(arrays, axis=axis)
 
@@ -165,3 +179,299 @@ def stack_vjp(ctx, grad_out):
     axis = ctx.params["axis"] % grad_out.ndim
     return tuple(grad_out[(slice(None),) * axis + (i,)] if needed else None
                  for i, needed in enumerate(ctx.needs_input_grad))
+
+
+@defop("index_put", spec=Spec(cases="tinygrad_cnn.testing.cases:index_put_cases"), saves=())
+def index_put(ctx, x, values, index):
+    """A copy of ``x`` with ``x[index] = values`` (what ``x[index] = v`` does
+    to a tensor inside a graph)."""
+    out = x.copy()
+    try:
+        out[index] = values
+    except (IndexError, ValueError) as err:
+        raise ValueError(f"index_put: cannot assign values of shape {values.shape} to index "
+                         f"{index!r} of a tensor of shape {x.shape} ({err})") from None
+    return out
+
+
+@index_put.defvjp
+def index_put_vjp(ctx, grad_out):
+    index = ctx.params["index"]
+    needs = ctx.needs_input_grad
+    grad_x = grad_values = None
+    if needs[0]:
+        keep = np.ones(grad_out.shape, dtype=bool)
+        keep[index] = False
+        grad_x = grad_out * Tensor(keep)
+    if needs[1]:
+        grad_values = grad_out[index]
+    return grad_x, grad_values
+
+
+@defop("clone", spec=Spec(), saves=(), method=True, function=True)
+def clone(ctx, x):
+    """A copy of ``x`` that is part of the graph (the gradient passes through)."""
+    return x.copy()
+
+
+@clone.defvjp
+def clone_vjp(ctx, grad_out):
+    return (grad_out,)
+
+
+# ---------------------------------------------------------------------------
+# faces: PyTorch's signatures
+
+
+def _tensor(input) -> Tensor:
+    return input if isinstance(input, Tensor) else Tensor(input)
+
+
+@reshape.face
+def reshape(input, *shape):
+    """The same elements in ``shape`` (ints or one tuple; one entry may be -1)."""
+    return apply(get_op("reshape"), _tensor(input), shape=shape_arg(shape, "reshape"))
+
+
+add_face("view", reshape, function=False)
+
+
+def view_as(input, other):
+    return reshape(input, other.shape)
+
+
+add_face("view_as", view_as, function=False)
+add_face("reshape_as", view_as, function=False)
+
+
+@flatten.face
+def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
+    """Dimensions ``start_dim``..``end_dim`` merged into one (all by default)."""
+    start = alias(start_dim, start_axis, 0, "flatten", "start_dim", "start_axis")
+    end = alias(end_dim, end_axis, -1, "flatten", "end_dim", "end_axis")
+    input = _tensor(input)
+    if input.data.ndim == 0:
+        return reshape(input, 1)
+    return apply(get_op("flatten"), input, start_axis=int(start), end_axis=int(end))
+
+
+@add_face
+def ravel(input):
+    return flatten(input)
+
+
+@permute.face
+def permute(input, *dims):
+    """Dimensions reordered: output dimension i is input dimension ``dims[i]``."""
+    input = _tensor(input)
+    dims = shape_arg(dims, "permute")
+    if len(dims) != input.data.ndim:
+        raise ValueError(f"permute: got {len(dims)} dimensions {dims} for a tensor with "
+                         f"{input.data.ndim} dimensions (shape {tuple(input.data.shape)})")
+    return apply(get_op("permute"), input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
+
+
+@add_face
+def transpose(input, dim0=None, dim1=None, *more):
+    """PyTorch's ``transpose(dim0, dim1)``: two dimensions swapped. With no
+    dimensions a matrix is transposed; numpy's full permutation (a tuple, or
+    one dimension per axis) is accepted as well."""
+    input = _tensor(input)
+    ndim = input.data.ndim
+    if dim0 is None and dim1 is None:
+        return permute(input, tuple(range(ndim))[::-1])
+    if more or not isinstance(dim0, (int, np.integer)) or (dim1 is None and ndim == 1):
+        dims = tuple(dim0) if not isinstance(dim0, (int, np.integer)) else (dim0, dim1) + more
+        return permute(input, dims)
+    if dim1 is None:
+        raise TypeError("transpose: give two dimensions to swap")
+    first, second = dim_arg(dim0, ndim, "transpose"), dim_arg(dim1, ndim, "transpose")
+    order = list(range(ndim))
+    order[first], order[second] = order[second], order[first]
+    return apply(get_op("permute"), input, axes=tuple(order))
+
+
+add_face("swapaxes", transpose)
+add_face("swapdims", transpose)
+
+
+@add_face
+def t(input):
+    """The transpose of a matrix (a vector is returned as it is)."""
+    input = _tensor(input)
+    if input.data.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape {tuple(input.data.shape)}")
+    return input if input.data.ndim < 2 else transpose(input, 0, 1)
+
+
+@add_face
+def squeeze(input, dim=None, *, axis=None):
+    """Size-1 dimensions removed (only ``dim`` when given; a dimension that is
+    not of size 1 is left as it is, as in PyTorch)."""
+    input = _tensor(input)
+    dim = alias(dim, axis, None, "squeeze", "dim", "axis")
+    shape = input.data.shape
+    dims = dims_arg(dim, input.data.ndim, "squeeze") if dim is not None else None
+    new_shape = tuple(n for i, n in enumerate(shape) if not (n == 1 and (dims is None or i in dims)))
+    return input if new_shape == shape else reshape(input, new_shape)
+
+
+@add_face
+def unsqueeze(input, dim):
+    """A size-1 dimension inserted at ``dim`` (negative counts from the end)."""
+    input = _tensor(input)
+    ndim = input.data.ndim
+    if not -ndim - 1 <= dim <= ndim:
+        raise IndexError(f"unsqueeze: dimension {dim} is out of range for a tensor with {ndim} "
+                         f"dimensions (expected to be in range [{-ndim - 1}, {ndim}])")
+    dim = dim if dim >= 0 else dim + ndim + 1
+    shape = input.data.shape
+    return reshape(input, shape[:dim] + (1,) + shape[dim:])
+
+
+@broadcast_to.face
+def broadcast_to(input, *shape):
+    return apply(get_op("broadcast_to"), _tensor(input), shape=shape_arg(shape, "broadcast_to"))
+
+
+@add_face
+def expand(input, *sizes):
+    """PyTorch's expand: like broadcast_to, and -1 keeps a dimension."""
+    input = _tensor(input)
+    sizes = shape_arg(sizes, "expand")
+    offset = len(sizes) - input.data.ndim
+    sizes = tuple(input.data.shape[i - offset] if s == -1 and i >= offset else s
+                  for i, s in enumerate(sizes))
+    return broadcast_to(input, sizes)
+
+
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+add_face("expand_as", expand_as, function=False)
+
+
+def _pad_arg(pad_width, ndim):
+    pad = np.asarray(pad_width, dtype=np.int64)
+    if pad.ndim == 0:
+        pad = np.full((ndim, 2), int(pad))
+    elif pad.shape == (2,):
+        pad = np.tile(pad, (ndim, 1))
+    if pad.shape != (ndim, 2):
+        raise ValueError(f"pad: pad_width must be an int, a (before, after) pair or one pair per "
+                         f"axis ({ndim} axes), got {pad_width!r}")
+    if (pad < 0).any():
+        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
+    return tuple((int(a), int(b)) for a, b in pad)
+
+
+@pad.face
+def pad(input, pad_width, value=0.0):
+    """numpy-style constant padding (``nn.functional.pad`` takes PyTorch's
+    last-dimension-first pairs)."""
+    input = _tensor(input)
+    return apply(get_op("pad"), input, pad_width=_pad_arg(pad_width, input.data.ndim), value=value)
+
+
+def _join_args(tensors, dim, axis, name):
+    tensors = [_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{name}: expected a non-empty list of tensors")
+    dim = alias(dim, axis, 0, name, "dim", "axis")
+    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    return [t if t.data.dtype == dtype else t._cast(dtype) for t in tensors], int(dim)
+
+
+@concatenate.face(method=False)
+def cat(tensors, dim=None, *, axis=None):
+    """Tensors joined along an existing dimension."""
+    tensors, dim = _join_args(tensors, dim, axis, "cat")
+    return apply(get_op("concatenate"), *tensors, axis=dim)
+
+
+add_face("concatenate", cat, method=False)
+add_face("concat", cat, method=False)
+
+
+@stack.face(method=False)
+def stack(tensors, dim=None, *, axis=None):
+    """Same-shaped tensors joined along a new dimension."""
+    tensors, dim = _join_args(tensors, dim, axis, "stack")
+    return apply(get_op("stack"), *tensors, axis=dim)
+
+
+@add_face
+def narrow(input, dim, start, length):
+    """``length`` elements of ``dim`` from ``start`` on."""
+    input = _tensor(input)
+    dim = dim_arg(dim, input.data.ndim, "narrow")
+    index = (slice(None),) * dim + (slice(int(start), int(start) + int(length)),)
+    return input[index]
+
+
+@add_face
+def split(input, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be shorter), or
+    pieces of the given sizes."""
+    input = _tensor(input)
+    dim = dim_arg(dim, input.data.ndim, "split")
+    total = input.data.shape[dim]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        sizes = [min(size, total - start) for start in range(0, total, size)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if np.sum(sizes) != total:
+            raise ValueError(f"split: sizes {sizes} do not add up to {total}, the length of dimension {dim}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(narrow(input, dim, start, size))
+        start += size
+    return tuple(pieces)
+
+
+@add_face
+def chunk(input, chunks, dim=0):
+    """At most ``chunks`` pieces of equal size (the last may be smaller)."""
+    input = _tensor(input)
+    total = input.data.shape[dim_arg(dim, input.data.ndim, "chunk")]
+    return split(input, max(-(-total // int(chunks)), 1), dim)
+
+
+@add_face
+def unbind(input, dim=0):
+    """The slices along ``dim``, as a tuple."""
+    input = _tensor(input)
+    dim = dim_arg(dim, input.data.ndim, "unbind")
+    return tuple(input[(slice(None),) * dim + (i,)] for i in range(input.data.shape[dim]))
+
+
+def _along(index: np.ndarray, dim: int) -> tuple:
+    """The numpy index that picks ``index`` along ``dim`` and keeps every
+    other position: ``x[_along(i, d)][p] = x[p with p[d] replaced by i[p]]``."""
+    grids = list(np.ix_(*[np.arange(n) for n in index.shape]))
+    grids[dim] = index
+    return tuple(grids)
+
+
+@add_face
+def gather(input, dim, index):
+    """``out[i][j] = input[index[i][j]][j]`` along ``dim`` (index: int64, the
+    input's number of dimensions)."""
+    input = _tensor(input)
+    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    dim = dim_arg(dim, input.data.ndim, "gather")
+    if index.ndim != input.data.ndim or index.dtype.kind not in "iu":
+        raise ValueError(f"gather: index must be an integer tensor with {input.data.ndim} dimensions "
+                         f"like the input (shape {tuple(input.data.shape)}), got dtype {index.dtype} "
+                         f"and shape {index.shape}")
+    return input[_along(index, dim)]
+
+
+@add_face
+def flip(input, dims):
+    """The order of elements reversed along ``dims``."""
+    input = _tensor(input)
+    dims = dims_arg(dims, input.data.ndim, "flip")
+    return input[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.data.ndim))]

@@ -1,8 +1,15 @@
-"""Reductions over ``axis`` (None, or a sorted tuple of non-negative axes: the
-Tensor methods normalise it) with ``keepdims``."""
+"""Reductions. The ops take ``axis`` (None, or a sorted tuple of non-negative
+axes) and ``keepdims``; their faces take PyTorch's ``dim`` and ``keepdim``
+(numpy's names are accepted too) and normalise them."""
+import collections
+
 import numpy as np
 
-from ..tensor import Spec, Tensor, defop
+from .._args import alias, dims_arg, dim_arg
+from ..engine import add_face, apply, defop, get_op
+from ..spec import Spec
+from ..tensor import Tensor, _wrap
+from .movement import gather
 
 _CASES = "tinygrad_cnn.testing.cases:reduction_cases"
 
@@ -25,8 +32,9 @@ def _spread(grad_out: Tensor, shape, axis) -> Tensor:
     return grad_out.reshape(_kept_shape(shape, axis)).broadcast_to(shape)
 
 
-@defop("sum", spec=Spec(cases=_CASES))
+@defop("sum", spec=Spec(cases=_CASES), saves=())
 def sum(ctx, x, axis=None, keepdims=False):
+    """Sum over ``axis`` (all elements when None)."""
     return x.sum(axis=axis, keepdims=keepdims)
 
 
@@ -36,8 +44,9 @@ def sum_vjp(ctx, grad_out):
     return (_spread(grad_out, x.shape, ctx.params["axis"]),)
 
 
-@defop("mean", spec=Spec(cases=_CASES))
+@defop("mean", spec=Spec(cases=_CASES), saves=())
 def mean(ctx, x, axis=None, keepdims=False):
+    """Mean over ``axis`` (all elements when None)."""
     if _reduced_count(x.shape, axis) == 0:
         raise ValueError(f"mean: cannot average over an empty axis (shape {x.shape}, axis {axis})")
     return x.mean(axis=axis, keepdims=keepdims)
@@ -67,24 +76,28 @@ def _check_nonempty(name, x, axis):
         raise ValueError(f"{name}: cannot reduce an empty axis (shape {x.shape}, axis {axis})")
 
 
-@defop("max", spec=Spec(cases=_CASES, distinct=True))
-def max(ctx, x, axis=None, keepdims=False):
-    _check_nonempty("max", x, axis)
+@defop("amax", spec=Spec(cases=_CASES, distinct=True), saves=(0, "out"))
+def amax(ctx, x, axis=None, keepdims=False):
+    """Largest value over ``axis``; tied maxima share the gradient evenly."""
+    _check_nonempty("amax", x, axis)
     return x.max(axis=axis, keepdims=keepdims)
 
 
-@defop("min", spec=Spec(cases=_CASES, distinct=True))
-def min(ctx, x, axis=None, keepdims=False):
-    _check_nonempty("min", x, axis)
+@defop("amin", spec=Spec(cases=_CASES, distinct=True), saves=(0, "out"))
+def amin(ctx, x, axis=None, keepdims=False):
+    """Smallest value over ``axis``; tied minima share the gradient evenly."""
+    _check_nonempty("amin", x, axis)
     return x.min(axis=axis, keepdims=keepdims)
 
 
-max.defvjp(_extreme_vjp)
-min.defvjp(_extreme_vjp)
+amax.defvjp(_extreme_vjp)
+amin.defvjp(_extreme_vjp)
 
 
-@defop("var", spec=Spec(cases="tinygrad_cnn.testing.cases:var_cases"))
+@defop("var", spec=Spec(cases="tinygrad_cnn.testing.cases:var_cases"), saves=(0,))
 def var(ctx, x, axis=None, keepdims=False, ddof=0):
+    """Variance over ``axis`` with ``ddof`` degrees of freedom removed
+    (the face's default, ``correction=1``, is the unbiased estimate)."""
     count = _reduced_count(x.shape, axis)
     if count - ddof <= 0:
         raise ValueError(f"var: {count} value(s) per reduction with ddof={ddof} leaves no degrees "
@@ -100,3 +113,218 @@ def var_vjp(ctx, grad_out):
     centred = x - x.mean(axis=axis, keepdims=True)
     scale = 2.0 / (_reduced_count(x.shape, axis) - ddof)
     return (_spread(grad_out, x.shape, axis) * centred * scale,)
+
+
+# ---------------------------------------------------------------------------
+# faces: PyTorch's signatures
+
+
+def _tensor(input) -> Tensor:
+    return input if isinstance(input, Tensor) else Tensor(input)
+
+
+def _reduce_args(input, dim, keepdim, axis, keepdims, name):
+    dim = alias(dim, axis, None, name, "dim", "axis")
+    keepdim = alias(keepdim, keepdims, False, name, "keepdim", "keepdims")
+    return dims_arg(dim, input.data.ndim, name), bool(keepdim)
+
+
+@sum.face
+def sum(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None):
+    """Sum over ``dim`` (an int, a tuple, or None for all elements)."""
+    input = _tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "sum")
+    return apply(get_op("sum"), input, axis=dims, keepdims=keep)
+
+
+@mean.face
+def mean(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None):
+    """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch)."""
+    input = _tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.data.dtype.kind not in "fc":
+        raise RuntimeError(f"mean: input dtype must be floating point, got {input.dtype} "
+                           "(convert with .float() or pass dtype=)")
+    dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "mean")
+    return apply(get_op("mean"), input, axis=dims, keepdims=keep)
+
+
+@amax.face
+def amax(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    """Largest values over ``dim``; tied maxima share the gradient evenly."""
+    input = _tensor(input)
+    dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "amax")
+    return apply(get_op("amax"), input, axis=dims, keepdims=keep)
+
+
+@amin.face
+def amin(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    """Smallest values over ``dim``; tied minima share the gradient evenly."""
+    input = _tensor(input)
+    dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "amin")
+    return apply(get_op("amin"), input, axis=dims, keepdims=keep)
+
+
+values_indices = collections.namedtuple("values_indices", ["values", "indices"])
+
+
+def _extreme(name, input, dim, keepdim, other):
+    """PyTorch's max/min: no dim -> the 0-d extreme; a dim -> (values,
+    indices), the gradient going to the returned index; a tensor -> elementwise."""
+    input = _tensor(input)
+    if isinstance(dim, Tensor) or other is not None:
+        other = dim if other is None else other
+        return (input.maximum if name == "max" else input.minimum)(other)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}: keepdim needs a dim")
+        return apply(get_op("a" + name), input, axis=None, keepdims=False)
+    dim = dim_arg(dim, input.data.ndim, name)
+    if input.data.ndim and input.data.shape[dim] == 0:
+        raise IndexError(f"{name}: cannot reduce the empty dimension {dim} of a tensor of shape "
+                         f"{tuple(input.data.shape)}")
+    pick = np.argmax if name == "max" else np.argmin     # both return the first extreme
+    indices = np.expand_dims(pick(input.data, axis=dim), dim) if input.data.ndim else np.zeros((), np.int64)
+    values = gather(input, dim, indices) if input.data.ndim else input
+    if not keepdim and input.data.ndim:
+        values = values.squeeze(dim)
+        indices = indices.squeeze(dim)
+    return values_indices(values, _wrap(indices.astype(np.int64, copy=False)))
+
+
+@add_face
+def max(input, dim=None, keepdim=False, *, other=None):
+    """``x.max()`` the largest value; ``x.max(dim)`` (values, indices);
+    ``x.max(other)`` the elementwise maximum."""
+    return _extreme("max", input, dim, keepdim, other)
+
+
+@add_face
+def min(input, dim=None, keepdim=False, *, other=None):
+    """``x.min()``, ``x.min(dim)`` -> (values, indices), ``x.min(other)``."""
+    return _extreme("min", input, dim, keepdim, other)
+
+
+def _arg_extreme(pick, name, input, dim, keepdim):
+    input = _tensor(input)
+    if dim is None:
+        result = pick(input.data.reshape(-1))
+        return _wrap(np.asarray(result, dtype=np.int64).reshape((1,) * input.data.ndim if keepdim else ()))
+    dim = dim_arg(dim, input.data.ndim, name)
+    return _wrap(np.asarray(pick(input.data, axis=dim, keepdims=bool(keepdim)), dtype=np.int64))
+
+
+@add_face
+def argmax(input, dim=None, keepdim=False):
+    """Index of the (first) largest value, over all elements or along ``dim``."""
+    return _arg_extreme(np.argmax, "argmax", input, dim, keepdim)
+
+
+@add_face
+def argmin(input, dim=None, keepdim=False):
+    """Index of the (first) smallest value, over all elements or along ``dim``."""
+    return _arg_extreme(np.argmin, "argmin", input, dim, keepdim)
+
+
+def _var_args(input, dim, unbiased, keepdim, correction, axis, keepdims, ddof, name):
+    if isinstance(dim, bool):           # var(unbiased): PyTorch's older overload
+        dim, unbiased = None, dim
+    dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, name)
+    if ddof is not None:
+        correction = ddof
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dims, keep, int(correction)
+
+
+@var.face
+def var(input, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
+        keepdims=None, ddof=None):
+    """Variance over ``dim``; unbiased (``correction=1``) by default, as in PyTorch."""
+    input = _tensor(input)
+    dims, keep, correction = _var_args(input, dim, unbiased, keepdim, correction, axis, keepdims,
+                                       ddof, "var")
+    return apply(get_op("var"), input, axis=dims, keepdims=keep, ddof=correction)
+
+
+@add_face
+def std(input, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
+        keepdims=None, ddof=None):
+    """Standard deviation over ``dim``; unbiased by default, as in PyTorch."""
+    return var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
+               keepdims=keepdims, ddof=ddof).sqrt()
+
+
+def _logical_reduce(ufunc, name, input, dim, keepdim):
+    input = _tensor(input)
+    dims = dims_arg(dim, input.data.ndim, name)
+    return _wrap(np.asarray(ufunc(input.data.astype(bool, copy=False), axis=dims, keepdims=bool(keepdim))))
+
+
+@add_face
+def all(input, dim=None, keepdim=False):
+    """Whether every element (along ``dim``) is non-zero: a bool tensor."""
+    return _logical_reduce(np.all, "all", input, dim, keepdim)
+
+
+@add_face
+def any(input, dim=None, keepdim=False):
+    """Whether some element (along ``dim``) is non-zero: a bool tensor."""
+    return _logical_reduce(np.any, "any", input, dim, keepdim)
+
+
+@add_face
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """The vector p-norm over ``dim`` (all elements by default): p = 2 or
+    'fro', 1, inf, -inf, or any other positive number."""
+    input = _tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    magnitude = input.abs() if p != 2 and p != "fro" else input
+    if p in (2, "fro"):
+        return sum(input * input, dim, keepdim).sqrt()
+    if p == 1:
+        return sum(magnitude, dim, keepdim)
+    if p == float("inf"):
+        return amax(magnitude, dim, keepdim)
+    if p == float("-inf"):
+        return amin(magnitude, dim, keepdim)
+    if isinstance(p, str) or p <= 0:
+        raise ValueError(f"norm: p must be 'fro' or a positive number, got {p!r}")
+    return sum(magnitude ** p, dim, keepdim) ** (1.0 / p)
+
+
+@add_face
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) along ``dim``, shifted by the maximum for stability."""
+    input = _tensor(input)
+    dims = dims_arg(dim, input.data.ndim, "logsumexp")
+    shift = Tensor(np.max(input.data, axis=dims, keepdims=True))
+    shift.data[~np.isfinite(shift.data)] = 0
+    out = (input - shift).exp().sum(dims, keepdim=True).log() + shift
+    return out if keepdim else out.reshape(tuple(n for i, n in enumerate(input.data.shape) if i not in dims))
+
+
+@add_face
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product over ``dim`` (all elements when None); the gradient is computed
+    as the product of the other elements, so zeros are handled exactly."""
+    input = _tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        flat = input.reshape(-1)
+        return _prod_along(flat, 0, False) if flat.data.size else Tensor(np.ones((), input.data.dtype))
+    return _prod_along(input, dim_arg(dim, input.data.ndim, "prod"), keepdim)
+
+
+def _prod_along(input, dim, keepdim):
+    # an unrolled product of slices: differentiable by the engine, exact at zeros
+    n = input.data.shape[dim]
+    out = input.narrow(dim, 0, 1)
+    for i in range(1, n):
+        out = out * input.narrow(dim, i, 1)
+    return out if keepdim else out.squeeze(dim)

@@ -1,9 +1,11 @@
-"""Pooling, dense layers, softmax and the negative log-likelihood."""
+"""Max and average pooling over 2-D windows (NCHW)."""
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..tensor import Spec, Tensor, defop, get_op
-from .conv import pair
+from .._args import conv_output_size, pair
+from ..engine import defop, get_op
+from ..spec import Spec
+from ..tensor import Tensor
 
 _CASES = "tinygrad_cnn.testing.nn_cases:"
 
@@ -22,8 +24,8 @@ def _pool_geometry(op, x, kernel_size, stride, padding):
     if kernel[0] > h + 2 * padding[0] or kernel[1] > w + 2 * padding[1]:
         raise ValueError(f"{op}: pool window {kernel[0]}x{kernel[1]} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape}, padding {padding})")
-    out_h = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
-    out_w = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    out_h = conv_output_size(h, kernel[0], stride[0], padding[0])
+    out_w = conv_output_size(w, kernel[1], stride[1], padding[1])
     return kernel, stride, padding, out_h, out_w
 
 
@@ -41,7 +43,7 @@ def _pad_constant(x, padding, value):
     return np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), constant_values=value)
 
 
-@defop("max_pool2d", spec=Spec(cases=_CASES + "max_pool2d_cases"))
+@defop("max_pool2d", spec=Spec(cases=_CASES + "max_pool2d_cases"), saves=())
 def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     """Max over each window. Ties: the gradient goes to the first maximum in
     the window, in row-major order (as in PyTorch). Padding counts as -inf."""
@@ -69,7 +71,7 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
         taken |= third
         for k, wins in enumerate((first, second, third, ~taken)):
             mask[:, :, :, k // 2, :, k % 2] = wins
-        ctx.mask = mask
+        ctx.save(mask=mask)
         return out
     low = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = _pad_constant(x, padding, -np.inf if x.dtype.kind == "f" else low)
@@ -82,24 +84,26 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     rows = np.arange(out_h).reshape(-1, 1) * stride[0] + arg // kernel[1] - padding[0]
     cols = np.arange(out_w) * stride[1] + arg % kernel[1] - padding[1]
     planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
-    ctx.positions = (planes + rows * w + cols).reshape(-1)
-    ctx.unique = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    ctx.save(positions=(planes + rows * w + cols).reshape(-1),
+             unique=stride[0] >= kernel[0] and stride[1] >= kernel[1])
     return out
 
 
 @max_pool2d.defvjp
 def max_pool2d_vjp(ctx, grad_out):
     x = ctx.inputs[0]
-    if hasattr(ctx, "mask"):   # 2x2/2: spread each gradient over its window, keep the winner
-        n, c, out_h, out_w = grad_out.shape
-        spread = grad_out.reshape(n, c, out_h, 1, out_w, 1).broadcast_to(ctx.mask.shape)
-        return ((spread * Tensor(ctx.mask)).reshape(x.shape),)
-    flat = get_op("index_add")(grad_out.reshape(-1), shape=(x.size,), index=ctx.positions,
-                               unique=ctx.unique)
-    return (flat.reshape(x.shape),)
+    saved = ctx.saved
+    if "mask" in saved:   # 2x2/2: spread each gradient over its window, keep the winner
+        mask = saved["mask"]
+        n, c, out_h, out_w = grad_out.data.shape
+        spread = grad_out.reshape(n, c, out_h, 1, out_w, 1).broadcast_to(mask.shape)
+        return ((spread * Tensor(mask)).reshape(x.data.shape),)
+    flat = get_op("index_add")(grad_out.reshape(-1), shape=(x.data.size,), index=saved["positions"],
+                               unique=saved["unique"])
+    return (flat.reshape(x.data.shape),)
 
 
-@defop("avg_pool2d", spec=Spec(cases=_CASES + "avg_pool2d_cases"))
+@defop("avg_pool2d", spec=Spec(cases=_CASES + "avg_pool2d_cases"), saves=())
 def avg_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     """Mean over each window; padded zeros count in the mean (PyTorch's
     default count_include_pad=True)."""
@@ -123,106 +127,3 @@ def avg_pool2d_vjp(ctx, grad_out):
     grad = get_op("conv_transpose2d")(grad_out, weight, stride=stride, padding=padding,
                                       dilation=(1, 1), groups=c, output_padding=output_padding)
     return (grad,)
-
-
-@defop("linear", spec=Spec(cases=_CASES + "linear_cases"))
-def linear(ctx, x, weight, bias=None):
-    """x (..., in) @ weight (out, in).T + bias (out,)."""
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
-    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) "
-                         f"but weight expects {weight.shape[1]} (weight shape {weight.shape})")
-    out = x @ weight.T
-    if bias is not None:
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
-        out += bias
-    return out
-
-
-@linear.defvjp
-def linear_vjp(ctx, grad_out):
-    x, weight = ctx.inputs[0], ctx.inputs[1]
-    needs = ctx.needs_input_grad
-    grad_x = grad_out @ weight if needs[0] else None
-    grad_w = grad_b = None
-    if needs[1] or (len(needs) > 2 and needs[2]):
-        rows = grad_out.reshape(-1, weight.shape[0])
-        if needs[1]:
-            grad_w = rows.T @ x.reshape(-1, weight.shape[1])
-        if len(needs) > 2 and needs[2]:
-            grad_b = rows.sum(axis=0)
-    return grad_x, grad_w, grad_b
-
-
-def _check_axis(op, x, axis):
-    if not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
-        raise ValueError(f"{op}: axis {axis} is out of range for input of shape {x.shape}")
-
-
-@defop("softmax", spec=Spec(cases=_CASES + "softmax_cases"))
-def softmax(ctx, x, axis=-1):
-    _check_axis("softmax", x, axis)
-    shifted = np.exp(x - x.max(axis=axis, keepdims=True))   # shift by the max: no overflow
-    return shifted / shifted.sum(axis=axis, keepdims=True)
-
-
-@softmax.defvjp
-def softmax_vjp(ctx, grad_out):
-    out, axis = ctx.out, ctx.params["axis"]
-    return (out * (grad_out - (grad_out * out).sum(axis=axis, keepdims=True)),)
-
-
-@defop("log_softmax", spec=Spec(cases=_CASES + "softmax_cases"))
-def log_softmax(ctx, x, axis=-1):
-    _check_axis("log_softmax", x, axis)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-@log_softmax.defvjp
-def log_softmax_vjp(ctx, grad_out):
-    out, axis = ctx.out, ctx.params["axis"]
-    return (grad_out - out.exp() * grad_out.sum(axis=axis, keepdims=True),)
-
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-@defop("nll_loss", spec=Spec(cases=_CASES + "nll_loss_cases"))
-def nll_loss(ctx, log_probs, target, reduction="mean"):
-    """Negative log-likelihood of integer class labels: log_probs (N, C), target (N,)."""
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"nll_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if log_probs.ndim != 2:
-        raise ValueError(f"nll_loss: input must be 2-D (N, C), got shape {log_probs.shape}")
-    n, classes = log_probs.shape
-    if target.ndim != 1 or target.shape[0] != n:
-        raise ValueError(f"nll_loss: got {target.shape[0] if target.ndim == 1 else target.shape} labels "
-                         f"for a batch of {n} (input shape {log_probs.shape}, target shape {target.shape})")
-    if target.dtype.kind not in "iu":
-        raise ValueError(f"nll_loss: labels must be integers, got dtype {target.dtype}")
-    if n and (target.min() < 0 or target.max() >= classes):
-        bad = target[(target < 0) | (target >= classes)][0]
-        raise ValueError(f"nll_loss: label {bad} is out of range for {classes} classes")
-    picked = -log_probs[np.arange(n), target]
-    if reduction == "none":
-        return picked
-    total = picked.sum()
-    return total / log_probs.dtype.type(n) if reduction == "mean" else total
-
-
-@nll_loss.defvjp
-def nll_loss_vjp(ctx, grad_out):
-    log_probs, target = ctx.inputs
-    n, classes = log_probs.shape
-    onehot = np.zeros((n, classes), dtype=grad_out.dtype)
-    onehot[np.arange(n), target.data] = -1.0
-    onehot = Tensor(onehot)
-    reduction = ctx.params["reduction"]
-    if reduction == "none":
-        return onehot * grad_out.reshape(n, 1), None
-    if reduction == "mean":
-        return onehot * (grad_out / n), None
-    return onehot * grad_out, None

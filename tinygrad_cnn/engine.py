@@ -1,0 +1,626 @@
+"""Reverse-mode automatic differentiation: grad mode, the op registry,
+recording an op application, and the backward walk.
+
+When an op runs on Tensors that require a gradient, its output remembers a
+*context*: the op, its input Tensors and whatever the forward saved.
+``backward()`` sorts those contexts into topological order (iteratively, so a
+100,000-op chain is fine), walks them in reverse and calls each op's
+vector-Jacobian product (VJP).
+
+VJPs are written with Tensor ops. Under ``create_graph=False`` they run with
+grad mode off, so they build no graph; under ``create_graph=True`` they record
+a graph of their own, which is what makes gradients of gradients work.
+
+This module knows Tensors only through a few slots (``data``, ``grad``,
+``requires_grad``, ``_ctx``, ``_version``, ``_previous``); ``tensor.py`` hands
+it the class with :func:`bind_tensor_class`.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Callable, Iterable
+
+import numpy as np
+
+__all__ = [
+    "Op", "Context", "defop", "get_op", "registered_ops", "apply", "no_grad", "enable_grad",
+    "set_grad_enabled", "is_grad_enabled", "inference_mode", "grad", "backward", "unbroadcast",
+]
+
+Tensor = None          # the Tensor class, bound by tensor.py
+_wrap = None           # array -> leaf Tensor without checks, bound by tensor.py
+
+# ---------------------------------------------------------------------------
+# grad mode
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _grad_mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns graph recording on or off."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self):
+        self._previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self._previous.pop()
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """``with no_grad(): ...``, ``@no_grad()`` or ``@no_grad``: ops inside
+    record no graph."""
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is not None:           # used bare, as @no_grad
+            self.__init__()
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turns graph recording back on inside a ``no_grad`` block."""
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is not None:
+            self.__init__()
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        super().__init__(True)
+
+
+class inference_mode(no_grad):
+    """PyTorch's ``inference_mode``: here the same as ``no_grad``."""
+
+    def __init__(self, mode=True):
+        set_grad_enabled.__init__(self, not mode)
+
+
+# ---------------------------------------------------------------------------
+# contexts, ops and the registry
+
+
+class Context:
+    """What one op application remembers for its backward pass.
+
+    inputs            the input Tensors
+    params            the keyword arguments of the forward
+    needs_input_grad  one bool per input (set before the forward runs; empty
+                      when the op is not recorded, so a forward can skip
+                      saving what no VJP will use)
+    saved             arrays the forward kept for the VJP, by name
+                      (``ctx.save(mask=...)``)
+    out               the output Tensor, set only while the VJP runs (keeping
+                      it permanently would make a reference cycle)
+    versions          each input's version counter when the op ran, so that
+                      an in-place change to a saved input is caught
+    """
+
+    # no __slots__: autograd.Function users store their own attributes on ctx
+
+    def save(self, **arrays) -> None:
+        """Keep named values (numpy arrays, shapes) for the VJP."""
+        if self.saved is None:
+            self.saved = arrays
+        else:
+            self.saved.update(arrays)
+
+    def release(self) -> None:
+        """Drop everything saved for backward (called after the VJP runs)."""
+        op = self.op
+        self.__dict__.clear()
+        self.op = op
+        self.inputs = None
+
+
+class Op:
+    """One differentiable operation: a numpy forward and a Tensor-level VJP.
+
+    ``forward(ctx, *arrays, **params) -> array`` sees numpy arrays.
+    ``vjp(ctx, grad_out) -> tuple`` returns one gradient per input (a Tensor, or
+    None for inputs that need none), each either of the input's shape or of a
+    shape the input broadcasts to: the engine sums broadcast dimensions away.
+
+    ``saves`` names what the VJP reads of the values the op ran on: input
+    positions and/or ``"out"``. Changing one of those in place before the
+    backward makes the backward raise instead of computing a wrong gradient.
+    The default, ``"all"``, is the safe choice for ops that do not say.
+    """
+
+    def __init__(self, name: str, forward: Callable, spec=None, broadcast: bool = False,
+                 saves="all"):
+        self.name = name
+        self.forward = forward
+        self.vjp_fn: Callable | None = None
+        self.spec = spec
+        self.broadcast = broadcast
+        self.saves_inputs = None if saves == "all" else tuple(s for s in saves if s != "out")
+        self.saves_output = saves == "all" or "out" in saves
+        functools.update_wrapper(self, forward)
+
+    def defvjp(self, fn: Callable) -> Callable:
+        """Decorator: register ``fn(ctx, grad_out)`` as this op's VJP."""
+        self.vjp_fn = fn
+        return fn
+
+    vjp = defvjp
+
+    def face(self, fn: Callable | None = None, *, method: bool = True, function: bool = True,
+             name: str | None = None):
+        """Decorator: make ``fn(input, ...)`` the public face of this op, as the
+        Tensor method ``name`` and/or the function ``tinygrad_cnn.<name>``."""
+        def register(fn):
+            add_face(name or self.name, fn, method=method, function=function)
+            return fn
+        return register(fn) if fn is not None else register
+
+    def __call__(self, *inputs, **params):
+        return apply(self, *inputs, **params)
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+_REGISTRY: dict[str, Op] = {}
+_FACES: dict[str, tuple] = {}      # name -> (function, as a method, as a tc.* function)
+_face_listeners: list[Callable] = []
+
+
+def add_face(name, fn: Callable | None = None, method: bool = True, function: bool = True):
+    """Publish ``fn`` as ``Tensor.<name>`` and/or ``tinygrad_cnn.<name>``.
+    Also a decorator: ``@add_face`` publishes a function under its own name."""
+    if callable(name):
+        name, fn = name.__name__, name
+    _FACES[name] = (fn, method, function)
+    for listener in _face_listeners:
+        listener(name, fn, method, function)
+    return fn
+
+
+def faces() -> dict:
+    return dict(_FACES)
+
+
+def on_face(listener: Callable) -> None:
+    """Call ``listener(name, fn, method, function)`` for every face, now and later."""
+    _face_listeners.append(listener)
+    for name, (fn, method, function) in list(_FACES.items()):
+        listener(name, fn, method, function)
+
+
+def _generated_face(op: Op):
+    """``op(input, *others)`` as a function; two operands are mixed to a common
+    dtype as PyTorch mixes them (``int_tensor * 0.5`` is float32)."""
+    def face(input, *others):
+        if input.__class__ is not Tensor and not isinstance(input, Tensor):
+            input = Tensor(input)
+        if len(others) == 1:
+            return apply(op, *input._operands(others[0]))
+        return apply(op, input, *others)
+    face.__name__ = op.name
+    face.__doc__ = op.forward.__doc__
+    return face
+
+
+def defop(name: str, spec=None, broadcast: bool = False, replace: bool = False,
+          saves="all", method: bool = False, function: bool = False):
+    """Decorator that registers a forward function as the op ``name``.
+
+    >>> @defop("softplus", spec=Spec(), method=True, function=True)
+    ... def softplus(ctx, x):
+    ...     return np.logaddexp(0, x)
+    >>> @softplus.defvjp
+    ... def softplus_vjp(ctx, grad_out):
+    ...     (x,) = ctx.inputs
+    ...     return (grad_out * x.sigmoid(),)
+
+    ``softplus(tensor)`` then records the op like any built-in one;
+    ``method=True`` also makes it ``tensor.softplus()`` and ``function=True``
+    ``tinygrad_cnn.softplus(tensor)`` (one input, or two that broadcast when
+    ``broadcast=True``); ops with options publish a face with ``@op.face``.
+    ``broadcast=True`` marks elementwise ops whose inputs broadcast (the
+    engine then reports shape errors in numpy's broadcasting terms).
+    ``saves``: see :class:`Op`.
+    """
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"defop: an op named {name!r} is already registered "
+                         "(pass replace=True to redefine it)")
+
+    def decorator(forward):
+        op = Op(name, forward, spec=spec, broadcast=broadcast, saves=saves)
+        _REGISTRY[name] = op
+        if method or function:
+            add_face(name, _generated_face(op), method=method, function=function)
+        return op
+    return decorator
+
+
+def get_op(name: str) -> Op:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no op named {name!r}; registered: {sorted(_REGISTRY)}") from None
+
+
+def registered_ops() -> dict[str, Op]:
+    """A copy of the registry: name -> Op."""
+    return dict(_REGISTRY)
+
+
+def _shapes_text(arrays) -> str:
+    return " and ".join(str(tuple(a.shape)) for a in arrays)
+
+
+def apply(op: Op, *inputs, **params):
+    """Run ``op`` on Tensors (or array-likes) and record it if needed."""
+    for x in inputs:
+        if x.__class__ is not Tensor and not isinstance(x, Tensor):
+            inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+            break
+    arrays = [t.data for t in inputs]
+    ctx = Context.__new__(Context)
+    # known before the forward runs, so a forward can skip saving what no VJP will use
+    needs = tuple([t.requires_grad for t in inputs]) if _grad_mode.enabled else ()
+    recording = True in needs
+    ctx.needs_input_grad = needs if recording else ()
+    ctx.saved = None
+    try:
+        out = op.forward(ctx, *arrays, **params)
+    except ValueError as err:
+        if op.broadcast:
+            try:
+                np.broadcast_shapes(*(a.shape for a in arrays))
+            except ValueError:
+                raise ValueError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
+        if str(err).startswith(op.name + ":"):
+            raise
+        raise ValueError(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
+    if out.__class__ is not np.ndarray:
+        out = np.asarray(out)
+    result = _wrap(out)
+    if recording:
+        if op.vjp_fn is None:
+            raise RuntimeError(f"{op.name}: op has no VJP, so its inputs cannot require grad")
+        ctx.op = op
+        ctx.inputs = inputs
+        ctx.params = params
+        ctx.out = None
+        ctx.versions = tuple([t._version for t in inputs])
+        result.requires_grad = True
+        result._ctx = ctx
+        if _anomaly.enabled:
+            _anomaly.check_forward(op, out, inputs)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# in-place changes and saved values
+#
+# An in-place op on a tensor that is part of a graph does not overwrite the
+# array the graph saw: the tensor object moves on to a new node (the in-place
+# op applied to its old value), and ``_previous`` remembers the old node with
+# the version at which it was replaced. Edges recorded before the change are
+# sent to that old node. A change that really writes into the array (under
+# no_grad, or on a tensor that needs no gradient) bumps the version, and a VJP
+# that reads a changed value raises.
+
+
+def resolve(tensor, version: int):
+    """The node that ``tensor`` was when an op recorded it at ``version``."""
+    while tensor._previous is not None and version <= tensor._previous[1]:
+        tensor = tensor._previous[0]
+    return tensor
+
+
+def _check_saved(ctx, node, parents) -> None:
+    op = ctx.op
+    indices = range(len(parents)) if op.saves_inputs is None else op.saves_inputs
+    for i in indices:
+        parent = parents[i]
+        if parent._version != ctx.versions[i]:
+            raise RuntimeError(
+                f"backward: input {i} of '{op.name}' (shape {parent.shape}) was modified by an "
+                f"in-place operation after '{op.name}' saved it for the backward pass (its version "
+                f"is {parent._version}, '{op.name}' saw version {ctx.versions[i]}); compute it "
+                "out of place (x = x + 1 instead of x += 1) or clone() it first")
+    if op.saves_output and node._version != 0:
+        raise RuntimeError(
+            f"backward: the output of '{op.name}' (shape {node.shape}) was modified by an in-place "
+            f"operation, but '{op.name}' needs its original value for the backward pass; "
+            "compute it out of place or clone() it first")
+
+
+def _parents(ctx) -> tuple:
+    inputs = ctx.inputs
+    for t in inputs:
+        if t._previous is not None:
+            return tuple([resolve(t, v) for t, v in zip(inputs, ctx.versions)])
+    return inputs
+
+
+# ---------------------------------------------------------------------------
+# anomaly detection (off unless asked for; checked with one attribute read)
+
+
+class _Anomaly(threading.local):
+    enabled = False
+
+    @staticmethod
+    def check_forward(op, out, inputs):
+        if out.dtype.kind in "fc" and not np.isfinite(out).all():
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            raise RuntimeError(f"anomaly: '{op.name}' produced nan or inf in its forward output "
+                               f"(shape {out.shape}) from inputs of shapes {shapes}")
+
+    @staticmethod
+    def check_backward(op, grads, inputs):
+        for i, g in enumerate(grads):
+            if g is not None and g.data.dtype.kind in "fc" and not np.isfinite(g.data).all():
+                raise RuntimeError(f"anomaly: the backward of '{op.name}' produced nan or inf in the "
+                                   f"gradient of input {i} (shape {inputs[i].shape})")
+
+
+_anomaly = _Anomaly()
+
+
+class detect_anomaly:
+    """Context manager: the first op whose output or gradient holds nan or inf raises."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self._previous = _anomaly.enabled
+        _anomaly.enabled = self.check_nan
+        return self
+
+    def __exit__(self, *exc):
+        _anomaly.enabled = self._previous
+        return False
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    _anomaly.enabled = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    return _anomaly.enabled
+
+
+# ---------------------------------------------------------------------------
+# the backward walk
+
+
+def _topological_order(roots: Iterable) -> list:
+    """Tensors that need a gradient, each after all the tensors it feeds into
+    (reversed post-order of an iterative depth-first search)."""
+    order: list = []
+    visited: set[int] = set()
+
+    def parents_of(node):
+        ctx = node._ctx
+        if ctx is None or ctx.inputs is None:
+            return iter(())
+        return iter(_parents(ctx))
+
+    for root in roots:
+        if id(root) in visited or not root.requires_grad:
+            continue
+        visited.add(id(root))
+        stack = [(root, parents_of(root))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent.requires_grad and id(parent) not in visited:
+                    visited.add(id(parent))
+                    stack.append((parent, parents_of(parent)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum ``grad`` down to ``shape`` (undoing numpy broadcasting), with Tensor
+    ops so that it is itself differentiable."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise RuntimeError(f"internal: gradient of shape {grad.shape} is smaller than its input {shape}")
+    grad_shape = grad.shape
+    kept = tuple(i + extra for i, size in enumerate(shape) if size == 1 and grad_shape[i + extra] != 1)
+    if not kept:                         # only leading axes were added: one sum
+        return grad.sum(axis=tuple(range(extra)))
+    grad = grad.sum(axis=tuple(range(extra)) + kept, keepdims=True)
+    return grad.reshape(shape) if grad.shape != shape else grad
+
+
+def _check_gradient(output, gradient, what: str):
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(np.asarray(gradient, dtype=output.dtype))
+    if gradient.shape != output.shape:
+        raise RuntimeError(f"{what}: gradient has shape {gradient.shape} but the output has shape {output.shape}")
+    return gradient
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
+    """Shared core of ``Tensor.backward`` and ``grad``.
+
+    With ``inputs=None`` gradients accumulate into the ``.grad`` of leaves (and
+    of tensors that called ``retain_grad``); otherwise the gradients of the
+    given tensors are returned and no ``.grad`` is touched.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads: dict[int, object] = {}
+    for root, g in zip(roots, root_grads):
+        g = _check_gradient(root, g, "backward")
+        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    found: dict[int, object] = {}
+    order = _topological_order(roots)
+    with set_grad_enabled(create_graph):
+        for tensor in order:
+            g = grads.pop(id(tensor), None)
+            if g is None:
+                continue
+            if tensor._hooks:
+                g = _run_hooks(tensor, g)
+            if wanted is not None:
+                if id(tensor) in wanted:
+                    found[id(tensor)] = g
+            elif tensor._ctx is None or tensor._retains_grad:
+                _accumulate_grad(tensor, g, create_graph)
+            ctx = tensor._ctx
+            if ctx is None:
+                continue
+            if ctx.inputs is None:
+                raise RuntimeError(
+                    f"backward: trying to backward through the graph a second time (through "
+                    f"'{ctx.op.name}'); its saved values were freed by the first backward. "
+                    "Pass retain_graph=True to the first backward if you need to do this.")
+            parents = _parents(ctx)
+            _check_saved(ctx, tensor, parents)
+            ctx.out = tensor
+            try:
+                input_grads = ctx.op.vjp_fn(ctx, g)
+            finally:
+                ctx.out = None
+            if isinstance(input_grads, Tensor) or input_grads is None:
+                input_grads = (input_grads,)
+            if _anomaly.enabled:
+                _anomaly.check_backward(ctx.op, input_grads, parents)
+            for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
+                if not needed or parent_grad is None:
+                    continue
+                if not isinstance(parent_grad, Tensor):
+                    parent_grad = Tensor(parent_grad)
+                if parent_grad.data.shape != parent.data.shape:
+                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                key = id(parent)
+                # out of place: another path may hold the same gradient object
+                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+            if not retain_graph:
+                ctx.release()
+    return found
+
+
+def _run_hooks(tensor, g):
+    for hook in list(tensor._hooks.values()):
+        replacement = hook(g)
+        if replacement is not None:
+            if not isinstance(replacement, Tensor) or replacement.shape != g.shape:
+                raise RuntimeError(f"hook: a gradient hook must return None or a Tensor of shape "
+                                   f"{g.shape}, got {replacement!r}")
+            g = replacement
+    return g
+
+
+def _accumulate_grad(tensor, g, create_graph: bool):
+    if g.dtype != tensor.dtype:
+        g = g.astype(tensor.dtype)
+    if create_graph:
+        tensor.grad = g if tensor.grad is None else tensor.grad + g
+    elif tensor.grad is None:
+        # a copy: the same gradient array may reach several leaves
+        tensor.grad = Tensor(np.array(g.data, copy=True))
+    else:
+        tensor.grad = Tensor(tensor.grad.data + g.data)
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``
+    (``tensors[i]`` seeded with ``grad_tensors[i]``)."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    roots, root_grads = _roots(tensors, grad_tensors, "backward")
+    run_backward(roots, root_grads, retain_graph, create_graph, inputs=None)
+
+
+def _roots(outputs, grad_outputs, what):
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"{what}: got {len(grad_outputs)} gradients for {len(outputs)} outputs")
+    roots, root_grads = [], []
+    for out, g in zip(outputs, grad_outputs):
+        if not out.requires_grad:
+            raise RuntimeError(f"{what}: element 0 of tensors does not require grad and does not "
+                               "have a grad_fn (was it computed under no_grad, or from tensors "
+                               "without requires_grad=True?)")
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(f"{what}: grad can be implicitly created only for scalar outputs; "
+                                   f"an output has shape {tuple(out.shape)}, so pass the gradient "
+                                   "(or call .sum() first)")
+            g = Tensor(np.ones_like(out.data))
+        roots.append(out)
+        root_grads.append(g)
+    return roots, root_grads
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple
+    (nothing is written to ``.grad``). With ``create_graph=True`` the results
+    are themselves differentiable."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    roots, root_grads = _roots(outputs, grad_outputs, "grad")
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("grad: an input does not require grad")
+    found = run_backward(roots, root_grads, retain_graph, create_graph, inputs=inputs)
+    result = []
+    for t in inputs:
+        g = found.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError("grad: one of the inputs was not used to compute the outputs "
+                               "(pass allow_unused=True to get None for it)")
+        if g is not None and g.dtype != t.dtype:
+            g = g.astype(t.dtype)
+        result.append(g)
+    return tuple(result)
+
+
+def bind_tensor_class(cls, wrap) -> None:
+    global Tensor, _wrap
+    Tensor = cls
+    _wrap = wrap

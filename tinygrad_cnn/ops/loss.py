@@ -1,0 +1,110 @@
+"""Softmax, log-softmax and the negative log-likelihood: the registered
+pieces that the classification losses of ``nn.functional`` are built from."""
+import numpy as np
+
+from .._args import check_reduction
+from ..engine import defop
+from ..spec import Spec
+from ..tensor import Tensor
+
+_CASES = "tinygrad_cnn.testing.nn_cases:"
+
+
+def _check_axis(op, x, axis):
+    if not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
+        raise ValueError(f"{op}: axis {axis} is out of range for input of shape {x.shape}")
+
+
+@defop("softmax", spec=Spec(cases=_CASES + "softmax_cases"), saves=("out",))
+def softmax(ctx, x, axis=-1):
+    _check_axis("softmax", x, axis)
+    shifted = np.exp(x - x.max(axis=axis, keepdims=True))   # shift by the max: no overflow
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+softmax_op = softmax
+
+
+@softmax.defvjp
+def softmax_vjp(ctx, grad_out):
+    out, axis = ctx.out, ctx.params["axis"]
+    return (out * (grad_out - (grad_out * out).sum(axis, keepdim=True)),)
+
+
+@defop("log_softmax", spec=Spec(cases=_CASES + "softmax_cases"), saves=("out",))
+def log_softmax(ctx, x, axis=-1):
+    _check_axis("log_softmax", x, axis)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+log_softmax_op = log_softmax
+
+
+@log_softmax.defvjp
+def log_softmax_vjp(ctx, grad_out):
+    out, axis = ctx.out, ctx.params["axis"]
+    return (grad_out - out.exp() * grad_out.sum(axis, keepdim=True),)
+
+
+@defop("nll_loss", spec=Spec(cases=_CASES + "nll_loss_cases"), saves=(1,))
+def nll_loss(ctx, log_probs, target, reduction="mean"):
+    """Negative log-likelihood of integer class labels: log_probs (N, C), target (N,)."""
+    check_reduction(reduction, "nll_loss")
+    if log_probs.ndim != 2:
+        raise ValueError(f"nll_loss: input must be 2-D (N, C), got shape {log_probs.shape}")
+    n, classes = log_probs.shape
+    if target.ndim != 1 or target.shape[0] != n:
+        raise ValueError(f"nll_loss: got {target.shape[0] if target.ndim == 1 else target.shape} labels "
+                         f"for a batch of {n} (input shape {log_probs.shape}, target shape {target.shape})")
+    if target.dtype.kind not in "iu":
+        raise ValueError(f"nll_loss: labels must be integers, got dtype {target.dtype}")
+    if n and (target.min() < 0 or target.max() >= classes):
+        bad = target[(target < 0) | (target >= classes)][0]
+        raise ValueError(f"nll_loss: label {bad} is out of range for {classes} classes")
+    picked = -log_probs[np.arange(n), target]
+    if reduction == "none":
+        return picked
+    total = picked.sum()
+    return total / log_probs.dtype.type(n) if reduction == "mean" else total
+
+
+@nll_loss.defvjp
+def nll_loss_vjp(ctx, grad_out):
+    log_probs, target = ctx.inputs
+    n, classes = log_probs.shape
+    onehot = np.zeros((n, classes), dtype=grad_out.dtype)
+    onehot[np.arange(n), target.data] = -1.0
+    onehot = Tensor(onehot)
+    reduction = ctx.params["reduction"]
+    if reduction == "none":
+        return onehot * grad_out.reshape(n, 1), None
+    if reduction == "mean":
+        return onehot * (grad_out / n), None
+    return onehot * grad_out, None
+
+
+def _softmax_dim(input, dim, axis, name):
+    if dim is None:
+        dim = axis
+    if dim is None:     # PyTorch's legacy choice when no dim is given
+        dim = 0 if input.data.ndim in (0, 1, 3) else 1
+    return int(dim)
+
+
+@softmax.face
+def softmax(input, dim=None, dtype=None, *, axis=None):
+    """exp(x) / sum(exp(x)) along ``dim``, shifted by the max for stability."""
+    input = input if isinstance(input, Tensor) else Tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    return softmax_op(input, axis=_softmax_dim(input, dim, axis, "softmax"))
+
+
+@log_softmax.face
+def log_softmax(input, dim=None, dtype=None, *, axis=None):
+    """x - logsumexp(x) along ``dim``, computed stably."""
+    input = input if isinstance(input, Tensor) else Tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    return log_softmax_op(input, axis=_softmax_dim(input, dim, axis, "log_softmax"))
