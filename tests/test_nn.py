@@ -1,5 +1,7 @@
 """Modules and layers: registration, names, modes, state dicts, initialisation,
 errors, and PyTorch layout compatibility."""
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -29,14 +31,14 @@ def test_parameters_are_registered_with_dotted_names():
     model = TwoBranch()
     names = [name for name, _ in model.named_parameters()]
     assert names == ["scale", "features.0.weight", "features.0.bias", "head.weight", "head.bias"]
-    assert sum(p.size for p in model.parameters()) == 1 + 12 + 3 + 6 + 2
+    assert sum(p.data.size for p in model.parameters()) == 1 + 12 + 3 + 6 + 2
     assert [name for name, _ in tinynet().named_parameters()] == ["0.weight", "0.bias", "4.weight", "4.bias"]
 
 
 def test_tinynet_parameter_count():
     model = tinynet()
-    assert model[0].weight.size + model[0].bias.size == 80
-    assert model[4].weight.size + model[4].bias.size == 13_530
+    assert model[0].weight.data.size + model[0].bias.data.size == 80
+    assert model[4].weight.data.size + model[4].bias.data.size == 13_530
     assert model.num_parameters() == 13_610
 
 
@@ -66,31 +68,81 @@ def test_zero_grad_and_backward_through_model():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_state_dict_round_trip_and_copies():
+def test_state_dict_round_trip():
     tc.manual_seed(0)
     a, b = tinynet(), tinynet()
-    state = a.state_dict()
-    state["0.weight"][...] = 7.0                 # a copy: the model is not changed
-    assert not np.all(a[0].weight.numpy() == 7.0)
     b.load_state_dict(a.state_dict())
     x = tc.randn(2, 1, 28, 28)
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
 
 
+def test_state_dict_holds_detached_tensors_sharing_memory_like_pytorch():
+    model = TwoBranch()
+    state = model.state_dict()
+    assert isinstance(state, OrderedDict)
+    assert list(state) == ["scale", "features.0.weight", "features.0.bias", "head.weight", "head.bias"]
+    for key, value in state.items():
+        assert type(value) is Tensor and not value.requires_grad and value.is_leaf
+    assert state["head.weight"].shape == (2, 3)
+    # shares memory: training (an in-place update) shows through, as in PyTorch
+    model.head.weight.data[...] = 3.0
+    np.testing.assert_array_equal(state["head.weight"].numpy(), np.full((2, 3), 3.0, np.float32))
+    kept = model.state_dict(keep_vars=True)
+    assert kept["head.weight"] is model.head.weight
+
+
+def test_load_state_dict_copies_in_place_and_casts():
+    model = nn.Linear(3, 2)
+    weight = model.weight
+    view = model.state_dict()["weight"]
+    result = model.load_state_dict({"weight": np.arange(6, dtype=np.float64).reshape(2, 3),
+                                    "bias": Tensor(np.array([1.0, 2.0], np.float32))})
+    assert model.weight is weight and weight.dtype == np.float32 and weight.requires_grad
+    np.testing.assert_array_equal(view.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3))
+    source = np.zeros((2, 3), np.float32)
+    model.load_state_dict({"weight": source, "bias": [0.0, 0.0]})
+    source[...] = 5.0                       # the model holds a copy of what it loaded
+    assert not model.weight.numpy().any()
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert repr(result) == "<All keys matched successfully>"
+
+
+def test_shared_parameter_appears_under_each_name():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 2)
+            self.b = nn.Linear(2, 2)
+            self.b.weight = self.a.weight
+
+    model = Tied()
+    assert list(model.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert [name for name, _ in model.named_parameters()] == ["a.weight", "a.bias", "b.bias"]
+    model.load_state_dict(Tied().state_dict())
+
+
 @pytest.mark.parametrize("edit, message", [
-    (lambda s: s.pop("4.bias"), r"missing keys: 4\.bias"),
-    (lambda s: s.__setitem__("extra", np.zeros(1)), r"unexpected keys: extra"),
-    (lambda s: s.__setitem__("0.weight", np.zeros((8, 1, 5, 5))), r"0\.weight: checkpoint has shape \(8, 1, 5, 5\), model has \(8, 1, 3, 3\)"),
+    (lambda s: s.pop("4.bias"), r'Missing key\(s\) in state_dict: "4\.bias"'),
+    (lambda s: s.__setitem__("extra", np.zeros(1)), r'Unexpected key\(s\) in state_dict: "extra"'),
+    (lambda s: s.__setitem__("0.weight", np.zeros((8, 1, 5, 5))),
+     r"size mismatch for 0\.weight: copying a param with shape \(8, 1, 5, 5\) from checkpoint, "
+     r"the shape in current model is \(8, 1, 3, 3\)"),
 ])
-def test_failed_load_names_the_key_and_leaves_model_unchanged(edit, message):
+@pytest.mark.parametrize("strict", [True, False])
+def test_failed_load_names_the_key_and_leaves_model_unchanged(edit, message, strict):
     model = tinynet()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
-    state = {k: np.zeros_like(v) for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    state = {k: np.zeros_like(v.numpy()) for k, v in model.state_dict().items()}
     edit(state)
-    with pytest.raises(ValueError, match=message):
-        model.load_state_dict(state)
+    if not strict and "size mismatch" not in message:
+        model.load_state_dict(state, strict=False)     # key problems only matter when strict
+        return
+    with pytest.raises(RuntimeError, match=message) as info:
+        model.load_state_dict(state, strict=strict)
+    assert isinstance(info.value, ValueError)
+    assert "Error(s) in loading state_dict for Sequential" in str(info.value)
     for key, value in model.state_dict().items():
-        np.testing.assert_array_equal(value, before[key])
+        np.testing.assert_array_equal(value.numpy(), before[key])
 
 
 def test_non_strict_load_reports_keys():
@@ -98,8 +150,11 @@ def test_non_strict_load_reports_keys():
     state = model.state_dict()
     state.pop("4.bias")
     state["extra"] = np.zeros(2)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    result = model.load_state_dict(state, strict=False)
+    missing, unexpected = result
     assert missing == ["4.bias"] and unexpected == ["extra"]
+    assert result.missing_keys == ["4.bias"] and result.unexpected_keys == ["extra"]
+    assert repr(result) == "_IncompatibleKeys(missing_keys=['4.bias'], unexpected_keys=['extra'])"
 
 
 def test_wrong_input_shape_names_the_layer():
