@@ -17,6 +17,7 @@ from . import optim  # noqa: F401
 from .random import manual_seed  # noqa: F401
 from .serialization import CheckpointError, load, save  # noqa: F401
 from .training import evaluate, fit, load_checkpoint, plot_history, summary  # noqa: F401
+from . import utils  # noqa: F401  (torch.utils.data's names; vision is imported explicitly)
 from .tensor import (  # noqa: F401
     Op, Spec, Tensor, defop, enable_grad, get_op, grad, is_grad_enabled, no_grad,
     registered_ops, set_grad_enabled, unbroadcast,
