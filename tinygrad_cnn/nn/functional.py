@@ -239,8 +239,8 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
     if reduction == "sum":
         return total
     denominator = float(row_weight.sum(dtype=np.float64))
-    # all ignored (or all weight zero): 0/0, which PyTorch reports as NaN
-    return total * float("nan") if denominator == 0 else total / denominator
+    # all ignored (or all weight zero): 0/0. PyTorch reports NaN, with zero gradients
+    return total + float("nan") if denominator == 0 else total / denominator
 
 
 def _check_input(op, x: Tensor, what):
