@@ -232,15 +232,17 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
         spread = np.full(classes, label_smoothing / classes, dtype=dtype) if weight is None \
             else weight * dtype.type(label_smoothing / classes)
         coefficients += spread * kept[:, None].astype(dtype)
-    losses = -(_classes_last(log_probs) * Tensor(coefficients)).sum(axis=1)
+    rows = _classes_last(log_probs)
     if reduction == "none":
-        return losses.reshape(batch)
-    total = losses.sum()
-    if reduction == "sum":
-        return total
+        return -(rows * Tensor(coefficients)).sum(axis=1).reshape(batch)
+    # the sign and the mean's division folded into the constant: three recorded
+    # ops in all (log_softmax, one product, one sum), which matters at batch size 1
     denominator = float(row_weight.sum(dtype=np.float64))
-    # all ignored (or all weight zero): 0/0. PyTorch reports NaN, with zero gradients
-    return total + float("nan") if denominator == 0 else total / denominator
+    if reduction == "mean" and denominator == 0:
+        # all ignored (or all weight zero): 0/0. PyTorch reports NaN, with zero gradients
+        return (rows * Tensor(coefficients)).sum() + float("nan")
+    scale = -1.0 / denominator if reduction == "mean" else -1.0
+    return (rows * Tensor(coefficients * dtype.type(scale))).sum()
 
 
 def _check_input(op, x: Tensor, what):
