@@ -1,5 +1,7 @@
 """Modules and layers: registration, names, modes, state dicts, initialisation,
 errors, and PyTorch layout compatibility."""
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -29,14 +31,14 @@ def test_parameters_are_registered_with_dotted_names():
     model = TwoBranch()
     names = [name for name, _ in model.named_parameters()]
     assert names == ["scale", "features.0.weight", "features.0.bias", "head.weight", "head.bias"]
-    assert sum(p.size for p in model.parameters()) == 1 + 12 + 3 + 6 + 2
+    assert sum(p.data.size for p in model.parameters()) == 1 + 12 + 3 + 6 + 2
     assert [name for name, _ in tinynet().named_parameters()] == ["0.weight", "0.bias", "4.weight", "4.bias"]
 
 
 def test_tinynet_parameter_count():
     model = tinynet()
-    assert model[0].weight.size + model[0].bias.size == 80
-    assert model[4].weight.size + model[4].bias.size == 13_530
+    assert model[0].weight.data.size + model[0].bias.data.size == 80
+    assert model[4].weight.data.size + model[4].bias.data.size == 13_530
     assert model.num_parameters() == 13_610
 
 
@@ -66,31 +68,81 @@ def test_zero_grad_and_backward_through_model():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_state_dict_round_trip_and_copies():
+def test_state_dict_round_trip():
     tc.manual_seed(0)
     a, b = tinynet(), tinynet()
-    state = a.state_dict()
-    state["0.weight"][...] = 7.0                 # a copy: the model is not changed
-    assert not np.all(a[0].weight.numpy() == 7.0)
     b.load_state_dict(a.state_dict())
     x = tc.randn(2, 1, 28, 28)
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
 
 
+def test_state_dict_holds_detached_tensors_sharing_memory_like_pytorch():
+    model = TwoBranch()
+    state = model.state_dict()
+    assert isinstance(state, OrderedDict)
+    assert list(state) == ["scale", "features.0.weight", "features.0.bias", "head.weight", "head.bias"]
+    for key, value in state.items():
+        assert type(value) is Tensor and not value.requires_grad and value.is_leaf
+    assert state["head.weight"].shape == (2, 3)
+    # shares memory: training (an in-place update) shows through, as in PyTorch
+    model.head.weight.data[...] = 3.0
+    np.testing.assert_array_equal(state["head.weight"].numpy(), np.full((2, 3), 3.0, np.float32))
+    kept = model.state_dict(keep_vars=True)
+    assert kept["head.weight"] is model.head.weight
+
+
+def test_load_state_dict_copies_in_place_and_casts():
+    model = nn.Linear(3, 2)
+    weight = model.weight
+    view = model.state_dict()["weight"]
+    result = model.load_state_dict({"weight": np.arange(6, dtype=np.float64).reshape(2, 3),
+                                    "bias": Tensor(np.array([1.0, 2.0], np.float32))})
+    assert model.weight is weight and weight.dtype == np.float32 and weight.requires_grad
+    np.testing.assert_array_equal(view.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3))
+    source = np.zeros((2, 3), np.float32)
+    model.load_state_dict({"weight": source, "bias": [0.0, 0.0]})
+    source[...] = 5.0                       # the model holds a copy of what it loaded
+    assert not model.weight.numpy().any()
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert repr(result) == "<All keys matched successfully>"
+
+
+def test_shared_parameter_appears_under_each_name():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 2)
+            self.b = nn.Linear(2, 2)
+            self.b.weight = self.a.weight
+
+    model = Tied()
+    assert list(model.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert [name for name, _ in model.named_parameters()] == ["a.weight", "a.bias", "b.bias"]
+    model.load_state_dict(Tied().state_dict())
+
+
 @pytest.mark.parametrize("edit, message", [
-    (lambda s: s.pop("4.bias"), r"missing keys: 4\.bias"),
-    (lambda s: s.__setitem__("extra", np.zeros(1)), r"unexpected keys: extra"),
-    (lambda s: s.__setitem__("0.weight", np.zeros((8, 1, 5, 5))), r"0\.weight: checkpoint has shape \(8, 1, 5, 5\), model has \(8, 1, 3, 3\)"),
+    (lambda s: s.pop("4.bias"), r'Missing key\(s\) in state_dict: "4\.bias"'),
+    (lambda s: s.__setitem__("extra", np.zeros(1)), r'Unexpected key\(s\) in state_dict: "extra"'),
+    (lambda s: s.__setitem__("0.weight", np.zeros((8, 1, 5, 5))),
+     r"size mismatch for 0\.weight: copying a param with shape \(8, 1, 5, 5\) from checkpoint, "
+     r"the shape in current model is \(8, 1, 3, 3\)"),
 ])
-def test_failed_load_names_the_key_and_leaves_model_unchanged(edit, message):
+@pytest.mark.parametrize("strict", [True, False])
+def test_failed_load_names_the_key_and_leaves_model_unchanged(edit, message, strict):
     model = tinynet()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
-    state = {k: np.zeros_like(v) for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    state = {k: np.zeros_like(v.numpy()) for k, v in model.state_dict().items()}
     edit(state)
-    with pytest.raises(ValueError, match=message):
-        model.load_state_dict(state)
+    if not strict and "size mismatch" not in message:
+        model.load_state_dict(state, strict=False)     # key problems only matter when strict
+        return
+    with pytest.raises(RuntimeError, match=message) as info:
+        model.load_state_dict(state, strict=strict)
+    assert isinstance(info.value, ValueError)
+    assert "Error(s) in loading state_dict for Sequential" in str(info.value)
     for key, value in model.state_dict().items():
-        np.testing.assert_array_equal(value, before[key])
+        np.testing.assert_array_equal(value.numpy(), before[key])
 
 
 def test_non_strict_load_reports_keys():
@@ -98,8 +150,11 @@ def test_non_strict_load_reports_keys():
     state = model.state_dict()
     state.pop("4.bias")
     state["extra"] = np.zeros(2)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    result = model.load_state_dict(state, strict=False)
+    missing, unexpected = result
     assert missing == ["4.bias"] and unexpected == ["extra"]
+    assert result.missing_keys == ["4.bias"] and result.unexpected_keys == ["extra"]
+    assert repr(result) == "_IncompatibleKeys(missing_keys=['4.bias'], unexpected_keys=['extra'])"
 
 
 def test_wrong_input_shape_names_the_layer():
@@ -149,3 +204,162 @@ def test_pytorch_state_dict_loads_as_is():
     loss_ours = F.cross_entropy(ours(Tensor(x)), Tensor(np.array([1, 2, 3])))
     loss_theirs = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor([1, 2, 3]))
     assert loss_ours.item() == pytest.approx(loss_theirs.item(), rel=1e-5)
+
+
+# --- PyTorch's face: reprs, devices and dtypes, buffers, small layers -----------------------
+
+
+def build_net(nn_):
+    """The same network in tinygrad_cnn.nn or torch.nn."""
+    class Net(nn_.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn_.Sequential(
+                nn_.Conv2d(1, 32, 5, padding=2), nn_.ReLU(), nn_.MaxPool2d(2),
+                nn_.Conv2d(32, 64, (3, 2), stride=2, bias=False), nn_.ReLU(inplace=True), nn_.AvgPool2d(2, 1))
+            self.head = nn_.Sequential(nn_.Flatten(), nn_.Dropout(0.25), nn_.Linear(64, 10), nn_.Identity(),
+                                       nn_.LogSoftmax(dim=1))
+            self.probs = nn_.Softmax(dim=-1)
+            self.loss = nn_.CrossEntropyLoss()
+
+        def forward(self, x):
+            return self.head(self.features(x))
+
+    return Net()
+
+
+def test_repr_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    assert repr(build_net(nn)) == repr(build_net(torch.nn))
+    assert repr(tinynet()) == repr(torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(1352, 10)))
+
+
+def test_repr_layout_without_torch():
+    text = repr(nn.Sequential(nn.Linear(784, 10), nn.Sequential(nn.ReLU())))
+    assert text == ("Sequential(\n"
+                    "  (0): Linear(in_features=784, out_features=10, bias=True)\n"
+                    "  (1): Sequential(\n"
+                    "    (0): ReLU()\n"
+                    "  )\n"
+                    ")")
+    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+
+
+@pytest.mark.parametrize("device", ["cpu", "cpu:0"])
+def test_to_cpu_returns_the_same_module(device):
+    model = tinynet()
+    weight = model[0].weight
+    assert model.to(device) is model and model.cpu() is model and model.to(device=device) is model
+    assert model[0].weight is weight and weight.dtype == np.float32
+
+
+@pytest.mark.parametrize("call", [lambda m: m.to("cuda"), lambda m: m.to("cuda:0"), lambda m: m.cuda(),
+                                  lambda m: m.to(device="mps"), lambda m: m.to("cuda", np.float64)])
+def test_other_devices_raise(call):
+    model = tinynet()
+    with pytest.raises(RuntimeError, match="tinygrad_cnn runs on the CPU"):
+        call(model)
+    assert model[0].weight.dtype == np.float32
+
+
+def test_double_and_float_convert_parameters_in_place():
+    model = TwoBranch()
+    params = list(model.parameters())
+    model(tc.ones(2, 4)).sum().backward()
+    assert model.double() is model
+    assert [p for p in model.parameters()] == params          # the same Parameter objects
+    assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 and p.requires_grad for p in params)
+    assert model(Tensor(np.ones((2, 4)))).dtype == np.float64
+    model.float()
+    assert all(p.dtype == np.float32 for p in params)
+    model.to(tc.float64)
+    assert all(p.dtype == np.float64 for p in params)
+    model.to(Tensor(np.zeros(1, np.float32)))
+    assert all(p.dtype == np.float32 for p in params)
+    with pytest.raises(TypeError, match="only floating point dtypes"):
+        model.to(np.int64)
+
+
+def test_buffers_are_state_but_not_parameters():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(2, 2)
+            self.register_buffer("scale", Tensor(np.full(2, 3.0, np.float32)))
+            self.register_buffer("cache", Tensor(np.zeros(2, np.float32)), persistent=False)
+
+        def forward(self, x):
+            return self.linear(x) * self.scale
+
+    model = Scaled()
+    assert [name for name, _ in model.named_parameters()] == ["linear.weight", "linear.bias"]
+    assert [name for name, _ in model.named_buffers()] == ["scale", "cache"]
+    assert list(model.state_dict()) == ["scale", "linear.weight", "linear.bias"]
+    other = Scaled()
+    other.scale = Tensor(np.full(2, 5.0, np.float32))          # assignment keeps it a buffer
+    model.load_state_dict(other.state_dict())
+    np.testing.assert_array_equal(model.scale.numpy(), [5.0, 5.0])
+    model.double()
+    assert model.scale.dtype == np.float64 and model.cache.dtype == np.float64
+    with pytest.raises(TypeError, match="cannot assign a int as buffer 'scale'"):
+        model.scale = 3
+
+
+def test_parameter_keeps_its_place_when_reassigned_and_rejects_plain_tensors():
+    layer = nn.Linear(2, 3)
+    layer.weight = nn.Parameter(np.zeros((3, 2), np.float32))
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    with pytest.raises(TypeError, match=r"cannot assign a Tensor as parameter 'weight' \(a Parameter or None"):
+        layer.weight = Tensor(np.zeros((3, 2), np.float32))
+    layer.bias = None
+    assert list(layer.state_dict()) == ["weight"] and layer.bias is None
+
+
+def test_softmax_dim_and_axis_alias():
+    x = Tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10)
+    for dim in (0, 1, 2, -1):
+        expected = np.exp(x.numpy()) / np.exp(x.numpy()).sum(axis=dim, keepdims=True)
+        np.testing.assert_allclose(F.softmax(x, dim=dim).numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(F.softmax(x, axis=dim).numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(F.log_softmax(x, dim).numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(nn.Softmax(dim)(x).numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(nn.LogSoftmax(dim)(x).numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="softmax: got dim=1 and its alias axis=2"):
+        F.softmax(x, dim=1, axis=2)
+
+
+@pytest.mark.parametrize("shape, implicit", [((5,), 0), ((2, 5), 1), ((2, 3, 4), 0), ((2, 3, 4, 5), 1)])
+def test_softmax_without_dim_follows_pytorch_with_a_warning(shape, implicit):
+    x = Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+    with pytest.warns(UserWarning, match=f"softmax: implicit dimension choice .* pass dim={implicit}"):
+        got = F.softmax(x)
+    np.testing.assert_array_equal(got.numpy(), F.softmax(x, dim=implicit).numpy())
+
+
+def test_flatten_defaults_follow_pytorch():
+    x = tc.zeros(2, 3, 4, 5)
+    assert F.flatten(x).shape == (120,)                    # torch.flatten: start_dim=0
+    assert F.flatten(x, 1).shape == (2, 60) and F.flatten(x, start_axis=2).shape == (2, 3, 20)
+    assert F.flatten(x, 1, 2).shape == (2, 12, 5)
+    assert nn.Flatten()(x).shape == (2, 60) and nn.Flatten(0, 1)(x).shape == (6, 4, 5)
+
+
+def test_identity_relu_and_unsupported_pool_options():
+    x = tc.randn(2, 3)
+    assert nn.Identity(54, unused="argument")(x) is x
+    np.testing.assert_array_equal(F.relu(x).numpy(), np.maximum(x.numpy(), 0))
+    with pytest.raises(NotImplementedError, match="MaxPool2d: ceil_mode=True is not supported"):
+        nn.MaxPool2d(2, ceil_mode=True)
+    with pytest.raises(NotImplementedError, match="max_pool2d: return_indices=True is not supported"):
+        F.max_pool2d(tc.zeros(1, 1, 4, 4), 2, return_indices=True)
+
+
+def test_pytorch_tensors_load_directly():
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Linear(4, 3)
+    ours = nn.Linear(4, 3)
+    assert repr(ours.load_state_dict(theirs.state_dict())) == repr(theirs.load_state_dict(theirs.state_dict()))
+    np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.detach().numpy())
+    assert ours.state_dict()["weight"].shape == tuple(theirs.state_dict()["weight"].size())

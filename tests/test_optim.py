@@ -69,6 +69,29 @@ def reference_adam(start, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
     return params
 
 
+def reference_rmsprop(start, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                      centered=False):
+    params = [array.astype(np.float64) for array in start]
+    square = [np.zeros_like(p) for p in params]
+    mean = [np.zeros_like(p) for p in params]
+    buffers = [np.zeros_like(p) for p in params]
+    for step_grads in grads:
+        for i, grad in enumerate(step_grads):
+            g = grad.astype(np.float64) + weight_decay * params[i]
+            square[i] = alpha * square[i] + (1 - alpha) * g * g
+            if centered:
+                mean[i] = alpha * mean[i] + (1 - alpha) * g
+                denom = np.sqrt(square[i] - mean[i] ** 2) + eps
+            else:
+                denom = np.sqrt(square[i]) + eps
+            if momentum > 0:
+                buffers[i] = momentum * buffers[i] + g / denom
+                params[i] = params[i] - lr * buffers[i]
+            else:
+                params[i] = params[i] - lr * g / denom
+    return params
+
+
 def assert_matches(params, expected):
     for param, want in zip(params, expected):
         assert param.dtype == np.float32
@@ -90,6 +113,15 @@ ADAM_CONFIGS = {
 }
 
 
+# every combination of RMSprop's options, with non-default lr, alpha and eps
+RMSPROP_CONFIGS = {
+    f"momentum{momentum}_wd{weight_decay}_{'centered' if centered else 'plain'}":
+        dict(lr=0.01, alpha=0.9, eps=1e-6, momentum=momentum, weight_decay=weight_decay, centered=centered)
+    for momentum in (0.0, 0.9) for weight_decay in (0.0, 0.1) for centered in (False, True)
+}
+RMSPROP_CONFIGS["defaults"] = dict()
+
+
 @pytest.mark.parametrize("config", SGD_CONFIGS.values(), ids=SGD_CONFIGS.keys())
 def test_sgd_matches_reference(config):
     start, grads = make_problem()
@@ -105,6 +137,16 @@ def test_adam_matches_reference(config):
     assert all(opt.state[p]["step"] == STEPS for p in params)
 
 
+@pytest.mark.parametrize("config", RMSPROP_CONFIGS.values(), ids=RMSPROP_CONFIGS.keys())
+def test_rmsprop_matches_reference(config):
+    start, grads = make_problem()
+    params, opt = run(lambda p: optim.RMSprop(p, **config), start, grads)
+    assert_matches(params, reference_rmsprop(start, grads, **config))
+    expected = {"step", "square_avg"} | ({"momentum_buffer"} if config.get("momentum") else set()) \
+        | ({"grad_avg"} if config.get("centered") else set())
+    assert all(set(opt.state[p]) == expected and opt.state[p]["step"] == STEPS for p in params)
+
+
 @pytest.mark.parametrize("config", [dict(), dict(lr=0.01, weight_decay=0.5)], ids=["default", "strong_decay"])
 def test_adamw_matches_reference(config):
     start, grads = make_problem()
@@ -118,7 +160,8 @@ def test_adamw_matches_reference(config):
     lambda p: optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1),
     lambda p: optim.Adam(p, weight_decay=0.1),
     lambda p: optim.AdamW(p),
-], ids=["SGD", "Adam", "AdamW"])
+    lambda p: optim.RMSprop(p, momentum=0.9, centered=True, weight_decay=0.1),
+], ids=["SGD", "Adam", "AdamW", "RMSprop"])
 def test_parameters_without_grad_are_skipped(make_optimizer):
     rng = np.random.default_rng(1)
     used, unused = Parameter(rng.standard_normal(3, dtype=np.float32)), Parameter(np.ones(3, np.float32))
@@ -172,7 +215,9 @@ def test_updates_in_place():
     lambda p: optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.1),
     lambda p: optim.Adam(p, lr=0.01, weight_decay=0.01),
     lambda p: optim.AdamW(p, lr=0.01),
-], ids=["SGD_nesterov", "SGD_dampening", "Adam", "AdamW"])
+    lambda p: optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True, weight_decay=0.01),
+    lambda p: optim.RMSprop(p, lr=0.01),
+], ids=["SGD_nesterov", "SGD_dampening", "Adam", "AdamW", "RMSprop_all", "RMSprop_plain"])
 @pytest.mark.parametrize("through_file", [False, True], ids=["in_memory", "npz_file"])
 def test_state_dict_round_trip_resumes_exactly(make_optimizer, through_file, tmp_path):
     start, grads = make_problem()
@@ -263,6 +308,10 @@ def test_load_casts_and_copies_buffers():
     (lambda p: optim.Adam(p, eps=-1e-8), r"Adam: eps must be >= 0.0, got -1e-08"),
     (lambda p: optim.AdamW(p, weight_decay=-0.01), r"AdamW: weight_decay must be >= 0.0, got -0.01"),
     (lambda p: optim.AdamW(p, lr="0.1"), r"AdamW: lr must be a finite number, got '0.1'"),
+    (lambda p: optim.RMSprop(p, alpha=-0.5), r"RMSprop: alpha must be >= 0.0, got -0.5"),
+    (lambda p: optim.RMSprop(p, momentum=-0.1), r"RMSprop: momentum must be >= 0.0, got -0.1"),
+    (lambda p: optim.RMSprop(p, eps=-1.0), r"RMSprop: eps must be >= 0.0, got -1.0"),
+    (lambda p: optim.RMSprop(p, centered="yes"), r"RMSprop: centered must be True or False, got 'yes'"),
 ])
 def test_bad_hyperparameters_raise(make_optimizer, message):
     with pytest.raises(ValueError, match=message):
@@ -357,6 +406,43 @@ TORCH_CASES = {
 
 @pytest.mark.parametrize("ours, theirs", TORCH_CASES.values(), ids=TORCH_CASES.keys())
 def test_matches_torch_optim(ours, theirs):
+    _check_against_torch(ours, theirs)
+
+
+@pytest.mark.parametrize("config", RMSPROP_CONFIGS.values(), ids=RMSPROP_CONFIGS.keys())
+def test_rmsprop_matches_torch(config):
+    _check_against_torch(lambda p: optim.RMSprop(p, **config), lambda torch, p: torch.optim.RMSprop(p, **config))
+
+
+def test_rmsprop_state_dict_matches_torch_layout():
+    """Same buffer names as PyTorch, so a converted PyTorch state resumes here."""
+    torch = pytest.importorskip("torch")
+    config = dict(lr=0.01, momentum=0.9, centered=True)
+    start, grads = make_problem(seed=4)
+    torch_params = [torch.tensor(array.copy(), requires_grad=True) for array in start]
+    torch_opt = torch.optim.RMSprop(torch_params, **config)
+    for param, grad in zip(torch_params, grads[0]):
+        param.grad = torch.tensor(grad)
+    torch_opt.step()
+    theirs = torch_opt.state_dict()
+    converted = {"state": {index: {key: int(value.item()) if key == "step" else value.numpy()
+                                   for key, value in entry.items()} for index, entry in theirs["state"].items()},
+                 "param_groups": [{key: group[key] for key in ("lr", "alpha", "eps", "weight_decay", "momentum",
+                                                              "centered", "params")}
+                                  for group in theirs["param_groups"]]}
+    params = [Parameter(param.detach().numpy().copy()) for param in torch_params]
+    ours = optim.RMSprop(params, **config)
+    ours.load_state_dict(converted)
+    for step_grads in grads[1:]:
+        for param, torch_param, grad in zip(params, torch_params, step_grads):
+            param.grad, torch_param.grad = Tensor(grad), torch.tensor(grad)
+        ours.step()
+        torch_opt.step()
+    for param, torch_param in zip(params, torch_params):
+        np.testing.assert_allclose(param.data, torch_param.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _check_against_torch(ours, theirs):
     torch = pytest.importorskip("torch")
     start, grads = make_problem(seed=3)
     params, _ = run(ours, start, grads)
@@ -371,3 +457,16 @@ def test_matches_torch_optim(ours, theirs):
         want = torch_param.detach().numpy()
         assert want.dtype == np.float32
         np.testing.assert_allclose(param.data, want, rtol=1e-5, atol=1e-6)
+
+
+def test_rmsprop_load_checks_buffers_against_the_loaded_options():
+    start, grads = make_problem(steps=2)
+    params, opt = run(lambda p: optim.RMSprop(p, centered=True), start, grads)
+    state = opt.state_dict()
+    plain = optim.RMSprop([Parameter(array.copy()) for array in start])
+    plain.load_state_dict(state)                       # takes the saved options, as in PyTorch
+    assert plain.param_groups[0]["centered"] is True and "grad_avg" in plain.state_dict()["state"][0]
+    del state["state"][1]["grad_avg"]
+    with pytest.raises(ValueError, match=r"RMSprop.load_state_dict failed .*state for parameter 1 has "
+                                         r"\['square_avg', 'step'\], expected \['grad_avg', 'square_avg', 'step'\]"):
+        optim.RMSprop([Parameter(array.copy()) for array in start]).load_state_dict(state)

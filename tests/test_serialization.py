@@ -16,14 +16,15 @@ from tinygrad_cnn.serialization import CheckpointError, load, save
 
 
 def assert_same(got, want):
-    """Equal structure, types, dtypes and values (Tensors come back as arrays)."""
+    """Equal structure, types, dtypes and values (a Parameter comes back as a Tensor)."""
     if isinstance(want, Tensor):
-        want = want.data
+        assert type(got) is Tensor and got.requires_grad == want.requires_grad and got.is_leaf
+        got, want = got.data, want.data
     if isinstance(want, (np.ndarray, np.generic)):
         assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
     elif isinstance(want, dict):
-        assert type(got) is dict and list(got) == list(want)
+        assert type(got) is type(want) and list(got) == list(want)
         for key in want:
             assert_same(got[key], want[key])
     elif isinstance(want, (list, tuple)):
@@ -68,7 +69,8 @@ def test_round_trip_keeps_structure_types_and_dtypes(tmp_path):
     back = load(tmp_path / "checkpoint.npz")
     assert_same(back, obj)
     assert back["model"]["3.weight"].dtype == np.float32
-    assert isinstance(back["tensor"], np.ndarray)         # documented: Tensors load as arrays
+    assert type(back["tensor"]) is Tensor and isinstance(back["arrays"][0], np.ndarray)
+    assert type(back["model"]) is OrderedDict and type(back["odd_keys"]) is dict
 
 
 def test_top_level_array_and_scalars(tmp_path):
@@ -236,7 +238,8 @@ class Payload:
         return (_record_unpickling, ())
 
 
-def test_pickled_object_array_is_refused(tmp_path):
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_pickled_object_array_is_refused(tmp_path, weights_only):
     path = tmp_path / "evil.npz"
     save({"w": np.zeros(2, np.float32)}, path)
     # Rewrite the array member as a pickled object array, keeping the structure.
@@ -248,5 +251,120 @@ def test_pickled_object_array_is_refused(tmp_path):
         np.lib.format.write_array(member, np.array([Payload()], dtype=object), allow_pickle=True)
         archive.writestr("w.npy", member.getvalue())
     with pytest.raises(CheckpointError, match=r"evil.npz' holds a pickled object array 'w'; refused"):
-        load(path)
+        load(path, weights_only=weights_only)      # weights_only=False still never unpickles
     assert PICKLE_RAN == []
+
+
+# --- PyTorch's face: any file name, file objects, Tensors, map_location -------------------
+
+
+def small_model():
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("name", ["model.pth", "model.pt", "model.ckpt", "model", "model.npz"])
+def test_state_dict_round_trip_under_any_file_name(tmp_path, name):
+    model = small_model()
+    save(model.state_dict(), tmp_path / name)
+    assert os.listdir(tmp_path) == [name]           # no .npz appended, no temporary file left
+    back = load(tmp_path / name)
+    assert type(back) is OrderedDict and list(back) == list(model.state_dict())
+    for key, value in back.items():
+        assert type(value) is Tensor and value.dtype == np.float32 and not value.requires_grad
+        np.testing.assert_array_equal(value.numpy(), model.state_dict()[key].numpy())
+    fresh = small_model()
+    assert repr(fresh.load_state_dict(back)) == "<All keys matched successfully>"
+    x = Tensor(np.random.default_rng(0).random((2, 1, 4, 4), dtype=np.float32))
+    np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
+
+
+def test_bytes_io_round_trip_like_pytorch():
+    model = small_model()
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    for param in model.parameters():
+        param.grad = Tensor(np.ones_like(param.data))
+    opt.step()
+    buffer = io.BytesIO()
+    buffer.write(b"header")                          # written from the current position
+    save({"model": model.state_dict(), "optimizer": opt.state_dict()}, buffer)
+    buffer.seek(6)
+    back = load(buffer)
+    assert not buffer.closed
+    np.testing.assert_array_equal(back["model"]["3.weight"].numpy(), model[3].weight.numpy())
+    fresh_model = small_model()
+    fresh_model.load_state_dict(back["model"])
+    fresh = optim.Adam(fresh_model.parameters(), lr=0.01)
+    fresh.load_state_dict(back["optimizer"])
+    assert fresh.state_dict()["state"][0]["step"] == 1
+
+
+class ReadOnlyStream:
+    """A file object without seek (a pipe or a socket)."""
+
+    def __init__(self, data):
+        self._data = io.BytesIO(data)
+
+    def read(self, size=-1):
+        return self._data.read(size)
+
+    def seekable(self):
+        return False
+
+
+def test_unseekable_file_object_loads():
+    buffer = io.BytesIO()
+    save({"w": Tensor(np.arange(3, dtype=np.float32))}, buffer)
+    back = load(ReadOnlyStream(buffer.getvalue()))
+    np.testing.assert_array_equal(back["w"].numpy(), np.arange(3, dtype=np.float32))
+
+
+def test_tensors_keep_requires_grad_and_dtype():
+    obj = {"leaf": Tensor(np.ones(2, np.float64), requires_grad=True), "param": nn.Parameter(np.zeros(3, np.float32)),
+           "ints": Tensor(np.arange(3))}
+    buffer = io.BytesIO()
+    save(obj, buffer)
+    buffer.seek(0)
+    back = load(buffer)
+    assert back["leaf"].requires_grad and back["leaf"].dtype == np.float64
+    assert type(back["param"]) is Tensor and back["param"].requires_grad
+    assert back["ints"].dtype == obj["ints"].dtype and not back["ints"].requires_grad
+
+
+@pytest.mark.parametrize("map_location", [None, "cpu", "cpu:0", {"cuda:0": "cpu"}, lambda storage, loc: storage])
+def test_map_location_on_the_cpu_changes_nothing(tmp_path, map_location):
+    save({"w": Tensor(np.ones(2, np.float32))}, tmp_path / "w.pt")
+    np.testing.assert_array_equal(load(tmp_path / "w.pt", map_location=map_location)["w"].numpy(), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("map_location", ["cuda", "cuda:0", "mps"])
+def test_map_location_on_a_gpu_raises(tmp_path, map_location):
+    save({"w": np.ones(2)}, tmp_path / "w.pt")
+    with pytest.raises(RuntimeError, match=f"map_location='{map_location}'.*runs on the CPU"):
+        load(tmp_path / "w.pt", map_location=map_location)
+
+
+def test_file_object_errors_name_it():
+    with pytest.raises(CheckpointError, match=r"load: the BytesIO object is not a tinygrad_cnn checkpoint"):
+        load(io.BytesIO(b"\x80\x02}q\x00."))         # a bare pickle (torch.save's legacy format)
+    with pytest.raises(TypeError, match=r"save: f must be a file name .* or a binary file object, got int"):
+        save({}, 3)
+    with pytest.raises(TypeError, match=r"save: 'net' is a Sequential, which cannot be saved"):
+        save({"net": small_model()}, io.BytesIO())
+
+
+def test_version_1_checkpoints_still_load(tmp_path):
+    """Files written before Tensors and OrderedDicts had their own nodes."""
+    import json
+    structure = {"format": serialization.FORMAT, "version": 1,
+                 "root": {"dict": [["model", {"dict": [["w", {"array": "model/w"}]]}], ["epoch", 3]]}}
+    with open(tmp_path / "old.npz", "wb") as file:
+        serialization._write_npz(file, {"model/w": np.arange(3, dtype=np.float32)}, json.dumps(structure))
+    back = load(tmp_path / "old.npz")
+    assert back["epoch"] == 3 and type(back["model"]["w"]) is np.ndarray
+
+
+def test_torch_save_files_are_refused_with_a_way_out(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.ones(2)}, tmp_path / "theirs.pth")
+    with pytest.raises(CheckpointError, match=r"theirs.pth' was written by torch.save: it holds pickles"):
+        load(tmp_path / "theirs.pth")

@@ -31,6 +31,7 @@ from .random import manual_seed  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
 from . import nn  # noqa: E402,F401
 from . import optim  # noqa: E402,F401
+from . import utils  # noqa: E402,F401  (torch.utils.data; vision is imported explicitly, as torchvision is)
 from .serialization import CheckpointError, load, save  # noqa: E402,F401
 from .training import evaluate, fit, load_checkpoint, plot_history, summary  # noqa: E402,F401
 

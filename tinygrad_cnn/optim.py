@@ -1,4 +1,4 @@
-"""Optimizers with PyTorch's update rules: SGD, Adam and AdamW.
+"""Optimizers with PyTorch's update rules: SGD, Adam, AdamW and RMSprop.
 
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss.backward(); opt.step(); opt.zero_grad()
@@ -22,7 +22,7 @@ import numpy as np
 
 from .tensor import Tensor, enable_grad
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
 
 
 class Optimizer:
@@ -38,7 +38,8 @@ class Optimizer:
     Subclasses define ``_check_group`` (hyperparameter validation) and
     ``_update`` (one parameter's in-place step) and list their per-parameter
     state in ``_array_state`` (arrays shaped like the parameter) and
-    ``_count_state`` (non-negative integers).
+    ``_count_state`` (non-negative integers), or override ``_state_names``
+    when the buffers depend on the group's options.
     """
 
     _array_state: tuple[str, ...] = ()
@@ -142,6 +143,10 @@ class Optimizer:
     def _check_group(self, group: Mapping) -> None:
         raise NotImplementedError
 
+    def _state_names(self, group: Mapping) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(array buffers, integer counters) a parameter of ``group`` keeps."""
+        return self._array_state, self._count_state
+
     def _scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A work array shaped like ``like``, a view of a reusable buffer."""
         key = (slot, like.dtype)
@@ -188,7 +193,7 @@ class Optimizer:
         if len(saved_groups) != len(self.param_groups):
             fail(f"it has {len(saved_groups)} parameter groups, this optimizer has {len(self.param_groups)}")
 
-        by_index: dict[int, Tensor] = {}
+        by_index: dict[int, tuple[Tensor, dict]] = {}
         new_groups = []
         for number, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if not isinstance(saved, Mapping) or set(saved) != set(group):
@@ -201,10 +206,6 @@ class Optimizer:
             if None in indices or len(indices) != len(group["params"]):
                 fail(f"group {number} lists {len(indices)} parameters ({saved['params']!r}), "
                      f"this optimizer's group has {len(group['params'])}")
-            for index, param in zip(indices, group["params"]):
-                if index in by_index:
-                    fail(f"parameter index {index} appears twice")
-                by_index[index] = param
             new_group = {key: _plain(value, like=group[key]) for key, value in saved.items() if key != "params"}
             new_group["params"] = group["params"]
             try:
@@ -212,21 +213,26 @@ class Optimizer:
             except (TypeError, ValueError) as err:
                 fail(f"group {number}: {err}")
             new_groups.append(new_group)
+            for index, param in zip(indices, group["params"]):
+                if index in by_index:
+                    fail(f"parameter index {index} appears twice")
+                by_index[index] = (param, new_group)
 
         new_state = {}
-        expected = set(self._array_state) | set(self._count_state)
         if not isinstance(state_dict["state"], Mapping):
             fail(f"'state' must be a dict, got {type(state_dict['state']).__name__}")
         for key, entry in state_dict["state"].items():
             index = _as_index(key)
             if index not in by_index:
                 fail(f"state for parameter {key!r}, which no group lists")
-            param = by_index[index]
+            param, new_group = by_index[index]
+            array_names, count_names = self._state_names(new_group)
+            expected = set(array_names) | set(count_names)
             if not isinstance(entry, Mapping) or set(entry) != expected:
                 keys = sorted(entry) if isinstance(entry, Mapping) else type(entry).__name__
                 fail(f"state for parameter {index} has {keys}, expected {sorted(expected)}")
             restored = {}
-            for name in self._array_state:
+            for name in array_names:
                 value = entry[name]
                 array = np.asarray(value.data if isinstance(value, Tensor) else value)
                 if array.dtype.kind not in "fiu":
@@ -235,7 +241,7 @@ class Optimizer:
                     fail(f"state '{name}' of parameter {index} has shape {array.shape}, "
                          f"but the parameter has shape {param.shape}")
                 restored[name] = array.astype(param.dtype, copy=True)
-            for name in self._count_state:
+            for name in count_names:
                 count = _as_index(entry[name])
                 if count is None:
                     fail(f"state '{name}' of parameter {index} must be a non-negative integer, "
@@ -254,7 +260,7 @@ class Optimizer:
     def __repr__(self):
         lines = [f"{self._name} ("]
         for number, group in enumerate(self.param_groups):
-            size = sum(param.size for param in group["params"])
+            size = sum(param.data.size for param in group["params"])
             lines.append(f"Parameter Group {number} ({len(group['params'])} tensors, {size:,} values)")
             lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
         return "\n".join(lines) + "\n)"
@@ -438,3 +444,77 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), with PyTorch's formula and defaults.
+
+    With ``g = grad + weight_decay * p`` and ``a = alpha``:
+      ``v = a * v + (1 - a) * g * g`` (the running mean square);
+      centered: ``m = a * m + (1 - a) * g`` and ``denom = sqrt(v - m * m) + eps``,
+      else ``denom = sqrt(v) + eps``;
+      with momentum: ``b = momentum * b + g / denom`` and ``p -= lr * b``,
+      else ``p -= lr * g / denom``.
+    State per parameter: ``step`` (int), ``square_avg`` (v), and
+    ``momentum_buffer`` (b) when momentum > 0, ``grad_avg`` (m) when centered.
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered))
+
+    def _check_group(self, group):
+        for name in ("lr", "alpha", "eps", "weight_decay", "momentum"):
+            _check_number(self._name, name, group[name], 0.0)
+        if not isinstance(group["centered"], (bool, np.bool_)):
+            raise ValueError(f"{self._name}: centered must be True or False, got {group['centered']!r}")
+
+    def _state_names(self, group):
+        arrays = ("square_avg",)
+        if group["momentum"] > 0:
+            arrays += ("momentum_buffer",)
+        if group["centered"]:
+            arrays += ("grad_avg",)
+        return arrays, ("step",)
+
+    def _update(self, data, grad, state, group):
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
+        if weight_decay != 0:
+            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            decayed += grad
+            grad = decayed
+        if not state:
+            state["step"] = 0
+            for name in self._state_names(group)[0]:
+                state[name] = np.zeros(data.shape, dtype=data.dtype)
+        state["step"] += 1
+        square_avg, work = state["square_avg"], self._scratch(data, 1)
+
+        # Python floats, so float32 arrays stay float32.
+        np.multiply(grad, 1.0 - alpha, out=work)
+        work *= grad
+        square_avg *= alpha
+        square_avg += work
+        if group["centered"]:
+            # m += (1 - a) * (g - m): PyTorch's lerp form
+            grad_avg = state["grad_avg"]
+            np.subtract(grad, grad_avg, out=work)
+            work *= 1.0 - alpha
+            grad_avg += work
+            np.multiply(grad_avg, grad_avg, out=work)
+            np.subtract(square_avg, work, out=work)
+            np.sqrt(work, out=work)
+        else:
+            np.sqrt(square_avg, out=work)
+        work += eps
+        np.divide(grad, work, out=work)          # g / denom
+        if momentum > 0:
+            buffer = state["momentum_buffer"]
+            buffer *= momentum
+            buffer += work
+            np.multiply(buffer, lr, out=work)
+        else:
+            work *= lr
+        data -= work

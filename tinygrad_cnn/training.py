@@ -87,7 +87,7 @@ def summary(model, input_shape, print_fn=print) -> str:
         for param in module._parameters.values():
             if param is not None and id(param) not in counted:
                 counted.add(id(param))
-                count += param.size
+                count += param.data.size
         return count
 
     # Leaves, and containers that hold parameters of their own, get a row.
@@ -131,8 +131,8 @@ def summary(model, input_shape, print_fn=print) -> str:
             rows.append((label, "(not called)", count))
 
     params = list(model.parameters())
-    total = sum(p.size for p in params)
-    trainable = sum(p.size for p in params if p.requires_grad)
+    total = sum(p.data.size for p in params)
+    trainable = sum(p.data.size for p in params if p.requires_grad)
     headers = ("Layer (type)", "Output Shape", "Param #")
     table = [(label, shape_text, f"{count:,}") for label, shape_text, count in rows]
     widths = [max([len(headers[col])] + [len(row[col]) for row in table]) + 4 for col in range(3)]

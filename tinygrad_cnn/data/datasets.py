@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from ..tensor import Tensor
+from .dataset import Dataset, overrides_getitem
 from .fetch import download as _download
 from .idx import read_idx
 
@@ -22,7 +24,38 @@ MNIST_STD = 0.3081
 SAMPLE_FILE = "mnist_sample.npz"
 
 
-class ImageDataset:
+def to_float32(images, normalize=None) -> np.ndarray:
+    """Turn a batch of images into float32 NCHW, the layout the model takes.
+
+    Args:
+        images: uint8 (N, H, W) or (N, C, H, W), scaled from [0, 255] to [0, 1];
+            or already floating point, which is taken to be in [0, 1].
+        normalize: ``None`` or ``(mean, std)``: ``(x - mean) / std`` after scaling,
+            e.g. ``(0.1307, 0.3081)`` for MNIST.
+
+    Returns:
+        float32 array (N, C, H, W) (C = 1 for (N, H, W) input), a new array.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[:, None]
+    scale, offset = np.float32(1.0), np.float32(0.0)
+    if images.dtype == np.uint8:
+        scale = np.float32(1 / 255)
+    if normalize is not None:
+        mean, std = normalize
+        # Fold scaling and normalisation into one multiply-add, computed in float32.
+        scale = np.float32(scale / np.float32(std))
+        offset = np.float32(-np.float32(mean) / np.float32(std))
+    batch = images.astype(np.float32)  # always a copy, so in-place ops below are safe
+    if scale != 1:
+        batch *= scale
+    if offset != 0:
+        batch += offset
+    return batch
+
+
+class ImageDataset(Dataset):
     """A labelled image dataset held as two arrays.
 
     Attributes:
@@ -31,7 +64,8 @@ class ImageDataset:
         classes: list of class names; ``classes[label]`` names a label.
 
     ``dataset[i]`` returns ``(image, label)``: image float32 (1, H, W) in [0, 1]
-    (or (C, H, W)), label a Python int.
+    (or (C, H, W)), label a Python int. A DataLoader cuts batches from the two
+    arrays with one fancy index (the same values as stacking the items).
     """
 
     def __init__(self, images, labels, classes=None):
@@ -62,67 +96,15 @@ class ImageDataset:
             image *= np.float32(1 / 255)
         return image, int(self.labels[index])
 
+    def _get_batch(self, indices: np.ndarray):
+        if overrides_getitem(self, ImageDataset):
+            return NotImplemented
+        return [Tensor(to_float32(self.images[indices])),
+                Tensor(self.labels[indices].astype(np.int64, copy=False))]
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({len(self)} images of shape "
                 f"{tuple(self.images.shape[1:])}, {len(self.classes)} classes)")
-
-
-class Subset(ImageDataset):
-    """The items of ``dataset`` at ``indices``, in that order.
-
-    ``images`` and ``labels`` are gathered once, at construction, so that
-    batching from a subset is as fast as from the full dataset.
-    """
-
-    def __init__(self, dataset, indices):
-        indices = np.asarray(indices, dtype=np.int64)
-        if indices.ndim != 1:
-            raise ValueError(f"Subset: indices must be 1-D, got shape {indices.shape}")
-        if len(indices) and (indices.min() < -len(dataset) or indices.max() >= len(dataset)):
-            raise IndexError(f"Subset: indices out of range for a dataset of {len(dataset)} items")
-        self.dataset = dataset
-        self.indices = indices
-        if hasattr(dataset, "images") and hasattr(dataset, "labels"):
-            images, labels = dataset.images[indices], dataset.labels[indices]
-        else:  # a generic dataset: gather its items once
-            items = [dataset[int(index)] for index in indices]
-            images = np.stack([np.asarray(image) for image, _ in items]) if items else \
-                np.zeros((0, 1, 1, 1), np.float32)
-            labels = np.array([label for _, label in items], dtype=np.int64)
-        super().__init__(images, labels, getattr(dataset, "classes", None))
-
-
-def random_split(dataset, fractions_or_lengths, seed: int = 0) -> list:
-    """Split ``dataset`` into disjoint random subsets.
-
-    Args:
-        dataset: any dataset with ``__len__`` (vectorised when it has ``images``/``labels``).
-        fractions_or_lengths: either lengths summing to ``len(dataset)``, e.g.
-            ``[54000, 6000]``, or fractions summing to 1, e.g. ``[0.9, 0.1]``
-            (items left over by rounding down go one each to the first subsets).
-        seed: seed of the permutation, so a split is the same on every run.
-
-    Returns:
-        A list of :class:`Subset`, one per entry of ``fractions_or_lengths``.
-    """
-    total = len(dataset)
-    sizes = list(fractions_or_lengths)
-    if not sizes or any(size < 0 for size in sizes):
-        raise ValueError(f"random_split: need non-negative lengths or fractions, got {sizes}")
-    if all(isinstance(size, (int, np.integer)) for size in sizes):
-        lengths = [int(size) for size in sizes]
-        if sum(lengths) != total:
-            raise ValueError(f"random_split: lengths {lengths} sum to {sum(lengths)}, "
-                             f"but the dataset has {total} items")
-    else:
-        if abs(sum(sizes) - 1.0) > 1e-6:
-            raise ValueError(f"random_split: fractions {sizes} sum to {sum(sizes)}, not 1")
-        lengths = [int(np.floor(fraction * total)) for fraction in sizes]
-        for position in range(total - sum(lengths)):
-            lengths[position % len(lengths)] += 1
-    order = np.random.default_rng(seed).permutation(total)
-    bounds = np.cumsum([0] + lengths)
-    return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
 # --- MNIST and Fashion-MNIST from IDX files -------------------------------------------------
@@ -166,15 +148,33 @@ class _IDXDataset(ImageDataset):
 
     def __init__(self, root=None, train: bool = True, download: bool = False):
         self.train = bool(train)
-        names = _file_names(self.train)
-        directories = self.search_dirs(root)
-        found = self._locate(directories, names)
-        if found is None and download:
-            target = os.fspath(root) if root is not None else cache_dir(self.name)
-            self._download(target, names)
-            found = self._locate([target], names)
+        download_dir = None
+        if download:
+            download_dir = os.fspath(root) if root is not None else cache_dir(self.name)
+        images, labels, self.root = self.load_split(self.search_dirs(root), self.train,
+                                                    download_dir)
+        super().__init__(images, labels, self.class_names)
+
+    @classmethod
+    def load_split(cls, directories, train: bool, download_dir=None) -> tuple:
+        """Read one split from the first of ``directories`` that holds both its files.
+
+        With ``download_dir``, files found nowhere are first downloaded there
+        (MD5-checked, written atomically).
+
+        Returns:
+            ``(images uint8 (N, 28, 28), labels uint8 (N,), directory read from)``.
+
+        Raises:
+            FileNotFoundError: saying where the files were looked for, and how to get them.
+        """
+        names = _file_names(train)
+        found = cls._locate(directories, names)
+        if found is None and download_dir is not None:
+            cls._download(download_dir, names)
+            found = cls._locate([download_dir], names)
         if found is None:
-            raise FileNotFoundError(self._not_found_message(directories, names))
+            raise FileNotFoundError(cls._not_found_message(directories, names, train))
         images_path, labels_path = found
         images = read_idx(images_path, ndim=3)
         labels = read_idx(labels_path, ndim=1)
@@ -184,11 +184,10 @@ class _IDXDataset(ImageDataset):
         if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
             raise ValueError(f"{images_path}: expected uint8 images of 28x28, got "
                              f"{images.dtype} images of shape {images.shape[1:]}")
-        if labels.size and labels.max() >= len(self.class_names):
+        if labels.size and labels.max() >= len(cls.class_names):
             raise ValueError(f"{labels_path}: label {labels.max()} out of range "
-                             f"0..{len(self.class_names) - 1}")
-        self.root = os.path.dirname(images_path)
-        super().__init__(images, labels, self.class_names)
+                             f"0..{len(cls.class_names) - 1}")
+        return images, labels, os.path.dirname(images_path)
 
     @classmethod
     def search_dirs(cls, root=None) -> list:
@@ -204,16 +203,18 @@ class _IDXDataset(ImageDataset):
                 return paths
         return None
 
-    def _download(self, target: str, names) -> None:
+    @classmethod
+    def _download(cls, target: str, names) -> None:
         for name in names:
             if _find_file(target, name) is None:
                 file_name = name + ".gz"
-                _download([base + file_name for base in self.mirrors],
-                          os.path.join(target, file_name), md5=self.md5[file_name])
+                _download([base + file_name for base in cls.mirrors],
+                          os.path.join(target, file_name), md5=cls.md5[file_name])
 
-    def _not_found_message(self, directories, names) -> str:
-        split = "training" if self.train else "test"
-        lines = [f"{self.title} {split} files not found. Looked for "
+    @classmethod
+    def _not_found_message(cls, directories, names, train: bool) -> str:
+        split = "training" if train else "test"
+        lines = [f"{cls.title} {split} files not found. Looked for "
                  f"{names[0]}[.gz] and {names[1]}[.gz] in:"]
         for directory in directories:
             if not os.path.isdir(directory):
@@ -221,11 +222,11 @@ class _IDXDataset(ImageDataset):
             else:
                 missing = [name for name in names if _find_file(directory, name) is None]
                 state = f"missing {' and '.join(missing)}"
-            if directory in self.system_dirs:
-                state += f"; filled by: {self.system_package}"
+            if directory in cls.system_dirs:
+                state += f"; filled by: {cls.system_package}"
             lines.append(f"  {directory}  ({state})")
         lines.append(f"Put the files in one of these directories, or pass download=True to "
-                     f"fetch them into {directories[0]} (from {self.mirrors[0]}).")
+                     f"fetch them into {directories[0]} (from {cls.mirrors[0]}).")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

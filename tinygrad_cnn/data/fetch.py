@@ -3,6 +3,7 @@ and a checksum, using only the standard library (tqdm is optional)."""
 import hashlib
 import http.client
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +31,9 @@ def _is_transient(exc: BaseException) -> bool:
     """Whether trying the same URL again may help (a 404 will not, a timeout may)."""
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code >= 500 or exc.code in (408, 429)
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, socket.gaierror) and reason.errno == socket.EAI_NONAME:
+        return False  # the name does not resolve (offline?): retrying only waits
     return True
 
 

@@ -1,150 +1,143 @@
-"""Batching: DataLoader, the float conversion of images, and the shuffling seed."""
-import math
-
+"""DataLoader: PyTorch's ``torch.utils.data.DataLoader``, vectorised for
+in-memory datasets, plus this project's ``normalize=`` and ``seed=`` options."""
 import numpy as np
 
 from ..tensor import Tensor
-
-_rng = np.random.default_rng()
-
-
-def seed(value: int) -> None:
-    """Reseed the generator that DataLoaders without their own ``seed`` shuffle with.
-
-    ``tinygrad_cnn.manual_seed`` calls this, so one seed fixes a whole run.
-    """
-    global _rng
-    _rng = np.random.default_rng(value)
+from .collate import default_collate, default_convert
+from .dataset import get_batch
+from .datasets import to_float32
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, seed  # noqa: F401
 
 
-def _follow_manual_seed() -> None:
-    """Tie this module's generator to ``tinygrad_cnn.manual_seed``.
-
-    manual_seed may already have run before this module was imported; starting
-    from the core generator's seed gives the same shuffles either way.
-    """
-    global _rng
-    try:
-        from tinygrad_cnn import random as core_random
-    except ImportError:  # the core is not there (yet): keep an unseeded generator
-        return
-    core_random.on_seed(seed)
-    bit_generator = core_random.generator().bit_generator
-    # "seed_seq" is public from numpy 1.25; older versions call it "_seed_seq".
-    seed_sequence = getattr(bit_generator, "seed_seq", None) or \
-        getattr(bit_generator, "_seed_seq", None)
-    if seed_sequence is not None and not seed_sequence.spawn_key:
-        _rng = np.random.default_rng(seed_sequence.entropy)
-
-
-_follow_manual_seed()
-
-
-def to_float32(images, normalize=None) -> np.ndarray:
-    """Turn a batch of images into float32 NCHW, the layout the model takes.
-
-    Args:
-        images: uint8 (N, H, W) or (N, C, H, W), scaled from [0, 255] to [0, 1];
-            or already floating point, which is taken to be in [0, 1].
-        normalize: ``None`` or ``(mean, std)``: ``(x - mean) / std`` after scaling,
-            e.g. ``(0.1307, 0.3081)`` for MNIST.
-
-    Returns:
-        float32 array (N, C, H, W) (C = 1 for (N, H, W) input), a new array.
-    """
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[:, None]
-    scale, offset = np.float32(1.0), np.float32(0.0)
-    if images.dtype == np.uint8:
-        scale = np.float32(1 / 255)
-    if normalize is not None:
-        mean, std = normalize
-        # Fold scaling and normalisation into one multiply-add, computed in float32.
-        scale = np.float32(scale / np.float32(std))
-        offset = np.float32(-np.float32(mean) / np.float32(std))
-    batch = images.astype(np.float32)  # always a copy, so in-place ops below are safe
-    if scale != 1:
-        batch *= scale
-    if offset != 0:
-        batch += offset
-    return batch
+def get_worker_info():
+    """Always ``None``: batches are loaded in the main process (see ``num_workers``)."""
+    return None
 
 
 class DataLoader:
-    """Iterate over a dataset in batches of ``(images, labels)``.
+    """Iterate over a dataset in collated batches, as PyTorch's DataLoader does.
 
     Args:
-        dataset: an :class:`~tinygrad_cnn.data.ImageDataset` (or anything with
-            ``images``/``labels`` arrays, batched with one fancy index per batch),
-            or any object with ``__len__`` and ``__getitem__`` returning
-            ``(image, label)`` (items stacked one by one: slower).
-        batch_size: items per batch; the last batch may be smaller.
-        shuffle: visit the items in a new random order every epoch.
+        dataset: anything with ``__len__`` and ``__getitem__``. Datasets that hold
+            their items in memory (:class:`ImageDataset`, :class:`TensorDataset`,
+            ``vision.datasets.MNIST`` with known transforms, and :class:`Subset` s
+            of them) give each batch with one fancy index instead of one
+            ``__getitem__`` per item (same values), when ``collate_fn`` is the default.
+        batch_size: items per batch (the last may be smaller); ``None`` yields
+            items one by one, converted by ``default_convert`` (numpy -> Tensor).
+        shuffle: a new random order every epoch (``RandomSampler``).
+        sampler: an iterable of indices (exclusive with ``shuffle``).
+        batch_sampler: an iterable of index lists (exclusive with ``batch_size``,
+            ``shuffle``, ``sampler`` and ``drop_last``).
+        num_workers: accepted for compatibility; batches are always loaded in
+            this process (``worker_init_fn`` is not called).
+        collate_fn: list of items -> batch; default :func:`default_collate`.
+        pin_memory, timeout, prefetch_factor, persistent_workers, ...: accepted
+            for compatibility, no effect.
         drop_last: skip a last, incomplete batch.
-        seed: seed of this loader's own generator: the sequence of epoch orders
-            is then the same on every run. Without it, shuffling draws from the
-            module generator that :func:`seed` (and ``tinygrad_cnn.manual_seed``) reseeds.
-        normalize: ``None`` or ``(mean, std)``, applied in float32.
+        generator: a ``numpy.random.Generator`` for shuffling. Without it (and
+            without ``seed``) shuffling draws from the data generator that
+            ``tinygrad_cnn.manual_seed`` reseeds.
+        seed: (this project) the seed of the loader's own shuffling generator:
+            the sequence of epoch orders is then the same on every run.
+        normalize: (this project) ``None`` or ``(mean, std)``: the batch's first
+            field (the images) is turned into float32 NCHW (uint8 scaled to
+            [0, 1], a channel axis added to (B, H, W)) and normalised.
 
     Yields:
-        ``(images, labels)``: images a float32 Tensor (B, C, H, W) (C = 1 for
-        MNIST), labels an int64 Tensor (B,).
+        ``collate_fn([dataset[i] for i in batch_indices])``; for ``(image, label)``
+        items a list ``[images (B, ...), labels int64 (B,)]``.
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None, normalize=None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers: bool = False, pin_memory_device: str = "",
+                 in_order: bool = True, seed: int | None = None, normalize=None):
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) \
+                or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers option should be a non-negative int; "
+                             f"use num_workers=0 to disable multiprocessing (got {num_workers!r})")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout}")
+        if seed is not None:
+            if generator is not None:
+                raise ValueError("DataLoader: pass generator or seed, not both")
+            generator = np.random.default_rng(seed)
         if normalize is not None:
             mean, std = normalize
             if not std > 0:
                 raise ValueError(f"DataLoader: normalize std must be positive, got {std}")
+
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is "
+                             "mutually exclusive with drop_last")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else \
+                SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, bool(drop_last))
+
         self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.batch_size = batch_size
+        self.drop_last = bool(drop_last)
+        self.shuffle = bool(shuffle)
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = int(num_workers)
+        self.collate_fn = collate_fn if collate_fn is not None else \
+            (default_convert if batch_sampler is None else default_collate)
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.generator = generator
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.pin_memory_device = pin_memory_device
+        self.in_order = in_order
         self.normalize = normalize
-        self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def __len__(self) -> int:
-        """Number of batches per epoch."""
-        count = len(self.dataset) / self.batch_size
-        return math.floor(count) if self.drop_last else math.ceil(count)
-
-    def _order(self):
-        if not self.shuffle:
-            return None
-        # Looked up at each epoch, so a seed() after construction still applies.
-        rng = self._rng if self._rng is not None else _rng
-        return rng.permutation(len(self.dataset))
+        """Number of batches per epoch (items, with ``batch_size=None``)."""
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
     def __iter__(self):
-        images = getattr(self.dataset, "images", None)
-        labels = getattr(self.dataset, "labels", None)
-        vectorised = isinstance(images, np.ndarray) and isinstance(labels, np.ndarray)
-        order = self._order()
-        total = len(self.dataset)
-        stop = total - total % self.batch_size if self.drop_last else total
-        for start in range(0, stop, self.batch_size):
-            end = min(start + self.batch_size, stop)
-            # Unshuffled batches are slices (views), shuffled ones one fancy index.
-            index = slice(start, end) if order is None else order[start:end]
-            if vectorised:
-                batch_images = to_float32(images[index], self.normalize)
-                batch_labels = np.array(labels[index], dtype=np.int64)
-            else:
-                batch_images, batch_labels = self._stack(index)
-            yield Tensor(batch_images), Tensor(batch_labels)
+        if self.batch_sampler is None:  # no automatic batching
+            for index in self.sampler:
+                yield self._finish(self.collate_fn(self.dataset[index]))
+            return
+        batches = self.batch_sampler._index_batches() \
+            if isinstance(self.batch_sampler, BatchSampler) else iter(self.batch_sampler)
+        vectorise = self.collate_fn is default_collate
+        for indices in batches:
+            batch = NotImplemented
+            if vectorise:
+                index_array = np.asarray(indices)
+                if index_array.ndim == 1 and index_array.dtype.kind in "iu" and len(index_array):
+                    batch = get_batch(self.dataset, index_array.astype(np.int64, copy=False))
+            if batch is NotImplemented:
+                positions = indices.tolist() if isinstance(indices, np.ndarray) else indices
+                batch = self.collate_fn([self.dataset[position] for position in positions])
+            yield self._finish(batch)
 
-    def _stack(self, index):
-        positions = range(index.start, index.stop) if isinstance(index, slice) else index
-        items = [self.dataset[int(position)] for position in positions]
-        images = np.stack([np.asarray(image) for image, _ in items])
-        labels = np.array([int(label) for _, label in items], dtype=np.int64)
-        # Float items (from __getitem__) are taken as already scaled to [0, 1].
-        return to_float32(images, self.normalize), labels
+    def _finish(self, batch):
+        if self.normalize is None:
+            return batch
+        if isinstance(batch, (list, tuple)) and batch:
+            images = batch[0]
+            normalized = Tensor(to_float32(getattr(images, "data", images), self.normalize))
+            rest = list(batch[1:])
+            return [normalized, *rest] if isinstance(batch, list) else (normalized, *rest)
+        return Tensor(to_float32(getattr(batch, "data", batch), self.normalize))
 
     def __repr__(self) -> str:
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "

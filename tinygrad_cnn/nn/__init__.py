@@ -4,7 +4,8 @@ API and ``nn.functional``."""
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from typing import Iterator
 
 import numpy as np
@@ -15,7 +16,8 @@ from . import functional as F
 from . import init  # noqa: F401
 
 __all__ = ["Parameter", "Module", "Sequential", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
-           "Dropout", "Flatten", "functional", "init"]
+           "Dropout", "Flatten", "Identity", "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss",
+           "L1Loss", "StateDictError", "functional", "init"]
 
 functional = F
 
@@ -34,40 +36,151 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys the model has that the state
+    dict lacks, and the keys the state dict has that the model lacks."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class StateDictError(RuntimeError, ValueError):
+    """A state dict that does not fit the model (PyTorch raises RuntimeError;
+    it is also a ValueError, which is what tinygrad_cnn raised before)."""
+
+
+_CPU_ONLY = "tinygrad_cnn runs on the CPU"
+_OTHER_DEVICES = ("cuda", "mps", "xpu", "xla", "meta", "hip", "vulkan", "ipu", "hpu", "mtia", "privateuseone")
+
+
+def _device_name(owner: str, device) -> str:
+    """'cpu' for anything naming the CPU; RuntimeError for other devices."""
+    name = str(getattr(device, "type", device)).lower()
+    if name == "cpu" or name.startswith("cpu:"):
+        return "cpu"
+    raise RuntimeError(f"{owner}: device {str(device)!r} is not available: {_CPU_ONLY}")
+
+
+def _is_device(value) -> bool:
+    if hasattr(value, "type") and not isinstance(value, (np.dtype, type)):
+        return True
+    return isinstance(value, str) and value.lower().split(":")[0] in ("cpu",) + _OTHER_DEVICES
+
+
+def _parse_to(owner: str, args, kwargs):
+    """(dtype or None) from PyTorch's ``to(device)``, ``to(dtype)``,
+    ``to(device, dtype)``, ``to(tensor)`` and ``device=``/``dtype=`` keywords;
+    raises for devices other than the CPU."""
+    kwargs = dict(kwargs)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("copy", None)
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"{owner}: unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, bool):      # PyTorch's positional non_blocking
+            continue
+        elif _is_device(arg):
+            device = arg
+        else:
+            dtype = arg
+    if device is not None:
+        _device_name(owner, device)
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}: expected a device or a dtype, got {dtype!r}") from None
+    if dtype.kind not in "fc":
+        raise TypeError(f"{owner}: only floating point dtypes are accepted, got {dtype}")
+    return dtype
+
+
 class Module:
-    """Base class: assign Parameters and Modules as attributes; define ``forward``."""
+    """Base class: assign Parameters and Modules as attributes; define ``forward``.
+
+    Parameters, submodules and buffers (``register_buffer``: state that is not
+    trained, e.g. a loss's class weights) are found by name, as in PyTorch.
+    """
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        # as in PyTorch: a name keeps its place when re-assigned (state_dict order)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            table = params
         elif isinstance(value, Module):
-            self._modules[name] = value
+            table = modules
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter "
+                                f"'{name}' (a Parameter or None expected)")
+            table = params
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as buffer "
+                                f"'{name}' (a Tensor or None expected)")
+            table = buffers
         else:
+            table = None
+        for other in (params, modules, buffers):
+            if other is not table:
+                other.pop(name, None)
+        if table is None:
             object.__setattr__(self, name, value)
+        else:
+            self.__dict__.pop(name, None)
+            table[name] = value
 
     def __getattr__(self, name):
-        for store in ("_parameters", "_modules"):
+        for store in ("_parameters", "_modules", "_buffers"):
             table = self.__dict__.get(store)
             if table is not None and name in table:
                 return table[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
-        if name in self._parameters:
-            del self._parameters[name]
-        elif name in self._modules:
-            del self._modules[name]
+        for store in (self._parameters, self._modules, self.__dict__.get("_buffers", {})):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Keep ``tensor`` (a Tensor or None) as state that is not a parameter:
+        it is in ``state_dict()`` (unless ``persistent=False``) and follows
+        ``to()``/``float()``/``double()``."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before register_buffer")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: name must be a non-empty string without '.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: '{name}' is already a parameter or submodule")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
         else:
-            object.__delattr__(self, name)
+            self._non_persistent_buffers.add(name)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -91,18 +204,32 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs, e.g. ``('0.weight', ...)``; shared parameters once."""
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
             for name, param in module._parameters.items():
-                if id(param) not in seen:
+                if param is not None and id(param) not in seen:
                     seen.add(id(param))
                     yield (f"{module_name}.{name}" if module_name else name), param
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is not None and id(buffer) not in seen:
+                    seen.add(id(buffer))
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.parameters():
@@ -119,50 +246,159 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn`` on every submodule (children first), then on self."""
+        for child in self._modules.values():
+            child.apply(fn)
+        fn(self)
+        return self
+
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # --- device and dtype -----------------------------------------------------------
+    def to(self, *args, **kwargs) -> "Module":
+        """PyTorch's ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)``: returns self. The device must be the CPU ('cpu');
+        others raise RuntimeError. A dtype converts the floating point
+        parameters (and their gradients) and buffers in place: the same
+        Parameter objects, so optimizers built on them keep working."""
+        dtype = _parse_to(f"{type(self).__name__}.to", args, kwargs)
+        if dtype is not None:
+            self._convert(dtype)
+        return self
+
+    def _convert(self, dtype) -> None:
+        for module in self.modules():
+            for table in (module._parameters, module._buffers):
+                for tensor in table.values():
+                    if tensor is None or tensor.dtype.kind not in "fc":
+                        continue
+                    tensor.data = tensor.data.astype(dtype, copy=False)
+                    if tensor.grad is not None:
+                        tensor.grad = Tensor(tensor.grad.data.astype(dtype, copy=False))
+
+    def cpu(self) -> "Module":
+        return self
+
+    def cuda(self, device=None) -> "Module":
+        raise RuntimeError(f"{type(self).__name__}.cuda(): {_CPU_ONLY}")
+
+    def float(self) -> "Module":
+        """Floating point parameters and buffers to float32; returns self."""
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        """Floating point parameters and buffers to float64; returns self."""
+        return self.to(np.float64)
+
+    def half(self) -> "Module":
+        """Floating point parameters and buffers to float16; returns self."""
+        return self.to(np.float16)
 
     # --- state ------------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Name -> a copy of each parameter's array (PyTorch's names and layouts)."""
-        return OrderedDict((name, param.data.copy()) for name, param in self.named_parameters())
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An OrderedDict: dotted name -> Tensor, for every parameter and
+        persistent buffer (PyTorch's names and layouts).
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy arrays into the parameters. Everything is checked before
-        anything is written, so a failed load leaves the model as it was.
-        Returns (missing_keys, unexpected_keys)."""
-        own = OrderedDict(self.named_parameters())
-        given = {name: np.asarray(value.data if isinstance(value, Tensor) else value)
-                 for name, value in state_dict.items()}
-        missing = [name for name in own if name not in given]
-        unexpected = [name for name in given if name not in own]
+        The Tensors are detached but share memory with the model, as in
+        PyTorch: they change when the model trains (copy them, e.g.
+        ``{k: v.numpy().copy() ...}``, to keep a snapshot). ``keep_vars=True``
+        gives the Parameters themselves. A parameter shared by two modules
+        appears under both names."""
+        if destination is None:
+            destination = OrderedDict()
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        for name, child in self._modules.items():
+            child.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def _state_slots(self, prefix: str = ""):
+        """(key, Tensor) for everything state_dict holds, shared ones under each name."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                yield prefix + name, param
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                yield prefix + name, buffer
+        for name, child in self._modules.items():
+            yield from child._state_slots(prefix + name + ".")
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Copy values (Tensors, numpy arrays or nested lists) into the
+        parameters and buffers, in place and cast to their dtypes.
+
+        Everything is checked before anything is written, so a failed load
+        leaves the model as it was. ``strict=True`` (the default) refuses
+        missing and unexpected keys; a shape mismatch is refused either way.
+        Raises StateDictError (a RuntimeError, as PyTorch's, and a
+        ValueError). Returns the named tuple ``(missing_keys, unexpected_keys)``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of name -> Tensor, got {type(state_dict).__name__}")
+        own = list(self._state_slots())
+        own_keys = {key for key, _ in own}
+        given = {}
         problems = []
+        for key, value in state_dict.items():
+            try:
+                given[key] = np.asarray(value.data if isinstance(value, Tensor) else value)
+            except (TypeError, ValueError) as err:
+                problems.append(f'"{key}": cannot be read as an array ({err})')
+        missing = [key for key, _ in own if key not in given]
+        unexpected = [key for key in given if key not in own_keys]
         if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
+            problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{key}"' for key in missing) + ".")
         if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
-        for name, param in own.items():
-            if name in given and given[name].shape != param.shape:
-                problems.append(f"{name}: checkpoint has shape {given[name].shape}, "
-                                f"model has {param.shape}")
+            problems.append("Unexpected key(s) in state_dict: "
+                            + ", ".join(f'"{key}"' for key in unexpected) + ".")
+        for key, tensor in own:
+            if key in given and given[key].shape != tensor.shape:
+                problems.append(f"size mismatch for {key}: copying a param with shape {given[key].shape} "
+                                f"from checkpoint, the shape in current model is {tensor.shape}.")
+            elif key in given and given[key].dtype.kind not in "biuf":
+                problems.append(f"{key}: checkpoint has dtype {given[key].dtype}, expected numbers")
         if problems:
-            raise ValueError(f"load_state_dict into {type(self).__name__} failed (model unchanged):\n  "
-                             + "\n  ".join(problems))
-        for name, param in own.items():
-            if name in given:
-                param.data = given[name].astype(param.dtype, copy=True)
-        return missing, unexpected
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__} "
+                                 "(model unchanged):\n\t" + "\n\t".join(problems))
+        for key, tensor in own:
+            if key not in given:
+                continue
+            if assign or not tensor.data.flags.writeable:
+                tensor.data = given[key].astype(tensor.dtype, copy=True)
+            elif tensor.data is not given[key]:
+                # in place, as PyTorch's copy_: views from state_dict() and
+                # optimizers holding the parameter see the new values
+                np.copyto(tensor.data, given[key], casting="unsafe")
+        return _IncompatibleKeys(missing, unexpected)
 
     # --- display ----------------------------------------------------------------------
     def extra_repr(self) -> str:
         return ""
 
+    def _get_name(self) -> str:
+        return type(self).__name__
+
     def __repr__(self):
-        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        # PyTorch's layout: one-line extra_repr inline; else one item a line, indented
+        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        if len(extra) == 1 and not children:
+            return f"{self._get_name()}({extra[0]})"
+        lines = extra + children
         if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+            return f"{self._get_name()}()"
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class Sequential(Module):
@@ -278,54 +514,176 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """Max pooling; the gradient goes to the first maximum of each window."""
+    """Max pooling, (N, C, H, W) -> (N, C, OH, OW); the gradient goes to the
+    first maximum of each window. stride defaults to kernel_size."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        F._unsupported("MaxPool2d", dilation=(dilation, (1, (1, 1))), return_indices=(return_indices, (False,)),
+                       ceil_mode=(ceil_mode, (False,)))
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
 
     def forward(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool2d(MaxPool2d):
-    """Average pooling (padded zeros count in the mean)."""
+class AvgPool2d(Module):
+    """Average pooling, (N, C, H, W) -> (N, C, OH, OW); padded zeros count in
+    the mean. stride defaults to kernel_size."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        F._unsupported("AvgPool2d", ceil_mode=(ceil_mode, (False,)),
+                       count_include_pad=(count_include_pad, (True,)), divisor_override=(divisor_override, (None,)))
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
 
 class ReLU(Module):
+    """max(x, 0) elementwise. ``inplace`` is accepted; the result is a new tensor."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x):
         return x.relu()
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Dropout(Module):
     """Inverted dropout while training; the identity in eval mode."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Flatten(Module):
-    def __init__(self, start_axis: int = 1, end_axis: int = -1):
+    """Merge dims start_dim..end_dim: (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_axis, self.end_axis = start_axis, end_axis
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
-        return x.flatten(self.start_axis, self.end_axis)
+        return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
-        return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """Returns its input; arguments are accepted and ignored, as in PyTorch."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Softmax(Module):
+    """softmax along ``dim`` (PyTorch's legacy choice, with a warning, when None)."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log_softmax along ``dim``."""
+
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
+
+
+# --- losses --------------------------------------------------------------------------
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        F._check_reduction(type(self).__name__, reduction)
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(weight)
+        # a buffer, as in PyTorch: it is in state_dict() and follows .to(dtype)
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax cross-entropy of logits (N, C) against integer labels (N,) or
+    class probabilities (N, C); see ``functional.cross_entropy``."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(weight, reduction)
+        F._check_smoothing("CrossEntropyLoss", label_smoothing)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (N, C) and integer labels
+    (N,); see ``functional.nll_loss``."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(weight, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean (or sum, or elementwise) squared error; see ``functional.mse_loss``."""
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean (or sum, or elementwise) absolute error; see ``functional.l1_loss``."""
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)

@@ -3,6 +3,8 @@
 Shapes: images are NCHW; conv weights (F, C // groups, KH, KW); linear
 weights (out_features, in_features).
 """
+import warnings
+
 import numpy as np
 
 from ..ops.conv import pair
@@ -10,7 +12,7 @@ from ..random import generator
 from ..tensor import Tensor, get_op
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
-           "log_softmax", "nll_loss", "cross_entropy", "dropout", "flatten"]
+           "log_softmax", "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "dropout", "flatten"]
 
 
 def _t(x):
@@ -46,16 +48,33 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return _bias_2d(out, bias, op)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0) -> Tensor:
-    """Max over windows; stride defaults to kernel_size; padding counts as -inf.
-    On ties the gradient goes to the first maximum of the window (row-major), as in PyTorch."""
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False) -> Tensor:
+    """Max over windows: x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2*padding - KH) // stride + 1.
+    stride defaults to kernel_size; padding counts as -inf. On ties the
+    gradient goes to the first maximum of the window (row-major), as in
+    PyTorch. dilation > 1, ceil_mode and return_indices are not supported."""
+    _unsupported("max_pool2d", dilation=(dilation, (1, (1, 1), [1, 1])), ceil_mode=(ceil_mode, (False,)),
+                 return_indices=(return_indices, (False,)))
     return get_op("max_pool2d")(_t(x), kernel_size=pair(kernel_size, "kernel_size", "max_pool2d"),
                                 stride=None if stride is None else pair(stride, "stride", "max_pool2d"),
                                 padding=pair(padding, "padding", "max_pool2d"))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0) -> Tensor:
-    """Mean over windows; padded zeros count (PyTorch's count_include_pad=True)."""
+def _unsupported(op, **options):
+    """Raise for options in PyTorch's signature that are not implemented here."""
+    for name, (value, supported) in options.items():
+        if value not in supported:
+            raise NotImplementedError(f"{op}: {name}={value!r} is not supported (only {name}={supported[0]!r})")
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None) -> Tensor:
+    """Mean over windows: x (N, C, H, W) -> (N, C, OH, OW); padded zeros count
+    (PyTorch's default count_include_pad=True). ceil_mode, count_include_pad=False
+    and divisor_override are not supported."""
+    _unsupported("avg_pool2d", ceil_mode=(ceil_mode, (False,)),
+                 count_include_pad=(count_include_pad, (True,)), divisor_override=(divisor_override, (None,)))
     return get_op("avg_pool2d")(_t(x), kernel_size=pair(kernel_size, "kernel_size", "avg_pool2d"),
                                 stride=None if stride is None else pair(stride, "stride", "avg_pool2d"),
                                 padding=pair(padding, "padding", "avg_pool2d"))
@@ -67,58 +86,58 @@ def linear(x, weight, bias=None) -> Tensor:
     return get_op("linear")(*inputs)
 
 
-def relu(x) -> Tensor:
+
+
+def relu(x, inplace=False) -> Tensor:
+    """max(x, 0) elementwise; the gradient at 0 is 0, as in PyTorch. ``inplace``
+    is accepted for PyTorch's signature; the result is always a new tensor."""
     return _t(x).relu()
 
 
-def softmax(x, axis=-1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability."""
-    return get_op("softmax")(_t(x), axis=int(axis))
+def _implicit_dim(op, ndim):
+    # PyTorch's legacy choice when dim is left out, with its warning
+    dim = 0 if ndim in (0, 1, 3) else 1
+    warnings.warn(f"{op}: implicit dimension choice is deprecated (as in PyTorch); "
+                  f"pass dim={dim} explicitly", UserWarning, stacklevel=4)
+    return dim
 
 
-def log_softmax(x, axis=-1) -> Tensor:
-    """x - logsumexp(x) along ``axis``, computed stably."""
-    return get_op("log_softmax")(_t(x), axis=int(axis))
+def _softmax_dim(op, x, dim, axis):
+    if axis is not None:
+        if dim is not None and dim != axis:
+            raise TypeError(f"{op}: got dim={dim} and its alias axis={axis}; pass one of them")
+        dim = axis
+    return _implicit_dim(op, x.ndim) if dim is None else int(dim)
 
 
-def nll_loss(log_probs, target, reduction="mean") -> Tensor:
-    """Negative log-likelihood: log_probs (N, C), integer target (N,)."""
-    return get_op("nll_loss")(_t(log_probs), _t(target), reduction=reduction)
+def softmax(x, dim=None, dtype=None, *, axis=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is an alias), shifted by the
+    max for stability; same shape as x. ``dtype`` casts x first. Without dim,
+    PyTorch's legacy choice (0 for 0-, 1- and 3-D input, else 1) with a warning."""
+    x = _t(x) if dtype is None else _t(x).astype(dtype)
+    return get_op("softmax")(x, axis=_softmax_dim("softmax", x, dim, axis))
 
 
-def cross_entropy(logits, target, reduction="mean") -> Tensor:
-    """Softmax cross-entropy on logits (N, C). ``target`` is either integer
-    class indices (N,) or class probabilities / one-hot rows (N, C).
-    reduction: 'mean' (over the batch), 'sum' or 'none'."""
-    logits, target = _t(logits), _t(target)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be 2-D (N, C), got shape {logits.shape}")
-    n, classes = logits.shape
-    log_probs = log_softmax(logits, axis=1)
-    if target.dtype.kind in "iu":
-        if target.shape != (n,):
-            raise ValueError(f"cross_entropy: got {target.size} labels (shape {target.shape}) for a batch "
-                             f"of {n} logits (shape {logits.shape})")
-        labels = target.data
-        if n and (labels.min() < 0 or labels.max() >= classes):
-            bad = labels[(labels < 0) | (labels >= classes)][0]
-            raise ValueError(f"cross_entropy: label {bad} is out of range for {classes} classes")
-        return nll_loss(log_probs, target, reduction)
-    if target.shape != logits.shape:
-        raise ValueError(f"cross_entropy: probability targets must have the logits' shape {logits.shape}, "
-                         f"got {target.shape} (integer labels must have an integer dtype)")
-    losses = -(target * log_probs).sum(axis=1)
-    if reduction == "none":
-        return losses
-    return losses.mean() if reduction == "mean" else losses.sum()
+def log_softmax(x, dim=None, dtype=None, *, axis=None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (``axis`` is an alias), computed stably;
+    same shape as x. Without dim, PyTorch's legacy choice with a warning."""
+    x = _t(x) if dtype is None else _t(x).astype(dtype)
+    return get_op("log_softmax")(x, axis=_softmax_dim("log_softmax", x, dim, axis))
 
 
-def dropout(x, p=0.5, training=True) -> Tensor:
+def flatten(x, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None) -> Tensor:
+    """Merge dims start_dim..end_dim into one (torch.flatten: start_dim=0 by
+    default, so a (N, C, H, W) input becomes (N*C*H*W,)). ``start_axis`` and
+    ``end_axis`` are aliases."""
+    start = start_dim if start_axis is None else start_axis
+    end = end_dim if end_axis is None else end_axis
+    return _t(x).flatten(start, end)
+
+
+def dropout(x, p=0.5, training=True, inplace=False) -> Tensor:
     """Inverted dropout: zero each element with probability p and scale the
     rest by 1 / (1 - p); the identity when not training. Reproducible through
-    ``tinygrad_cnn.manual_seed``."""
+    ``tinygrad_cnn.manual_seed``. ``inplace`` is accepted; the result is new."""
     x = _t(x)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
@@ -130,5 +149,202 @@ def dropout(x, p=0.5, training=True) -> Tensor:
     return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
-def flatten(x, start_axis=1, end_axis=-1) -> Tensor:
-    return _t(x).flatten(start_axis, end_axis)
+# --- losses ----------------------------------------------------------------------------
+#
+# Built from Tensor ops, so the engine differentiates them (and their
+# gradients). The class-index losses multiply the log-probabilities by one
+# constant (M, C) coefficient matrix that holds the class weights, the
+# ignored rows (zeros) and the label smoothing, then sum each row: one
+# product and one sum whatever options are set.
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+def _class_weight(op, weight, classes, dtype):
+    """The per-class weight as a constant array of the input's dtype, or None.
+    (As in PyTorch, no gradient flows to the weight.)"""
+    if weight is None:
+        return None
+    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if weight.shape != (classes,):
+        raise ValueError(f"{op}: weight must have one entry per class, shape ({classes},), "
+                         f"got shape {weight.shape}")
+    return weight.astype(dtype, copy=False)
+
+
+def _classes_last(x: Tensor) -> Tensor:
+    """(C,) -> (1, C); (N, C) as is; (N, C, d1, ...) -> (N*d1*..., C)."""
+    if x.ndim == 1:
+        return x.reshape(1, -1)
+    if x.ndim == 2:
+        return x
+    axes = (0,) + tuple(range(2, x.ndim)) + (1,)
+    return x.transpose(axes).reshape(-1, x.shape[1])
+
+
+def _batch_shape(x) -> tuple:
+    """The shape of one loss per example: (N, d1, ...) for input (N, C, d1, ...)."""
+    return () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
+
+
+def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reduction, label_smoothing,
+                   what="logits") -> Tensor:
+    """Weighted, smoothed negative log-likelihood of integer labels.
+
+    log_probs (C,), (N, C) or (N, C, d1, ...); target (), (N,) or (N, d1, ...).
+    Per example i with label t != ignore_index and eps = label_smoothing:
+    loss_i = -(1 - eps) * w[t] * log_probs[i, t] - eps / C * sum_c w[c] * log_probs[i, c];
+    ignored examples lose 0. 'mean' divides the sum by sum_i w[t_i] over the
+    examples not ignored (NaN when all are ignored, as in PyTorch)."""
+    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    batch = _batch_shape(log_probs)
+    classes = log_probs.shape[0 if log_probs.ndim == 1 else 1]
+    if labels.shape != batch:
+        count = labels.shape[0] if labels.ndim else "a 0-d label"
+        raise ValueError(f"{op}: got {count} labels (target shape {labels.shape}) for a batch of "
+                         f"{batch[0] if batch else 'one'} {what} (shape {log_probs.shape}); "
+                         f"expected target shape {batch}")
+    labels = labels.reshape(-1)
+    kept = labels != ignore_index
+    out_of_range = kept & ((labels < 0) | (labels >= classes))
+    if out_of_range.any():
+        raise ValueError(f"{op}: label {labels[out_of_range][0]} is out of range for {classes} classes "
+                         f"(expected 0 to {classes - 1}, or ignore_index={ignore_index})")
+    dtype = log_probs.dtype
+    weight = _class_weight(op, weight, classes, dtype)
+    safe = np.where(kept, labels, 0)
+    row_weight = kept.astype(dtype) if weight is None else weight[safe] * kept
+    rows = np.arange(labels.shape[0])
+    coefficients = np.zeros((labels.shape[0], classes), dtype=dtype)
+    coefficients[rows, safe] = row_weight * dtype.type(1.0 - label_smoothing)
+    if label_smoothing:
+        spread = np.full(classes, label_smoothing / classes, dtype=dtype) if weight is None \
+            else weight * dtype.type(label_smoothing / classes)
+        coefficients += spread * kept[:, None].astype(dtype)
+    rows = _classes_last(log_probs)
+    if reduction == "none":
+        return -(rows * Tensor(coefficients)).sum(axis=1).reshape(batch)
+    # the sign and the mean's division folded into the constant: three recorded
+    # ops in all (log_softmax, one product, one sum), which matters at batch size 1
+    denominator = float(row_weight.sum(dtype=np.float64))
+    if reduction == "mean" and denominator == 0:
+        # all ignored (or all weight zero): 0/0. PyTorch reports NaN, with zero gradients
+        return (rows * Tensor(coefficients)).sum() + float("nan")
+    scale = -1.0 / denominator if reduction == "mean" else -1.0
+    return (rows * Tensor(coefficients * dtype.type(scale))).sum()
+
+
+def _check_input(op, x: Tensor, what):
+    if x.ndim < 1 or x.dtype.kind != "f":
+        raise ValueError(f"{op}: {what} must be a floating point tensor of shape (C,), (N, C) or "
+                         f"(N, C, d1, ...), got shape {x.shape} and dtype {x.dtype}")
+
+
+def _check_smoothing(op, label_smoothing):
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+
+
+def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean") -> Tensor:
+    """Negative log-likelihood of integer class labels, as PyTorch's.
+
+    log_probs (N, C) (or (C,), or (N, C, d1, ...)), usually from
+    ``log_softmax``; target (N,) integer labels (or (), or (N, d1, ...));
+    weight (C,) per-class weights. Labels equal to ``ignore_index`` add
+    nothing. reduction 'none' gives one loss per example, 'sum' their sum,
+    'mean' their weighted mean: the sum divided by the total weight of the
+    labels not ignored."""
+    op = "nll_loss"
+    log_probs = _t(log_probs)
+    _check_reduction(op, reduction)
+    _check_input(op, log_probs, "input")
+    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{op}: labels must be integers, got dtype {labels.dtype}")
+    return _labelled_loss(op, log_probs, labels, weight, ignore_index, reduction, 0.0, what="inputs")
+
+
+def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0) -> Tensor:
+    """Softmax cross-entropy on logits (N, C) (or (C,), or (N, C, d1, ...)), as PyTorch's.
+
+    ``target`` is either integer class indices of shape (N,) (or (), or
+    (N, d1, ...)) or class probabilities / one-hot rows of the logits' shape
+    (a floating point dtype). weight (C,): per-class weights. ignore_index:
+    a label that adds nothing (class indices only). label_smoothing eps in
+    [0, 1]: the target becomes (1 - eps) * target + eps / C. reduction 'none'
+    gives one loss per example; 'sum' their sum; 'mean' for class indices
+    the sum divided by the total weight of the labels not ignored, for
+    probabilities the mean over the examples. Stable for huge logits
+    (log_softmax subtracts the max)."""
+    op = "cross_entropy"
+    logits, target = _t(logits), _t(target)
+    _check_reduction(op, reduction)
+    _check_smoothing(op, label_smoothing)
+    if logits.ndim < 1 or logits.dtype.kind != "f":
+        raise ValueError(f"{op}: logits must be 2-D (N, C), K-d (N, C, d1, ...) or 1-D (C,), "
+                         f"floating point; got shape {logits.shape} and dtype {logits.dtype}")
+    class_dim = 0 if logits.ndim == 1 else 1
+    if target.dtype.kind in "iu":
+        if logits.ndim == 1 and target.ndim != 0:
+            raise ValueError(f"{op}: logits must be 2-D (N, C); 1-D logits (C,) take one 0-d label, "
+                             f"got logits of shape {logits.shape} and target of shape {target.shape}")
+        log_probs = log_softmax(logits, dim=class_dim)
+        return _labelled_loss(op, log_probs, target, weight, ignore_index, reduction, label_smoothing)
+    if target.shape != logits.shape:
+        raise ValueError(f"{op}: probability targets must have the logits' shape {logits.shape}, "
+                         f"got {target.shape} (integer labels must have an integer dtype)")
+    if target.dtype != logits.dtype:
+        target = target.astype(logits.dtype)     # no silent float64 from a float64 target
+    classes = logits.shape[class_dim]
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / classes
+    weighted = log_softmax(logits, dim=class_dim) * target
+    weight = _class_weight(op, weight, classes, logits.dtype)
+    if weight is not None:
+        weighted = weighted * Tensor(weight.reshape((classes,) + (1,) * (logits.ndim - class_dim - 1)))
+    return _reduce(-weighted.sum(axis=class_dim), reduction)
+
+
+def _pointwise_pair(op, x, target):
+    x, target = _t(x), _t(target)
+    if x.shape != target.shape:
+        try:
+            np.broadcast_shapes(x.shape, target.shape)
+        except ValueError:
+            raise ValueError(f"{op}: input shape {x.shape} and target shape {target.shape} "
+                             "do not broadcast") from None
+        warnings.warn(f"{op}: target shape {target.shape} differs from input shape {x.shape}; they are "
+                      "broadcast, which is likely not what you want (as PyTorch warns)",
+                      UserWarning, stacklevel=3)
+    if target.dtype != x.dtype and x.dtype.kind == "f":
+        target = target.astype(x.dtype)
+    return x, target
+
+
+def mse_loss(input, target, reduction="mean") -> Tensor:
+    """Squared error (input - target)**2, elementwise ('none'), summed or
+    averaged over all elements. Shapes should match (broadcast with a warning)."""
+    _check_reduction("mse_loss", reduction)
+    input, target = _pointwise_pair("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, reduction="mean") -> Tensor:
+    """Absolute error |input - target|, elementwise ('none'), summed or averaged
+    over all elements; its gradient at 0 is 0, as PyTorch's."""
+    _check_reduction("l1_loss", reduction)
+    input, target = _pointwise_pair("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
