@@ -41,7 +41,7 @@ def permute_vjp(ctx, grad_out):
     inverse = [0] * len(axes)
     for position, axis in enumerate(axes):
         inverse[axis % len(axes)] = position
-    return (apply(permute, grad_out, axes=tuple(inverse)),)
+    return (apply(get_op("permute"), grad_out, axes=tuple(inverse)),)
 
 
 @defop("flatten", spec=Spec(cases="tinygrad_cnn.testing.cases:flatten_cases"), saves=())
