@@ -256,7 +256,8 @@ def test_to_cpu_returns_the_same_module(device):
 
 
 @pytest.mark.parametrize("call", [lambda m: m.to("cuda"), lambda m: m.to("cuda:0"), lambda m: m.cuda(),
-                                  lambda m: m.to(device="mps"), lambda m: m.to("cuda", np.float64)])
+                                  lambda m: m.to(device="mps"),
+                                  lambda m: m.to("cuda", np.float64)])
 def test_other_devices_raise(call):
     model = tinynet()
     with pytest.raises(RuntimeError, match="tinygrad_cnn runs on the CPU"):
