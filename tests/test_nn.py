@@ -232,7 +232,8 @@ def test_repr_matches_pytorch():
     torch = pytest.importorskip("torch")
     assert repr(build_net(nn)) == repr(build_net(torch.nn))
     assert repr(tinynet()) == repr(torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(1352, 10)))
+        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(1352, 10)))
 
 
 def test_repr_layout_without_torch():
