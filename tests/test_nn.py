@@ -232,7 +232,8 @@ def test_repr_matches_pytorch():
     torch = pytest.importorskip("torch")
     assert repr(build_net(nn)) == repr(build_net(torch.nn))
     assert repr(tinynet()) == repr(torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(1352, 10)))
+        torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(1352, 10)))
 
 
 def test_repr_layout_without_torch():
@@ -256,7 +257,8 @@ def test_to_cpu_returns_the_same_module(device):
 
 
 @pytest.mark.parametrize("call", [lambda m: m.to("cuda"), lambda m: m.to("cuda:0"), lambda m: m.cuda(),
-                                  lambda m: m.to(device="mps"), lambda m: m.to("cuda", np.float64)])
+                                  lambda m: m.to(device="mps"),
+                                  lambda m: m.to("cuda", np.float64)])
 def test_other_devices_raise(call):
     model = tinynet()
     with pytest.raises(RuntimeError, match="tinygrad_cnn runs on the CPU"):

@@ -9,8 +9,8 @@ moment estimates) lives in preallocated arrays of the parameter's dtype, so
 float32 training stays float32. A parameter whose ``grad`` is None is skipped.
 
 ``state_dict()`` holds only numpy arrays, numbers, strings, tuples and lists,
-keyed by parameter index, so ``tinygrad_cnn.save`` writes it to an ``.npz``
-without pickle, and ``load_state_dict`` resumes training exactly.
+keyed by parameter index, so ``tinygrad_cnn.save`` writes it without pickle,
+and ``load_state_dict`` resumes training exactly.
 """
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
 """Downloading a file from a list of mirrors, with retries, a progress bar
 and a checksum, using only the standard library (tqdm is optional)."""
 import hashlib
-import http.client
 import os
-import socket
 import time
-import urllib.error
-import urllib.request
 
 from .._atomic import atomic_write
+
+# http.client, urllib.request and socket (with ssl and email behind them) are
+# imported inside the functions that download: about 30 ms that
+# ``import tinygrad_cnn`` need not pay.
 
 _CHUNK_BYTES = 1 << 16
 _USER_AGENT = "tinygrad_cnn-data/0.1 (+urllib)"
@@ -29,6 +29,8 @@ def _new_hash(algorithm: str):
 
 def _is_transient(exc: BaseException) -> bool:
     """Whether trying the same URL again may help (a 404 will not, a timeout may)."""
+    import socket
+    import urllib.error
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code >= 500 or exc.code in (408, 429)
     reason = getattr(exc, "reason", None)
@@ -50,6 +52,8 @@ def _progress_bar(total: int | None, name: str, enabled: bool):
 
 def _fetch(url: str, dest_path: str, expected: dict, timeout: float, progress: bool) -> None:
     """One attempt: stream ``url`` into a temp file, check it, move it into place."""
+    import http.client
+    import urllib.request
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     digests = {algorithm: _new_hash(algorithm) for algorithm in expected}
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -106,6 +110,7 @@ def download(url_list, dest_path, sha256: str | None = None, md5: str | None = N
             other mirror delivered a good one); names file, expected and actual digests.
         DownloadError: every attempt failed; lists the URLs tried and their errors.
     """
+    import http.client
     urls = [url_list] if isinstance(url_list, str) else list(url_list)
     if not urls:
         raise ValueError("download: url_list is empty")
@@ -145,6 +150,8 @@ def download(url_list, dest_path, sha256: str | None = None, md5: str | None = N
 
 
 def _describe(error: BaseException) -> str:
+    import http.client
+    import urllib.error
     if isinstance(error, urllib.error.HTTPError):
         return f"HTTP {error.code} {error.reason}"
     if isinstance(error, urllib.error.URLError):
