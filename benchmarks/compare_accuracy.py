@@ -24,7 +24,7 @@ def accuracy_ours(model, loader):
     correct = total = 0
     with tc.no_grad():
         for images, labels in loader:
-            correct += int((model(images).numpy().argmax(1) == labels.numpy()).sum())
+            correct += int((model(images).detach().numpy().argmax(1) == labels.numpy()).sum())
             total += len(labels)
     model.train()
     return correct / total

@@ -36,5 +36,5 @@ for step in range(200):
     with tc.no_grad():
         weights.data -= 0.1 * weights.grad.data
         bias.data -= 0.1 * bias.grad.data
-print("fitted weights", weights.numpy().ravel().round(3), "bias", bias.numpy().round(3),
+print("fitted weights", weights.detach().numpy().ravel().round(3), "bias", bias.detach().numpy().round(3),
       "final loss", f"{loss.item():.2e}", "dtype", weights.dtype)

@@ -37,11 +37,11 @@ if __name__ == "__main__":
     x = tc.Tensor([-2.0, 0.0, 3.0], requires_grad=True)
     y = softplus(x).sum()
     y.backward()
-    print("softplus(x)      =", softplus(x).numpy())
+    print("softplus(x)      =", softplus(x).detach().numpy())
     print("d/dx softplus(x) =", x.grad.numpy(), "(= sigmoid(x))")
     (g,) = tc.grad(softplus(x).sum(), x, create_graph=True)
     (h,) = tc.grad(g.sum(), x)
-    print("second derivative =", h.numpy())
+    print("second derivative =", h.detach().numpy())
     if op_test is None:
         print("install the testing extra (pip install -e '.[testing]') to run the property test")
     else:

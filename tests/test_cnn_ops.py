@@ -60,7 +60,7 @@ def test_conv2d_matches_loops(data):
     x = data.draw(arrays(geometry["input"]))
     w = data.draw(arrays(geometry["weight"]))
     params = geometry["params"]
-    got = F.conv2d(Tensor(x), Tensor(w), **params).numpy()
+    got = F.conv2d(Tensor(x), Tensor(w), **params).detach().numpy()
     np.testing.assert_allclose(got, conv2d_loops(x, w, **params), rtol=1e-10, atol=1e-10)
 
 
@@ -69,9 +69,9 @@ def test_pools_match_loops(data):
     shape, params = data.draw(pool_geometry())
     x = data.draw(distinct_arrays(shape))
     kernel, stride, padding = params["kernel_size"], params["stride"], params["padding"]
-    got = F.max_pool2d(Tensor(x), **params).numpy()
+    got = F.max_pool2d(Tensor(x), **params).detach().numpy()
     np.testing.assert_array_equal(got, pool_loops(x, kernel, stride, padding, np.max, -np.inf))
-    got = F.avg_pool2d(Tensor(x), **params).numpy()
+    got = F.avg_pool2d(Tensor(x), **params).detach().numpy()
     np.testing.assert_allclose(got, pool_loops(x, kernel, stride, padding, np.mean, 0.0), rtol=1e-12, atol=1e-12)
 
 
@@ -80,8 +80,8 @@ def test_conv2d_on_channels_last_memory_matches_contiguous():
     x = rng.standard_normal((2, 3, 6, 5))
     w = rng.standard_normal((4, 3, 3, 3))
     channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    a = F.conv2d(Tensor(x), Tensor(w), padding=1).numpy()
-    b = F.conv2d(Tensor(channels_last), Tensor(w), padding=1).numpy()
+    a = F.conv2d(Tensor(x), Tensor(w), padding=1).detach().numpy()
+    b = F.conv2d(Tensor(channels_last), Tensor(w), padding=1).detach().numpy()
     np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
@@ -101,7 +101,7 @@ def test_max_pool_gradient_goes_to_first_maximum(kernel, stride):
 
 def test_max_pool_padding_counts_as_minus_infinity():
     x = Tensor(-np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3))
-    out = F.max_pool2d(x, 3, stride=1, padding=1).numpy()[0, 0]
+    out = F.max_pool2d(x, 3, stride=1, padding=1).detach().numpy()[0, 0]
     assert out[0, 0] == -1.0 and out[2, 2] == -5.0
 
 
@@ -109,9 +109,9 @@ def test_max_pool_padding_counts_as_minus_infinity():
 
 def test_softmax_and_log_softmax_are_stable():
     logits = Tensor(np.array([[1e4, -1e4, 0.0], [3.0, 3.0, 3.0]], dtype=np.float32))
-    probs = F.softmax(logits, axis=1).numpy()
+    probs = F.softmax(logits, axis=1).detach().numpy()
     np.testing.assert_allclose(probs, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-7)
-    assert np.isfinite(F.log_softmax(logits).numpy()).all()
+    assert np.isfinite(F.log_softmax(logits).detach().numpy()).all()
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -119,7 +119,7 @@ def test_cross_entropy_finite_for_huge_logits(reduction):
     logits = Tensor(np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]], dtype=np.float32), requires_grad=True)
     loss = F.cross_entropy(logits, Tensor(np.array([1, 1])), reduction=reduction)
     loss.sum().backward()
-    assert np.isfinite(loss.numpy()).all() and np.isfinite(logits.grad.numpy()).all()
+    assert np.isfinite(loss.detach().numpy()).all() and np.isfinite(logits.grad.numpy()).all()
     assert loss.dtype == np.float32
 
 
@@ -130,7 +130,7 @@ def test_cross_entropy_values_and_targets():
     shifted = logits - logits.max(1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
     expected = -log_probs[np.arange(4), labels]
-    got = F.cross_entropy(Tensor(logits), Tensor(labels), reduction="none").numpy()
+    got = F.cross_entropy(Tensor(logits), Tensor(labels), reduction="none").detach().numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     onehot = np.eye(5)[labels]
     np.testing.assert_allclose(F.cross_entropy(Tensor(logits), Tensor(onehot)).item(), expected.mean(), rtol=1e-12)
@@ -170,15 +170,15 @@ def test_cross_entropy_errors(logits, target, message):
 def test_dropout_is_inverted_and_reproducible():
     x = tc.ones(200, 50)
     tc.manual_seed(3)
-    a = F.dropout(x, p=0.3).numpy()
+    a = F.dropout(x, p=0.3).detach().numpy()
     tc.manual_seed(3)
-    b = F.dropout(x, p=0.3).numpy()
+    b = F.dropout(x, p=0.3).detach().numpy()
     np.testing.assert_array_equal(a, b)
     kept = a != 0
     assert 0.65 < kept.mean() < 0.75
     np.testing.assert_allclose(a[kept], 1 / 0.7, rtol=1e-6)
     assert a.dtype == np.float32
-    np.testing.assert_array_equal(F.dropout(x, p=0.3, training=False).numpy(), x.numpy())
+    np.testing.assert_array_equal(F.dropout(x, p=0.3, training=False).detach().numpy(), x.detach().numpy())
 
 
 def test_dropout_gradient_uses_the_same_mask():
@@ -186,7 +186,7 @@ def test_dropout_gradient_uses_the_same_mask():
     x = Tensor(np.ones((10, 10), dtype=np.float32), requires_grad=True)
     y = F.dropout(x, p=0.5)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
 
 
 # --- errors -------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_parity_with_pytorch():
         upstream = rng.standard_normal(out.shape)
         out.backward(Tensor(upstream))
         ref.backward(torch.tensor(upstream))
-        np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-10)
         for a, b in zip(ours, theirs):
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-10)
 

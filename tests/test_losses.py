@@ -42,7 +42,7 @@ def compare_with_torch(ours, theirs, inputs, rng, rtol=1e-10, atol=1e-12):
     mine = [Tensor(x, requires_grad=True) for x in inputs]
     ref = [torch.tensor(x, requires_grad=True) for x in inputs]
     out, expected = ours(*mine), theirs(*ref)
-    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=rtol, atol=atol)
     upstream = rng.standard_normal(out.shape)
     out.backward(Tensor(upstream))
     expected.backward(torch.tensor(upstream))
@@ -201,7 +201,7 @@ def test_weighted_mean_divides_by_the_weights_of_the_kept_labels():
     expected = (2.0 * -np.log(0.5) + 3.0 * -np.log(0.8)) / (2.0 + 3.0)
     assert loss.item() == pytest.approx(expected, rel=1e-12)
     per_example = F.cross_entropy(Tensor(logits), Tensor(labels), weight=Tensor(weight), reduction="none")
-    np.testing.assert_allclose(per_example.numpy(), [2.0 * -np.log(0.5), 3.0 * -np.log(0.8), 0.0], rtol=1e-12)
+    np.testing.assert_allclose(per_example.detach().numpy(), [2.0 * -np.log(0.5), 3.0 * -np.log(0.8), 0.0], rtol=1e-12)
 
 
 def test_label_smoothing_mixes_in_the_uniform_target():
@@ -235,10 +235,10 @@ def test_cross_entropy_stable_and_float32_at_huge_logits(options, reduction):
         loss = F.cross_entropy(logits, target, reduction=reduction, **options)
         loss.sum().backward()
         assert loss.dtype == np.float32 and logits.grad.dtype == np.float32
-        assert np.isfinite(loss.numpy()).all() and np.isfinite(logits.grad.numpy()).all()
+        assert np.isfinite(loss.detach().numpy()).all() and np.isfinite(logits.grad.numpy()).all()
     # the first example is confidently wrong by 2e4
     per_example = F.cross_entropy(logits, Tensor(np.array([1, 1, 2])), reduction="none")
-    assert per_example.numpy()[0] == pytest.approx(2e4, rel=1e-6)
+    assert per_example.detach().numpy()[0] == pytest.approx(2e4, rel=1e-6)
 
 
 def test_float64_weight_and_target_keep_float32():

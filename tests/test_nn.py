@@ -55,7 +55,7 @@ def test_train_eval_propagate_and_dropout_follows():
     model.eval()
     assert all(not m.training for m in model.modules())
     x = tc.ones(5, 4)
-    np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())
+    np.testing.assert_array_equal(model(x).detach().numpy(), model(x).detach().numpy())
     model.train()
     assert all(m.training for m in model.modules())
 
@@ -73,7 +73,7 @@ def test_state_dict_round_trip():
     a, b = tinynet(), tinynet()
     b.load_state_dict(a.state_dict())
     x = tc.randn(2, 1, 28, 28)
-    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
 
 
 def test_state_dict_holds_detached_tensors_sharing_memory_like_pytorch():
@@ -86,7 +86,7 @@ def test_state_dict_holds_detached_tensors_sharing_memory_like_pytorch():
     assert state["head.weight"].shape == (2, 3)
     # shares memory: training (an in-place update) shows through, as in PyTorch
     model.head.weight.data[...] = 3.0
-    np.testing.assert_array_equal(state["head.weight"].numpy(), np.full((2, 3), 3.0, np.float32))
+    np.testing.assert_array_equal(state["head.weight"].detach().numpy(), np.full((2, 3), 3.0, np.float32))
     kept = model.state_dict(keep_vars=True)
     assert kept["head.weight"] is model.head.weight
 
@@ -98,11 +98,11 @@ def test_load_state_dict_copies_in_place_and_casts():
     result = model.load_state_dict({"weight": np.arange(6, dtype=np.float64).reshape(2, 3),
                                     "bias": Tensor(np.array([1.0, 2.0], np.float32))})
     assert model.weight is weight and weight.dtype == np.float32 and weight.requires_grad
-    np.testing.assert_array_equal(view.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3))
+    np.testing.assert_array_equal(view.detach().numpy(), np.arange(6, dtype=np.float32).reshape(2, 3))
     source = np.zeros((2, 3), np.float32)
     model.load_state_dict({"weight": source, "bias": [0.0, 0.0]})
     source[...] = 5.0                       # the model holds a copy of what it loaded
-    assert not model.weight.numpy().any()
+    assert not model.weight.detach().numpy().any()
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert repr(result) == "<All keys matched successfully>"
 
@@ -131,8 +131,8 @@ def test_shared_parameter_appears_under_each_name():
 @pytest.mark.parametrize("strict", [True, False])
 def test_failed_load_names_the_key_and_leaves_model_unchanged(edit, message, strict):
     model = tinynet()
-    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
-    state = {k: np.zeros_like(v.numpy()) for k, v in model.state_dict().items()}
+    before = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    state = {k: np.zeros_like(v.detach().numpy()) for k, v in model.state_dict().items()}
     edit(state)
     if not strict and "size mismatch" not in message:
         model.load_state_dict(state, strict=False)     # key problems only matter when strict
@@ -142,7 +142,7 @@ def test_failed_load_names_the_key_and_leaves_model_unchanged(edit, message, str
     assert isinstance(info.value, ValueError)
     assert "Error(s) in loading state_dict for Sequential" in str(info.value)
     for key, value in model.state_dict().items():
-        np.testing.assert_array_equal(value.numpy(), before[key])
+        np.testing.assert_array_equal(value.detach().numpy(), before[key])
 
 
 def test_non_strict_load_reports_keys():
@@ -171,11 +171,11 @@ def test_default_initialisation_matches_pytorch_bounds_and_dtype():
         bound = 1 / np.sqrt(fan_in)
         for p in layer.parameters():
             assert p.dtype == np.float32 and p.requires_grad
-            assert np.abs(p.numpy()).max() <= bound
-            assert np.abs(p.numpy()).max() > 0.8 * bound     # spread over the whole range
+            assert np.abs(p.detach().numpy()).max() <= bound
+            assert np.abs(p.detach().numpy()).max() > 0.8 * bound     # spread over the whole range
     scaled = nn.Conv2d(1, 64, 5, weight_scale=1e-3)
-    assert scaled.weight.numpy().std() == pytest.approx(1e-3, rel=0.1)
-    assert not scaled.bias.numpy().any()
+    assert scaled.weight.detach().numpy().std() == pytest.approx(1e-3, rel=0.1)
+    assert not scaled.bias.detach().numpy().any()
 
 
 def test_manual_seed_makes_initialisation_reproducible():
@@ -200,7 +200,7 @@ def test_pytorch_state_dict_loads_as_is():
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     expected = theirs(torch.tensor(x)).detach().numpy()
-    np.testing.assert_allclose(ours(Tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours(Tensor(x)).detach().numpy(), expected, rtol=1e-4, atol=1e-5)
     loss_ours = F.cross_entropy(ours(Tensor(x)), Tensor(np.array([1, 2, 3])))
     loss_theirs = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor([1, 2, 3]))
     assert loss_ours.item() == pytest.approx(loss_theirs.item(), rel=1e-5)
@@ -302,7 +302,7 @@ def test_buffers_are_state_but_not_parameters():
     other = Scaled()
     other.scale = Tensor(np.full(2, 5.0, np.float32))          # assignment keeps it a buffer
     model.load_state_dict(other.state_dict())
-    np.testing.assert_array_equal(model.scale.numpy(), [5.0, 5.0])
+    np.testing.assert_array_equal(model.scale.detach().numpy(), [5.0, 5.0])
     model.double()
     assert model.scale.dtype == np.float64 and model.cache.dtype == np.float64
     with pytest.raises(TypeError, match="cannot assign a int as buffer 'scale'"):
@@ -322,12 +322,12 @@ def test_parameter_keeps_its_place_when_reassigned_and_rejects_plain_tensors():
 def test_softmax_dim_and_axis_alias():
     x = Tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10)
     for dim in (0, 1, 2, -1):
-        expected = np.exp(x.numpy()) / np.exp(x.numpy()).sum(axis=dim, keepdims=True)
-        np.testing.assert_allclose(F.softmax(x, dim=dim).numpy(), expected, rtol=1e-6)
-        np.testing.assert_allclose(F.softmax(x, axis=dim).numpy(), expected, rtol=1e-6)
-        np.testing.assert_allclose(F.log_softmax(x, dim).numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(nn.Softmax(dim)(x).numpy(), expected, rtol=1e-6)
-        np.testing.assert_allclose(nn.LogSoftmax(dim)(x).numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
+        expected = np.exp(x.detach().numpy()) / np.exp(x.detach().numpy()).sum(axis=dim, keepdims=True)
+        np.testing.assert_allclose(F.softmax(x, dim=dim).detach().numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(F.softmax(x, axis=dim).detach().numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(F.log_softmax(x, dim).detach().numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(nn.Softmax(dim)(x).detach().numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(nn.LogSoftmax(dim)(x).detach().numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="softmax: got dim=1 and its alias axis=2"):
         F.softmax(x, dim=1, axis=2)
 
@@ -337,7 +337,7 @@ def test_softmax_without_dim_follows_pytorch_with_a_warning(shape, implicit):
     x = Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
     with pytest.warns(UserWarning, match=f"softmax: implicit dimension choice .* pass dim={implicit}"):
         got = F.softmax(x)
-    np.testing.assert_array_equal(got.numpy(), F.softmax(x, dim=implicit).numpy())
+    np.testing.assert_array_equal(got.detach().numpy(), F.softmax(x, dim=implicit).detach().numpy())
 
 
 def test_flatten_defaults_follow_pytorch():
@@ -351,7 +351,7 @@ def test_flatten_defaults_follow_pytorch():
 def test_identity_relu_and_unsupported_pool_options():
     x = tc.randn(2, 3)
     assert nn.Identity(54, unused="argument")(x) is x
-    np.testing.assert_array_equal(F.relu(x).numpy(), np.maximum(x.numpy(), 0))
+    np.testing.assert_array_equal(F.relu(x).detach().numpy(), np.maximum(x.detach().numpy(), 0))
     with pytest.raises(NotImplementedError, match="MaxPool2d: ceil_mode=True is not supported"):
         nn.MaxPool2d(2, ceil_mode=True)
     with pytest.raises(NotImplementedError, match="max_pool2d: return_indices=True is not supported"):
@@ -363,5 +363,5 @@ def test_pytorch_tensors_load_directly():
     theirs = torch.nn.Linear(4, 3)
     ours = nn.Linear(4, 3)
     assert repr(ours.load_state_dict(theirs.state_dict())) == repr(theirs.load_state_dict(theirs.state_dict()))
-    np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.detach().numpy())
+    np.testing.assert_array_equal(ours.weight.detach().numpy(), theirs.weight.detach().numpy())
     assert ours.state_dict()["weight"].shape == tuple(theirs.state_dict()["weight"].size())

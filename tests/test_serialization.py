@@ -271,11 +271,11 @@ def test_state_dict_round_trip_under_any_file_name(tmp_path, name):
     assert type(back) is OrderedDict and list(back) == list(model.state_dict())
     for key, value in back.items():
         assert type(value) is Tensor and value.dtype == np.float32 and not value.requires_grad
-        np.testing.assert_array_equal(value.numpy(), model.state_dict()[key].numpy())
+        np.testing.assert_array_equal(value.detach().numpy(), model.state_dict()[key].detach().numpy())
     fresh = small_model()
     assert repr(fresh.load_state_dict(back)) == "<All keys matched successfully>"
     x = Tensor(np.random.default_rng(0).random((2, 1, 4, 4), dtype=np.float32))
-    np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
+    np.testing.assert_array_equal(fresh(x).detach().numpy(), model(x).detach().numpy())
 
 
 def test_bytes_io_round_trip_like_pytorch():
@@ -290,7 +290,7 @@ def test_bytes_io_round_trip_like_pytorch():
     buffer.seek(6)
     back = load(buffer)
     assert not buffer.closed
-    np.testing.assert_array_equal(back["model"]["3.weight"].numpy(), model[3].weight.numpy())
+    np.testing.assert_array_equal(back["model"]["3.weight"].detach().numpy(), model[3].weight.detach().numpy())
     fresh_model = small_model()
     fresh_model.load_state_dict(back["model"])
     fresh = optim.Adam(fresh_model.parameters(), lr=0.01)
@@ -315,7 +315,7 @@ def test_unseekable_file_object_loads():
     buffer = io.BytesIO()
     save({"w": Tensor(np.arange(3, dtype=np.float32))}, buffer)
     back = load(ReadOnlyStream(buffer.getvalue()))
-    np.testing.assert_array_equal(back["w"].numpy(), np.arange(3, dtype=np.float32))
+    np.testing.assert_array_equal(back["w"].detach().numpy(), np.arange(3, dtype=np.float32))
 
 
 def test_tensors_keep_requires_grad_and_dtype():
@@ -333,7 +333,7 @@ def test_tensors_keep_requires_grad_and_dtype():
 @pytest.mark.parametrize("map_location", [None, "cpu", "cpu:0", {"cuda:0": "cpu"}, lambda storage, loc: storage])
 def test_map_location_on_the_cpu_changes_nothing(tmp_path, map_location):
     save({"w": Tensor(np.ones(2, np.float32))}, tmp_path / "w.pt")
-    np.testing.assert_array_equal(load(tmp_path / "w.pt", map_location=map_location)["w"].numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(load(tmp_path / "w.pt", map_location=map_location)["w"].detach().numpy(), [1.0, 1.0])
 
 
 @pytest.mark.parametrize("map_location", ["cuda", "cuda:0", "mps"])

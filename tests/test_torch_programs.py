@@ -43,21 +43,6 @@ PROGRAMS = sorted(f[:-3] for f in os.listdir(PROGRAM_DIR)
 
 # name -> the first thing that breaks through the alias today. Remove an entry when its program passes.
 KNOWN_FAILING = {
-    "autograd_basics": "no torch.from_numpy",
-    "classifier_training": "no torch.from_numpy (then Tensor.__index__ for classes[label], torch.max(x, 1))",
-    "convnet_mnist": "no tinygrad_cnn.vision (datasets.MNIST, transforms.ToTensor)",
-    "custom_dataset": "no tinygrad_cnn.vision (transforms.ToTensor, transforms.Lambda)",
-    "custom_function": "no torch.autograd.Function (ctx.save_for_backward / saved_tensors / apply)",
-    "inplace_errors": "no in-place Tensor methods (add_, mul_, ...) nor version counters",
-    "losses_functional": "no torch.from_numpy (then F.leaky_relu, nn.BCELoss, nn.BCEWithLogitsLoss, nn.Sigmoid, nn.Tanh)",
-    "module_api": "no nn.ModuleList (then register_buffer, named_children/named_modules, nn.init.constant_)",
-    "lenet": "Tensor.size is a property returning an int, not size() -> torch.Size",
-    "nn_manual_update": "no torch.linspace",
-    "nn_optimizers": "no torch.linspace (then torch.sin, nn.Tanh)",
-    "polyfit_manual": "no torch.float dtype alias",
-    "quickstart_model": "no torch.cuda.is_available()",
-    "tensor_dialect": "no torch.from_numpy",
-    "tensors_basics": "no Tensor.device",
 }
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None

@@ -118,7 +118,7 @@ def test_fit_lowers_the_loss_logs_and_checkpoints(digits, tmp_path):
     fresh.load_state_dict(saved["model"])
     images, _ = next(iter(val_loader))
     model.eval(), fresh.eval()
-    np.testing.assert_array_equal(fresh(images).numpy(), model(images).numpy())
+    np.testing.assert_array_equal(fresh(images).detach().numpy(), model(images).detach().numpy())
     epoch, restored = load_checkpoint(checkpoint, small_net(), optim.Adam(small_net().parameters()))
     assert epoch == 3 and restored.epochs == history.epochs and restored.steps == history.steps
 
@@ -176,7 +176,7 @@ def test_evaluate_restores_each_module_training_mode(digits):
     model.eval()
     with tc.no_grad():
         logits = model(images)
-    expected = float((logits.numpy().argmax(axis=1) == labels.numpy()).mean())
+    expected = float((logits.detach().numpy().argmax(axis=1) == labels.detach().numpy()).mean())
     assert accuracy == pytest.approx(expected)
     assert loss == pytest.approx(nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
 

@@ -194,7 +194,8 @@ class Op:
 
 
 _REGISTRY: dict[str, Op] = {}
-_FACES: dict[str, tuple] = {}      # name -> (function, as a method, as a tc.* function)
+_METHODS: dict[str, Callable] = {}     # name -> Tensor method
+_FUNCTIONS: dict[str, Callable] = {}   # name -> tinygrad_cnn.<name>
 _face_listeners: list[Callable] = []
 
 
@@ -203,21 +204,22 @@ def add_face(name, fn: Callable | None = None, method: bool = True, function: bo
     Also a decorator: ``@add_face`` publishes a function under its own name."""
     if callable(name):
         name, fn = name.__name__, name
-    _FACES[name] = (fn, method, function)
+    if method:
+        _METHODS[name] = fn
+    if function:
+        _FUNCTIONS[name] = fn
     for listener in _face_listeners:
         listener(name, fn, method, function)
     return fn
 
 
-def faces() -> dict:
-    return dict(_FACES)
-
-
 def on_face(listener: Callable) -> None:
     """Call ``listener(name, fn, method, function)`` for every face, now and later."""
     _face_listeners.append(listener)
-    for name, (fn, method, function) in list(_FACES.items()):
-        listener(name, fn, method, function)
+    for name, fn in list(_METHODS.items()):
+        listener(name, fn, True, False)
+    for name, fn in list(_FUNCTIONS.items()):
+        listener(name, fn, False, True)
 
 
 def _generated_face(op: Op):
@@ -328,13 +330,12 @@ def apply(op: Op, *inputs, **params):
 # ---------------------------------------------------------------------------
 # in-place changes and saved values
 #
-# An in-place op on a tensor that is part of a graph does not overwrite the
-# array the graph saw: the tensor object moves on to a new node (the in-place
-# op applied to its old value), and ``_previous`` remembers the old node with
-# the version at which it was replaced. Edges recorded before the change are
-# sent to that old node. A change that really writes into the array (under
-# no_grad, or on a tensor that needs no gradient) bumps the version, and a VJP
-# that reads a changed value raises.
+# Every in-place change bumps the tensor's version counter; an op records the
+# versions of its inputs, and its backward raises if one that it reads has
+# changed since (PyTorch's rule). Inside a graph, the tensor object moves on
+# to a new node, the in-place op applied to its old value, and ``_previous``
+# remembers the old node with the version at which it was replaced, so that
+# edges recorded before the change still lead to the old node.
 
 
 def resolve(tensor, version: int):
@@ -344,22 +345,25 @@ def resolve(tensor, version: int):
     return tensor
 
 
-def _check_saved(ctx, node, parents) -> None:
+def _check_saved(ctx) -> None:
+    """Raise if a value this op's VJP reads was changed in place after the op
+    ran (as PyTorch does), instead of computing a wrong gradient."""
     op = ctx.op
-    indices = range(len(parents)) if op.saves_inputs is None else op.saves_inputs
+    inputs = ctx.inputs
+    indices = range(len(inputs)) if op.saves_inputs is None else op.saves_inputs
     for i in indices:
-        parent = parents[i]
-        if parent._version != ctx.versions[i]:
+        changed = inputs[i]
+        if changed._version != ctx.versions[i]:
             raise RuntimeError(
-                f"backward: input {i} of '{op.name}' (shape {parent.shape}) was modified by an "
-                f"in-place operation after '{op.name}' saved it for the backward pass (its version "
-                f"is {parent._version}, '{op.name}' saw version {ctx.versions[i]}); compute it "
-                "out of place (x = x + 1 instead of x += 1) or clone() it first")
-    if op.saves_output and node._version != 0:
+                f"backward: one of the variables needed for gradient computation has been modified "
+                f"by an inplace operation: input {i} of '{op.name}' (shape {tuple(changed.shape)}) is "
+                f"at version {changed._version}; expected version {ctx.versions[i]}. Compute it out "
+                "of place (x = x + 1 instead of x += 1) or clone() it first.")
+    if op.saves_output and getattr(ctx, "output_modified", False):
         raise RuntimeError(
-            f"backward: the output of '{op.name}' (shape {node.shape}) was modified by an in-place "
-            f"operation, but '{op.name}' needs its original value for the backward pass; "
-            "compute it out of place or clone() it first")
+            f"backward: one of the variables needed for gradient computation has been modified by "
+            f"an inplace operation: the output of '{op.name}', which its backward reads. Compute it "
+            "out of place or clone() it first.")
 
 
 def _parents(ctx) -> tuple:
@@ -382,14 +386,14 @@ class _Anomaly(threading.local):
         if out.dtype.kind in "fc" and not np.isfinite(out).all():
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"anomaly: '{op.name}' produced nan or inf in its forward output "
-                               f"(shape {out.shape}) from inputs of shapes {shapes}")
+                               f"(shape {tuple(out.shape)}) from inputs of shapes {shapes}")
 
     @staticmethod
     def check_backward(op, grads, inputs):
         for i, g in enumerate(grads):
             if g is not None and g.data.dtype.kind in "fc" and not np.isfinite(g.data).all():
                 raise RuntimeError(f"anomaly: the backward of '{op.name}' produced nan or inf in the "
-                                   f"gradient of input {i} (shape {inputs[i].shape})")
+                                   f"gradient of input {i} (shape {tuple(inputs[i].shape)})")
 
 
 _anomaly = _Anomaly()
@@ -461,7 +465,7 @@ def unbroadcast(grad, shape: tuple):
         return grad
     extra = grad.ndim - len(shape)
     if extra < 0:
-        raise RuntimeError(f"internal: gradient of shape {grad.shape} is smaller than its input {shape}")
+        raise RuntimeError(f"internal: gradient of shape {tuple(grad.shape)} is smaller than its input {shape}")
     grad_shape = grad.shape
     kept = tuple(i + extra for i, size in enumerate(shape) if size == 1 and grad_shape[i + extra] != 1)
     if not kept:                         # only leading axes were added: one sum
@@ -474,7 +478,7 @@ def _check_gradient(output, gradient, what: str):
     if not isinstance(gradient, Tensor):
         gradient = Tensor(np.asarray(gradient, dtype=output.dtype))
     if gradient.shape != output.shape:
-        raise RuntimeError(f"{what}: gradient has shape {gradient.shape} but the output has shape {output.shape}")
+        raise RuntimeError(f"{what}: gradient has shape {tuple(gradient.shape)} but the output has shape {tuple(output.shape)}")
     return gradient
 
 
@@ -515,7 +519,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
                     f"'{ctx.op.name}'); its saved values were freed by the first backward. "
                     "Pass retain_graph=True to the first backward if you need to do this.")
             parents = _parents(ctx)
-            _check_saved(ctx, tensor, parents)
+            _check_saved(ctx)
             ctx.out = tensor
             try:
                 input_grads = ctx.op.vjp_fn(ctx, g)
@@ -546,7 +550,7 @@ def _run_hooks(tensor, g):
         if replacement is not None:
             if not isinstance(replacement, Tensor) or replacement.shape != g.shape:
                 raise RuntimeError(f"hook: a gradient hook must return None or a Tensor of shape "
-                                   f"{g.shape}, got {replacement!r}")
+                                   f"{tuple(g.shape)}, got {replacement!r}")
             g = replacement
     return g
 

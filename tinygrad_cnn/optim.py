@@ -132,7 +132,7 @@ class Optimizer:
                 grad = param.grad.data if isinstance(param.grad, Tensor) else np.asarray(param.grad)
                 if grad.shape != param.data.shape:
                     raise ValueError(f"{self._name}: parameter {index} of group {group_index} has shape "
-                                     f"{param.data.shape} but its gradient has shape {grad.shape}")
+                                     f"{tuple(param.data.shape)} but its gradient has shape {tuple(grad.shape)}")
                 state = self.state.setdefault(param, {})
                 self._update(param.data, grad, state, group)
         return loss
@@ -238,8 +238,8 @@ class Optimizer:
                 if array.dtype.kind not in "fiu":
                     fail(f"state '{name}' of parameter {index} has dtype {array.dtype}, expected numbers")
                 if array.shape != param.shape:
-                    fail(f"state '{name}' of parameter {index} has shape {array.shape}, "
-                         f"but the parameter has shape {param.shape}")
+                    fail(f"state '{name}' of parameter {index} has shape {tuple(array.shape)}, "
+                         f"but the parameter has shape {tuple(param.shape)}")
                 restored[name] = array.astype(param.dtype, copy=True)
             for name in count_names:
                 count = _as_index(entry[name])

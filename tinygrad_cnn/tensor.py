@@ -308,7 +308,12 @@ class Tensor:
 
     # --- conversion to Python and numpy ----------------------------------------
     def numpy(self, force: bool = False) -> np.ndarray:
-        """The array itself (shares memory, as PyTorch's ``numpy()`` does)."""
+        """The array itself (shares memory, as PyTorch's ``numpy()`` does).
+        As in PyTorch, a tensor that requires grad must be detached first
+        (or use ``.data``, which is the array)."""
+        if self.requires_grad and not force:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy() (or tensor.data) instead")
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -602,6 +607,8 @@ class Tensor:
         ``out_of_place(old)``, so the values earlier ops saw stay intact;
         otherwise ``in_array(self.data)`` writes into the array and the
         version counter catches a backward that would read the changed values."""
+        if self._ctx is not None:
+            self._ctx.output_modified = True     # for a backward that reads this output
         if engine._grad_mode.enabled and (self.requires_grad or other_needs_grad):
             if self.requires_grad and self._ctx is None:
                 raise RuntimeError(

@@ -364,8 +364,8 @@ class Module:
                             + ", ".join(f'"{key}"' for key in unexpected) + ".")
         for key, tensor in own:
             if key in given and given[key].shape != tensor.shape:
-                problems.append(f"size mismatch for {key}: copying a param with shape {given[key].shape} "
-                                f"from checkpoint, the shape in current model is {tensor.shape}.")
+                problems.append(f"size mismatch for {key}: copying a param with shape {tuple(given[key].shape)} "
+                                f"from checkpoint, the shape in current model is {tuple(tensor.shape)}.")
             elif key in given and given[key].dtype.kind not in "biuf":
                 problems.append(f"{key}: checkpoint has dtype {given[key].dtype}, expected numbers")
         if problems:

@@ -24,7 +24,7 @@ def _bias_2d(out: Tensor, bias, op: str) -> Tensor:
         return out
     bias = _t(bias)
     if bias.shape != (out.shape[1],):
-        raise ValueError(f"{op}: bias has shape {bias.shape}, expected ({out.shape[1]},)")
+        raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({out.shape[1]},)")
     return out + bias.reshape(1, -1, 1, 1)
 
 
@@ -179,7 +179,7 @@ def _class_weight(op, weight, classes, dtype):
     weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
     if weight.shape != (classes,):
         raise ValueError(f"{op}: weight must have one entry per class, shape ({classes},), "
-                         f"got shape {weight.shape}")
+                         f"got shape {tuple(weight.shape)}")
     return weight.astype(dtype, copy=False)
 
 
@@ -212,8 +212,8 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
     classes = log_probs.shape[0 if log_probs.ndim == 1 else 1]
     if labels.shape != batch:
         count = labels.shape[0] if labels.ndim else "a 0-d label"
-        raise ValueError(f"{op}: got {count} labels (target shape {labels.shape}) for a batch of "
-                         f"{batch[0] if batch else 'one'} {what} (shape {log_probs.shape}); "
+        raise ValueError(f"{op}: got {count} labels (target shape {tuple(labels.shape)}) for a batch of "
+                         f"{batch[0] if batch else 'one'} {what} (shape {tuple(log_probs.shape)}); "
                          f"expected target shape {batch}")
     labels = labels.reshape(-1)
     kept = labels != ignore_index
@@ -248,7 +248,7 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
 def _check_input(op, x: Tensor, what):
     if x.ndim < 1 or x.dtype.kind != "f":
         raise ValueError(f"{op}: {what} must be a floating point tensor of shape (C,), (N, C) or "
-                         f"(N, C, d1, ...), got shape {x.shape} and dtype {x.dtype}")
+                         f"(N, C, d1, ...), got shape {tuple(x.shape)} and dtype {x.dtype}")
 
 
 def _check_smoothing(op, label_smoothing):
@@ -294,17 +294,17 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     _check_smoothing(op, label_smoothing)
     if logits.ndim < 1 or logits.dtype.kind != "f":
         raise ValueError(f"{op}: logits must be 2-D (N, C), K-d (N, C, d1, ...) or 1-D (C,), "
-                         f"floating point; got shape {logits.shape} and dtype {logits.dtype}")
+                         f"floating point; got shape {tuple(logits.shape)} and dtype {logits.dtype}")
     class_dim = 0 if logits.ndim == 1 else 1
     if target.dtype.kind in "iu":
         if logits.ndim == 1 and target.ndim != 0:
             raise ValueError(f"{op}: logits must be 2-D (N, C); 1-D logits (C,) take one 0-d label, "
-                             f"got logits of shape {logits.shape} and target of shape {target.shape}")
+                             f"got logits of shape {tuple(logits.shape)} and target of shape {tuple(target.shape)}")
         log_probs = log_softmax(logits, dim=class_dim)
         return _labelled_loss(op, log_probs, target, weight, ignore_index, reduction, label_smoothing)
     if target.shape != logits.shape:
-        raise ValueError(f"{op}: probability targets must have the logits' shape {logits.shape}, "
-                         f"got {target.shape} (integer labels must have an integer dtype)")
+        raise ValueError(f"{op}: probability targets must have the logits' shape {tuple(logits.shape)}, "
+                         f"got {tuple(target.shape)} (integer labels must have an integer dtype)")
     if target.dtype != logits.dtype:
         target = target.astype(logits.dtype)     # no silent float64 from a float64 target
     classes = logits.shape[class_dim]
@@ -323,9 +323,9 @@ def _pointwise_pair(op, x, target):
         try:
             np.broadcast_shapes(x.shape, target.shape)
         except ValueError:
-            raise ValueError(f"{op}: input shape {x.shape} and target shape {target.shape} "
+            raise ValueError(f"{op}: input shape {tuple(x.shape)} and target shape {tuple(target.shape)} "
                              "do not broadcast") from None
-        warnings.warn(f"{op}: target shape {target.shape} differs from input shape {x.shape}; they are "
+        warnings.warn(f"{op}: target shape {tuple(target.shape)} differs from input shape {tuple(x.shape)}; they are "
                       "broadcast, which is likely not what you want (as PyTorch warns)",
                       UserWarning, stacklevel=3)
     if target.dtype != x.dtype and x.dtype.kind == "f":

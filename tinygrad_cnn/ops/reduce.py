@@ -196,16 +196,19 @@ def _extreme(name, input, dim, keepdim, other):
 
 
 @add_face
-def max(input, dim=None, keepdim=False, *, other=None):
-    """``x.max()`` the largest value; ``x.max(dim)`` (values, indices);
+def max(input, dim=None, keepdim=None, *, other=None, axis=None, keepdims=None):
+    """``x.max()`` the largest value; ``x.max(dim)`` (values, indices), as
+    PyTorch (``axis=`` is read as ``dim``; ``amax`` gives values only);
     ``x.max(other)`` the elementwise maximum."""
-    return _extreme("max", input, dim, keepdim, other)
+    dim = alias(dim, axis, None, "max", "dim", "axis")
+    return _extreme("max", input, dim, alias(keepdim, keepdims, False, "max", "keepdim", "keepdims"), other)
 
 
 @add_face
-def min(input, dim=None, keepdim=False, *, other=None):
+def min(input, dim=None, keepdim=None, *, other=None, axis=None, keepdims=None):
     """``x.min()``, ``x.min(dim)`` -> (values, indices), ``x.min(other)``."""
-    return _extreme("min", input, dim, keepdim, other)
+    dim = alias(dim, axis, None, "min", "dim", "axis")
+    return _extreme("min", input, dim, alias(keepdim, keepdims, False, "min", "keepdim", "keepdims"), other)
 
 
 def _arg_extreme(pick, name, input, dim, keepdim):
@@ -218,15 +221,17 @@ def _arg_extreme(pick, name, input, dim, keepdim):
 
 
 @add_face
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Index of the (first) largest value, over all elements or along ``dim``."""
-    return _arg_extreme(np.argmax, "argmax", input, dim, keepdim)
+    return _arg_extreme(np.argmax, "argmax", input, alias(dim, axis, None, "argmax", "dim", "axis"),
+                        alias(keepdim, keepdims, False, "argmax", "keepdim", "keepdims"))
 
 
 @add_face
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Index of the (first) smallest value, over all elements or along ``dim``."""
-    return _arg_extreme(np.argmin, "argmin", input, dim, keepdim)
+    return _arg_extreme(np.argmin, "argmin", input, alias(dim, axis, None, "argmin", "dim", "axis"),
+                        alias(keepdim, keepdims, False, "argmin", "keepdim", "keepdims"))
 
 
 def _var_args(input, dim, unbiased, keepdim, correction, axis, keepdims, ddof, name):

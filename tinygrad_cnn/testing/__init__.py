@@ -85,7 +85,7 @@ def check_op(op, case: Case, *, second_order: bool | None = None, seed: int = 0)
     if spec is not None and spec.reference is not None:
         expected = spec.reference(*args, **kwargs)
         got = op(*[Tensor(a) for a in args], **kwargs).data
-        assert got.shape == np.shape(expected), f"{op.name}: shape {got.shape}, reference {np.shape(expected)}"
+        assert got.shape == np.shape(expected), f"{op.name}: shape {tuple(got.shape)}, reference {np.shape(expected)}"
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9,
                                    err_msg=f"{op.name}: forward differs from its reference")
 
@@ -105,7 +105,7 @@ def check_op(op, case: Case, *, second_order: bool | None = None, seed: int = 0)
     grads = [tensors[i].grad for i in float_positions]
     for i, g in zip(float_positions, grads):
         assert g is not None, f"{op.name}: input {i} got no gradient"
-        assert g.shape == args[i].shape, f"{op.name}: gradient {i} has shape {g.shape}, input {args[i].shape}"
+        assert g.shape == args[i].shape, f"{op.name}: gradient {i} has shape {tuple(g.shape)}, input {tuple(args[i].shape)}"
         assert g._ctx is None and not g.requires_grad, \
             f"{op.name}: backward without create_graph built a graph"
     arrays_seen = [g.data for g in grads] + args + [upstream.data, out.data]

@@ -185,3 +185,26 @@ def matmul_cases(draw, spec):
     else:
         shape_a, shape_b = batch_a + (m, k), batch_b + (k, n)
     return Case(args=(draw(arrays(shape_a)), draw(arrays(shape_b))))
+
+
+@st.composite
+def index_put_cases(draw, spec):
+    # only indices that hit each element once: with repeats the last write wins
+    # and the values' gradient is not defined elementwise
+    shape = draw(shapes(1, 3))
+    index = draw(_index(shape))
+    hits = np.zeros(shape, dtype=np.int64)
+    np.add.at(hits, index, 1)
+    if hits.max(initial=0) > 1:
+        index = (slice(None),) * len(shape)
+    values_shape = np.empty(shape)[index].shape
+    if values_shape and draw(st.booleans()):
+        values_shape = values_shape[1:]         # values broadcast to the indexed block
+    return Case(args=(draw(arrays(shape)), draw(arrays(values_shape))), kwargs={"index": index})
+
+
+@st.composite
+def where_cases(draw, spec):
+    condition_shape, x_shape, y_shape = draw(broadcastable_shapes(3, 0, 3))
+    condition = draw(arrays(condition_shape)) > 0
+    return Case(args=(condition, draw(arrays(x_shape)), draw(arrays(y_shape))))

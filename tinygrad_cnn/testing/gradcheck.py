@@ -74,7 +74,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-6, rtol: float 
         g = analytic[position]
         g = np.zeros_like(x) if g is None else np.asarray(g.data, dtype=np.float64)
         if g.shape != x.shape:
-            problems.append(f"input {index}: gradient has shape {g.shape}, input has shape {x.shape}")
+            problems.append(f"input {index}: gradient has shape {tuple(g.shape)}, input has shape {tuple(x.shape)}")
             continue
         # grad mode stays on: fn may itself differentiate (gradgradcheck)
         if x.size <= max_elements:
@@ -93,7 +93,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-6, rtol: float 
             if bad.any():
                 worst = np.unravel_index(np.argmax(error - rtol * np.abs(numeric)), x.shape)
                 problems.append(
-                    f"input {index} (shape {x.shape}): {int(bad.sum())} of {x.size} elements "
+                    f"input {index} (shape {tuple(x.shape)}): {int(bad.sum())} of {x.size} elements "
                     f"differ; worst at {tuple(int(i) for i in worst)}: analytic {g[worst]:.9g}, "
                     f"numeric {numeric[worst]:.9g}")
         else:
@@ -105,7 +105,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-6, rtol: float 
                 projected = np.sum(v * g)
                 scale = np.sqrt(x.size)  # the projection sums x.size rounding errors
                 if abs(projected - numeric) > atol * scale + rtol * abs(numeric):
-                    problems.append(f"input {index} (shape {x.shape}): along a random direction "
+                    problems.append(f"input {index} (shape {tuple(x.shape)}): along a random direction "
                                     f"analytic {projected:.9g}, numeric {numeric:.9g}")
                     break
     if problems:

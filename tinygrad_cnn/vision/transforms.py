@@ -54,7 +54,7 @@ class Transform:
         image = np.asarray(pic)
         if image.ndim not in (2, 3):
             raise ValueError(f"{type(self).__name__}: an image must be (H, W) or (H, W, C), "
-                             f"got shape {image.shape}")
+                             f"got shape {tuple(image.shape)}")
         return image[None], _IMAGE
 
     def _apply(self, batch: np.ndarray, layout: str, uniforms):
@@ -146,7 +146,7 @@ class Normalize(Transform):
             raise TypeError(f"Normalize: input tensor should be a float tensor, got {array.dtype}")
         if array.ndim < 3:
             raise ValueError(f"Normalize: expected a tensor image of shape (..., C, H, W), "
-                             f"got shape {array.shape}")
+                             f"got shape {tuple(array.shape)}")
         mean, std = self._statistics(array.dtype, array.shape[-3])
         result = np.subtract(array, mean, out=out)
         return np.divide(result, std, out=result)
