@@ -18,6 +18,6 @@ def test_readme_python_blocks_run(tmp_path):
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
                             timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "tensor([[ 0.5, -1. ,  2. ]]) tensor([1., 2., 3.])" in result.stdout
+    assert "tensor([[ 0.5000, -1.0000,  2.0000]]) tensor([1., 2., 3.])" in result.stdout
     assert "Total params: 13,610" in result.stdout
     assert (tmp_path / "tiny.npz").exists()

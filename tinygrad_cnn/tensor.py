@@ -425,10 +425,11 @@ class Tensor:
         return self._cast(other.dtype)
 
     def contiguous(self, memory_format=None) -> "Tensor":
-        return self
+        """This tensor if its array is C-contiguous, else a copy that is."""
+        return self if self.data.flags.c_contiguous else self.clone()
 
     def is_contiguous(self, memory_format=None) -> bool:
-        return True
+        return bool(self.data.flags.c_contiguous)
 
     def is_floating_point(self) -> bool:
         return self.data.dtype.kind == "f"

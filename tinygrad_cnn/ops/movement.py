@@ -383,7 +383,7 @@ def _join_args(tensors, dim, axis, name):
     return [t if t.data.dtype == dtype else t._cast(dtype) for t in tensors], int(dim)
 
 
-@concatenate.face(method=False)
+@concatenate.face(method=False, name="cat")
 def cat(tensors, dim=None, *, axis=None):
     """Tensors joined along an existing dimension."""
     tensors, dim = _join_args(tensors, dim, axis, "cat")
@@ -475,3 +475,25 @@ def flip(input, dims):
     input = _tensor(input)
     dims = dims_arg(dims, input.data.ndim, "flip")
     return input[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.data.ndim))]
+
+
+@add_face
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of a matrix (``offset`` > 0 above the main one)."""
+    input = _tensor(input)
+    if input.data.ndim != 2 or {dim_arg(dim1, 2, "diagonal"), dim_arg(dim2, 2, "diagonal")} != {0, 1}:
+        raise NotImplementedError(f"diagonal: only the diagonal of a matrix is supported, got shape "
+                                  f"{tuple(input.data.shape)}, dims ({dim1}, {dim2})")
+    rows, cols = input.data.shape
+    if dim_arg(dim1, 2, "diagonal") == 1:
+        offset = -offset
+    start_row, start_col = max(-offset, 0), max(offset, 0)
+    length = max(min(rows - start_row, cols - start_col), 0)
+    steps = np.arange(length)
+    return input[(steps + start_row, steps + start_col)]
+
+
+@add_face
+def trace(input):
+    """The sum of a matrix's diagonal."""
+    return diagonal(input).sum()
