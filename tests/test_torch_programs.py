@@ -43,6 +43,9 @@ PROGRAMS = sorted(f[:-3] for f in os.listdir(PROGRAM_DIR)
 
 # name -> the first thing that breaks through the alias today. Remove an entry when its program passes.
 KNOWN_FAILING = {
+    "losses_functional": "needs F.leaky_relu, nn.BCELoss, nn.BCEWithLogitsLoss, nn.Sigmoid, nn.Tanh",
+    "module_api": "needs nn.ModuleList",
+    "nn_optimizers": "needs nn.Tanh",
 }
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
