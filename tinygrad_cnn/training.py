@@ -20,7 +20,7 @@ import time
 import warnings
 
 from ._atomic import atomic_write
-from .functions import zeros
+from .creation import zeros
 from .nn import functional as F
 from .tensor import Tensor, no_grad
 

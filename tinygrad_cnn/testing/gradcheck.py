@@ -139,7 +139,7 @@ def gradgradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
                      create_graph=True, allow_unused=True)
         flat = [(g if g is not None else Tensor(np.zeros(xs[i].shape))).reshape(-1)
                 for g, i in zip(grads, checked)]
-        from ..functions import concatenate
+        from ..ops.movement import cat as concatenate
         return concatenate(flat) if len(flat) > 1 else flat[0]
 
     first_order.__name__ = f"first derivative of {label}"
