@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._args import conv_output_size, pair
+from .._args import conv_output_size
 from ..engine import defop, get_op
 from ..spec import Spec
 

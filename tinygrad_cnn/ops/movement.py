@@ -7,7 +7,7 @@ import numpy as np
 from .._args import alias, dim_arg, dims_arg, shape_arg
 from ..engine import add_face, apply, defop, get_op, unbroadcast
 from ..spec import Spec
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor
 
 
 @defop("reshape", spec=Spec(cases="tinygrad_cnn.testing.cases:reshape_cases"), saves=())

@@ -1,0 +1,429 @@
+"""``Module`` and ``Parameter``: parameters and buffers registered by
+attribute assignment, ``model(x)`` calling ``forward``, state dicts with
+PyTorch's keys, and the ``Sequential`` container."""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
+from typing import Iterator
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["Parameter", "Module", "Sequential", "StateDictError"]
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as trainable (requires_grad=True)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True):
+        super().__init__(data)
+        if self.data.dtype.kind == "f":
+            self.requires_grad_(requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys the model has that the state
+    dict lacks, and the keys the state dict has that the model lacks."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class StateDictError(RuntimeError, ValueError):
+    """A state dict that does not fit the model (PyTorch raises RuntimeError;
+    it is also a ValueError, which is what tinygrad_cnn raised before)."""
+
+
+_CPU_ONLY = "tinygrad_cnn runs on the CPU"
+_OTHER_DEVICES = ("cuda", "mps", "xpu", "xla", "meta", "hip", "vulkan", "ipu", "hpu", "mtia", "privateuseone")
+
+
+def _device_name(owner: str, device) -> str:
+    """'cpu' for anything naming the CPU; RuntimeError for other devices."""
+    name = str(getattr(device, "type", device)).lower()
+    if name == "cpu" or name.startswith("cpu:"):
+        return "cpu"
+    raise RuntimeError(f"{owner}: device {str(device)!r} is not available: {_CPU_ONLY}")
+
+
+def _is_device(value) -> bool:
+    if hasattr(value, "type") and not isinstance(value, (np.dtype, type)):
+        return True
+    return isinstance(value, str) and value.lower().split(":")[0] in ("cpu",) + _OTHER_DEVICES
+
+
+def _parse_to(owner: str, args, kwargs):
+    """(dtype or None) from PyTorch's ``to(device)``, ``to(dtype)``,
+    ``to(device, dtype)``, ``to(tensor)`` and ``device=``/``dtype=`` keywords;
+    raises for devices other than the CPU."""
+    kwargs = dict(kwargs)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("copy", None)
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"{owner}: unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, bool):      # PyTorch's positional non_blocking
+            continue
+        elif _is_device(arg):
+            device = arg
+        else:
+            dtype = arg
+    if device is not None:
+        _device_name(owner, device)
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}: expected a device or a dtype, got {dtype!r}") from None
+    if dtype.kind not in "fc":
+        raise TypeError(f"{owner}: only floating point dtypes are accepted, got {dtype}")
+    return dtype
+
+
+class Module:
+    """Base class: assign Parameters and Modules as attributes; define ``forward``.
+
+    Parameters, submodules and buffers (``register_buffer``: state that is not
+    trained, e.g. a loss's class weights) are found by name, as in PyTorch.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        # as in PyTorch: a name keeps its place when re-assigned (state_dict order)
+        if isinstance(value, Parameter):
+            table = params
+        elif isinstance(value, Module):
+            table = modules
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter "
+                                f"'{name}' (a Parameter or None expected)")
+            table = params
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as buffer "
+                                f"'{name}' (a Tensor or None expected)")
+            table = buffers
+        else:
+            table = None
+        for other in (params, modules, buffers):
+            if other is not table:
+                other.pop(name, None)
+        if table is None:
+            object.__setattr__(self, name, value)
+        else:
+            self.__dict__.pop(name, None)
+            table[name] = value
+
+    def __getattr__(self, name):
+        for store in ("_parameters", "_modules", "_buffers"):
+            table = self.__dict__.get(store)
+            if table is not None and name in table:
+                return table[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._modules, self.__dict__.get("_buffers", {})):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Keep ``tensor`` (a Tensor or None) as state that is not a parameter:
+        it is in ``state_dict()`` (unless ``persistent=False``) and follows
+        ``to()``/``float()``/``double()``."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before register_buffer")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: name must be a non-empty string without '.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: '{name}' is already a parameter or submodule")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- traversal -----------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        return iter(self._modules.items())
+
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix: str = ""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, e.g. ``('0.weight', ...)``; shared parameters once."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, param in module._parameters.items():
+                if param is not None and id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is not None and id(buffer) not in seen:
+                    seen.add(id(buffer))
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for param in self.parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad = Tensor(np.zeros_like(param.data))
+
+    def train(self, mode: bool = True) -> "Module":
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn`` on every submodule (children first), then on self."""
+        for child in self._modules.values():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # --- device and dtype -----------------------------------------------------------
+    def to(self, *args, **kwargs) -> "Module":
+        """PyTorch's ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)``: returns self. The device must be the CPU ('cpu');
+        others raise RuntimeError. A dtype converts the floating point
+        parameters (and their gradients) and buffers in place: the same
+        Parameter objects, so optimizers built on them keep working."""
+        dtype = _parse_to(f"{type(self).__name__}.to", args, kwargs)
+        if dtype is not None:
+            self._convert(dtype)
+        return self
+
+    def _convert(self, dtype) -> None:
+        for module in self.modules():
+            for table in (module._parameters, module._buffers):
+                for tensor in table.values():
+                    if tensor is None or tensor.dtype.kind not in "fc":
+                        continue
+                    tensor.data = tensor.data.astype(dtype, copy=False)
+                    if tensor.grad is not None:
+                        tensor.grad = Tensor(tensor.grad.data.astype(dtype, copy=False))
+
+    def cpu(self) -> "Module":
+        return self
+
+    def cuda(self, device=None) -> "Module":
+        raise RuntimeError(f"{type(self).__name__}.cuda(): {_CPU_ONLY}")
+
+    def float(self) -> "Module":
+        """Floating point parameters and buffers to float32; returns self."""
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        """Floating point parameters and buffers to float64; returns self."""
+        return self.to(np.float64)
+
+    def half(self) -> "Module":
+        """Floating point parameters and buffers to float16; returns self."""
+        return self.to(np.float16)
+
+    # --- state ------------------------------------------------------------------------
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An OrderedDict: dotted name -> Tensor, for every parameter and
+        persistent buffer (PyTorch's names and layouts).
+
+        The Tensors are detached but share memory with the model, as in
+        PyTorch: they change when the model trains (copy them, e.g.
+        ``{k: v.numpy().copy() ...}``, to keep a snapshot). ``keep_vars=True``
+        gives the Parameters themselves. A parameter shared by two modules
+        appears under both names."""
+        if destination is None:
+            destination = OrderedDict()
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        for name, child in self._modules.items():
+            child.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def _state_slots(self, prefix: str = ""):
+        """(key, Tensor) for everything state_dict holds, shared ones under each name."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                yield prefix + name, param
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                yield prefix + name, buffer
+        for name, child in self._modules.items():
+            yield from child._state_slots(prefix + name + ".")
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Copy values (Tensors, numpy arrays or nested lists) into the
+        parameters and buffers, in place and cast to their dtypes.
+
+        Everything is checked before anything is written, so a failed load
+        leaves the model as it was. ``strict=True`` (the default) refuses
+        missing and unexpected keys; a shape mismatch is refused either way.
+        Raises StateDictError (a RuntimeError, as PyTorch's, and a
+        ValueError). Returns the named tuple ``(missing_keys, unexpected_keys)``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of name -> Tensor, got {type(state_dict).__name__}")
+        own = list(self._state_slots())
+        own_keys = {key for key, _ in own}
+        given = {}
+        problems = []
+        for key, value in state_dict.items():
+            try:
+                given[key] = np.asarray(value.data if isinstance(value, Tensor) else value)
+            except (TypeError, ValueError) as err:
+                problems.append(f'"{key}": cannot be read as an array ({err})')
+        missing = [key for key, _ in own if key not in given]
+        unexpected = [key for key in given if key not in own_keys]
+        if strict and missing:
+            problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{key}"' for key in missing) + ".")
+        if strict and unexpected:
+            problems.append("Unexpected key(s) in state_dict: "
+                            + ", ".join(f'"{key}"' for key in unexpected) + ".")
+        for key, tensor in own:
+            if key in given and given[key].shape != tensor.shape:
+                problems.append(f"size mismatch for {key}: copying a param with shape {tuple(given[key].shape)} "
+                                f"from checkpoint, the shape in current model is {tuple(tensor.shape)}.")
+            elif key in given and given[key].dtype.kind not in "biuf":
+                problems.append(f"{key}: checkpoint has dtype {given[key].dtype}, expected numbers")
+        if problems:
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__} "
+                                 "(model unchanged):\n\t" + "\n\t".join(problems))
+        for key, tensor in own:
+            if key not in given:
+                continue
+            if assign or not tensor.data.flags.writeable:
+                tensor.data = given[key].astype(tensor.dtype, copy=True)
+            elif tensor.data is not given[key]:
+                # in place, as PyTorch's copy_: views from state_dict() and
+                # optimizers holding the parameter see the new values
+                np.copyto(tensor.data, given[key], casting="unsafe")
+        return _IncompatibleKeys(missing, unexpected)
+
+    # --- display ----------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        # PyTorch's layout: one-line extra_repr inline; else one item a line, indented
+        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        if len(extra) == 1 and not children:
+            return f"{self._get_name()}({extra[0]})"
+        lines = extra + children
+        if not lines:
+            return f"{self._get_name()}()"
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order. Indexing, len() and iteration work as in PyTorch."""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for index, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: argument {index} is a {type(module).__name__}, not a Module")
+            setattr(self, str(index), module)
+
+    def forward(self, x):
+        for name, module in self._modules.items():
+            try:
+                x = module(x)
+            except ValueError as err:
+                shape = getattr(x, "shape", None)
+                raise ValueError(f"layer {name} ({module!r}) got input of shape {shape}: {err}") from err
+        return x
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index])
+        return modules[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "Sequential":
+        setattr(self, str(len(self)), module)
+        return self
