@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ..ops.conv import pair
+from .._args import pair
 from ..random import generator
 from ..tensor import Tensor, get_op
 
