@@ -18,6 +18,9 @@ it the class with :func:`bind_tensor_class`.
 from __future__ import annotations
 
 import functools
+import linecache
+import os
+import sys
 import threading
 from typing import Callable, Iterable
 
@@ -322,8 +325,10 @@ def apply(op: Op, *inputs, **params):
         ctx.versions = tuple([t._version for t in inputs])
         result.requires_grad = True
         result._ctx = ctx
-        if _anomaly.enabled:
-            _anomaly.check_forward(op, out, inputs)
+        if _anomaly_enabled:
+            ctx.site = _anomaly_forward(op, out, inputs)
+    elif _anomaly_enabled:
+        _anomaly_forward(op, out, inputs)
     return result
 
 
@@ -366,61 +371,114 @@ def _check_saved(ctx) -> None:
             "out of place or clone() it first.")
 
 
+_rewritten = False     # set once any in-place change has moved a tensor to a new node
+
+
 def _parents(ctx) -> tuple:
     inputs = ctx.inputs
-    for t in inputs:
-        if t._previous is not None:
-            return tuple([resolve(t, v) for t, v in zip(inputs, ctx.versions)])
+    if _rewritten:
+        for t in inputs:
+            if t._previous is not None:
+                return tuple([resolve(t, v) for t, v in zip(inputs, ctx.versions)])
     return inputs
 
 
+def note_rewrite() -> None:
+    """Called by an in-place change inside a graph (see tensor.py)."""
+    global _rewritten
+    _rewritten = True
+
+
 # ---------------------------------------------------------------------------
-# anomaly detection (off unless asked for; checked with one attribute read)
+# anomaly detection: off unless asked for, and then each op's output and each
+# VJP's gradients are checked for nan/inf. When off it costs one test of a
+# module-level bool per op and per backward step.
+
+_anomaly_enabled = False
+_backward_depth = 0      # inside a backward, the VJPs' own ops are judged by the VJP's check
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-class _Anomaly(threading.local):
-    enabled = False
-
-    @staticmethod
-    def check_forward(op, out, inputs):
-        if out.dtype.kind in "fc" and not np.isfinite(out).all():
-            shapes = ", ".join(str(t.shape) for t in inputs)
-            raise RuntimeError(f"anomaly: '{op.name}' produced nan or inf in its forward output "
-                               f"(shape {tuple(out.shape)}) from inputs of shapes {shapes}")
-
-    @staticmethod
-    def check_backward(op, grads, inputs):
-        for i, g in enumerate(grads):
-            if g is not None and g.data.dtype.kind in "fc" and not np.isfinite(g.data).all():
-                raise RuntimeError(f"anomaly: the backward of '{op.name}' produced nan or inf in the "
-                                   f"gradient of input {i} (shape {tuple(inputs[i].shape)})")
+def _user_site() -> str:
+    """``file:line: code`` of the innermost caller outside this package."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "an unknown place"
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    code = linecache.getline(filename, lineno).strip()
+    return f"{filename}:{lineno}" + (f": {code}" if code else "")
 
 
-_anomaly = _Anomaly()
+def _nonfinite(array) -> str | None:
+    if array.dtype.kind not in "fc":
+        return None
+    if np.isnan(array).any():
+        return "nan"
+    if np.isinf(array).any():
+        return "inf"
+    return None
+
+
+def _anomaly_forward(op, out, inputs) -> str:
+    site = _user_site()
+    bad = _nonfinite(out) if _backward_depth == 0 else None
+    if bad is not None and all(_nonfinite(t.data) is None for t in inputs):
+        shapes = ", ".join(str(tuple(t.data.shape)) for t in inputs)
+        raise RuntimeError(f"anomaly: the forward of '{op.name}' produced {bad} in its output "
+                           f"(shape {tuple(out.shape)}) from finite inputs of shapes {shapes}; "
+                           f"the op was called at {site}")
+    return site
+
+
+def _anomaly_backward(ctx, grads, parents) -> None:
+    for i, g in enumerate(grads):
+        bad = None if g is None else _nonfinite(g.data)
+        if bad is not None:
+            site = getattr(ctx, "site", None) or "an unknown place (recorded before anomaly mode was on)"
+            raise RuntimeError(f"anomaly: the backward of '{ctx.op.name}' produced {bad} in the "
+                               f"gradient of its input {i} (shape {tuple(parents[i].data.shape)}); "
+                               f"the op was called at {site}")
 
 
 class detect_anomaly:
-    """Context manager: the first op whose output or gradient holds nan or inf raises."""
+    """Context manager (and decorator): the first op whose forward output or
+    whose backward gradient holds nan or inf raises a RuntimeError naming the
+    op, the shapes, forward or backward, and the line of your code that
+    called the op."""
 
     def __init__(self, check_nan: bool = True):
         self.check_nan = check_nan
+        self._previous: list[bool] = []
 
     def __enter__(self):
-        self._previous = _anomaly.enabled
-        _anomaly.enabled = self.check_nan
+        global _anomaly_enabled
+        self._previous.append(_anomaly_enabled)
+        _anomaly_enabled = bool(self.check_nan)
         return self
 
     def __exit__(self, *exc):
-        _anomaly.enabled = self._previous
+        global _anomaly_enabled
+        _anomaly_enabled = self._previous.pop()
         return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.check_nan):
+                return fn(*args, **kwargs)
+        return wrapper
 
 
 def set_detect_anomaly(mode: bool) -> None:
-    _anomaly.enabled = bool(mode)
+    """Turn anomaly detection on or off for the whole process."""
+    global _anomaly_enabled
+    _anomaly_enabled = bool(mode)
 
 
 def is_anomaly_enabled() -> bool:
-    return _anomaly.enabled
+    return _anomaly_enabled
 
 
 # ---------------------------------------------------------------------------
@@ -437,7 +495,7 @@ def _topological_order(roots: Iterable) -> list:
         ctx = node._ctx
         if ctx is None or ctx.inputs is None:
             return iter(())
-        return iter(_parents(ctx))
+        return iter(_parents(ctx) if _rewritten else ctx.inputs)
 
     for root in roots:
         if id(root) in visited or not root.requires_grad:
@@ -498,6 +556,17 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
     wanted = None if inputs is None else {id(t) for t in inputs}
     found: dict[int, object] = {}
     order = _topological_order(roots)
+    global _backward_depth
+    _backward_depth += 1
+    try:
+        _walk(order, grads, wanted, found, retain_graph, create_graph)
+    finally:
+        _backward_depth -= 1
+    return found
+
+
+def _walk(order, grads, wanted, found, retain_graph, create_graph):
+    """The reverse sweep: each tensor's total gradient through its op's VJP."""
     with set_grad_enabled(create_graph):
         for tensor in order:
             g = grads.pop(id(tensor), None)
@@ -518,7 +587,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
                     f"backward: trying to backward through the graph a second time (through "
                     f"'{ctx.op.name}'); its saved values were freed by the first backward. "
                     "Pass retain_graph=True to the first backward if you need to do this.")
-            parents = _parents(ctx)
+            parents = _parents(ctx) if _rewritten else ctx.inputs
             _check_saved(ctx)
             ctx.out = tensor
             try:
@@ -527,8 +596,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
                 ctx.out = None
             if isinstance(input_grads, Tensor) or input_grads is None:
                 input_grads = (input_grads,)
-            if _anomaly.enabled:
-                _anomaly.check_backward(ctx.op, input_grads, parents)
+            if _anomaly_enabled:
+                _anomaly_backward(ctx, input_grads, parents)
             for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
                 if not needed or parent_grad is None:
                     continue
@@ -541,7 +610,6 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
                 grads[key] = grads[key] + parent_grad if key in grads else parent_grad
             if not retain_graph:
                 ctx.release()
-    return found
 
 
 def _run_hooks(tensor, g):

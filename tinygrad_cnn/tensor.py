@@ -530,13 +530,33 @@ class Tensor:
             return self._cast(other.data.dtype), other
         return self, other
 
-    def __add__(self, other): return self.add(other)
+    # the common case (two tensors of one dtype) goes straight to the op
+    def __add__(self, other):
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+            return apply(_OPS["add"], self, other)
+        return self.add(other)
+
     def __radd__(self, other): return self._other(other).add(self)
-    def __sub__(self, other): return self.sub(other)
+
+    def __sub__(self, other):
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+            return apply(_OPS["sub"], self, other)
+        return self.sub(other)
+
     def __rsub__(self, other): return self._other(other).sub(self)
-    def __mul__(self, other): return self.mul(other)
+
+    def __mul__(self, other):
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+            return apply(_OPS["mul"], self, other)
+        return self.mul(other)
+
     def __rmul__(self, other): return self._other(other).mul(self)
-    def __truediv__(self, other): return self.div(other)
+
+    def __truediv__(self, other):
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype and self.data.dtype.kind == "f":
+            return apply(_OPS["div"], self, other)
+        return self.div(other)
+
     def __rtruediv__(self, other): return self._other(other).div(self)
     def __pow__(self, other): return self.pow(other)
     def __rpow__(self, other): return self._other(other).pow(self)
@@ -630,6 +650,7 @@ class Tensor:
             self._ctx = new._ctx
             self.requires_grad = new.requires_grad
             self._previous = (old, old._version)
+            engine.note_rewrite()
         else:
             if not self.data.flags.writeable:
                 raise RuntimeError(f"{name}: the tensor's memory is read-only (shape "
@@ -791,6 +812,9 @@ def _index_arg(index):
             return tuple(i.data if isinstance(i, Tensor) else i for i in index)
         return np.asarray(index)
     return index
+
+
+_OPS = engine._REGISTRY
 
 
 def _install_face(name, fn, method, function):
