@@ -1,4 +1,5 @@
-"""Losses: cross_entropy, nll_loss, mse_loss, l1_loss and their modules.
+"""Losses: cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss,
+binary_cross_entropy(_with_logits), kl_div and their modules.
 
 Values and gradients against torch (skipped when torch is not installed) for
 every reduction, class weights, ignore_index, label smoothing, probability
@@ -280,4 +281,216 @@ def test_mse_warns_when_shapes_broadcast():
 ])
 def test_errors_name_the_function_and_what_it_got(call, error, message):
     with pytest.raises(error, match=message):
+        call()
+
+
+# --- smooth L1, Huber, binary cross-entropy, KL divergence -----------------------------------
+
+PAIR_SHAPES = {"2d": (4, 3), "1d": (5,), "4d": (2, 3, 2, 2)}
+
+
+def _regression_pair(shape, rng):
+    """Input and target whose differences lie on both sides of 1 and 0.4 but
+    away from those thresholds and from 0 (the kinks)."""
+    x = rng.standard_normal(shape)
+    gaps = rng.choice([0.15, 0.3, 0.6, 0.8, 1.3, 2.0], size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    return x, x + gaps
+
+
+def _binary_case(shape, rng):
+    probabilities = rng.uniform(0.05, 0.95, size=shape)
+    targets = rng.uniform(0.0, 1.0, size=shape)
+    targets.reshape(-1)[::2] = np.round(targets.reshape(-1)[::2])     # hard labels and soft ones
+    return probabilities, targets
+
+
+def _torch_kl_div(torch):
+    def kl_div(x, t, **options):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # torch's 'mean' warning
+            return torch.nn.functional.kl_div(x, t, **options)
+    return kl_div
+
+
+NEW_LOSS_CASES = list(itertools.product(PAIR_SHAPES, REDUCTIONS))
+
+
+@pytest.mark.parametrize("shape, reduction", NEW_LOSS_CASES, ids=["-".join(case) for case in NEW_LOSS_CASES])
+def test_new_losses_match_torch(shape, reduction):
+    torch = pytest.importorskip("torch")
+    TF = torch.nn.functional
+    rng = np.random.default_rng(len(shape) * 7 + REDUCTIONS.index(reduction))
+    shape = PAIR_SHAPES[shape]
+    x, y = _regression_pair(shape, rng)
+    for beta in (1.0, 0.4, 0.0):
+        compare_with_torch(lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction, beta=beta),
+                           lambda a, b: TF.smooth_l1_loss(a, b, reduction=reduction, beta=beta), [x, y], rng)
+    for delta in (1.0, 0.4, 2.5):
+        compare_with_torch(lambda a, b: F.huber_loss(a, b, reduction=reduction, delta=delta),
+                           lambda a, b: TF.huber_loss(a, b, reduction=reduction, delta=delta), [x, y], rng)
+
+    probabilities, targets = _binary_case(shape, rng)
+    weight = rng.uniform(0.2, 2.0, size=shape[-1:])
+    for w in (None, weight):
+        compare_with_torch(
+            lambda a, b: F.binary_cross_entropy(a, b, weight=None if w is None else Tensor(w), reduction=reduction),
+            lambda a, b: TF.binary_cross_entropy(a, b, weight=None if w is None else torch.tensor(w),
+                                                 reduction=reduction),
+            [probabilities, targets], rng)
+
+    logits = rng.standard_normal(shape) * 3
+    pos_weight = rng.uniform(0.5, 3.0, size=shape[-1:])
+    for w, p in ((None, None), (weight, None), (None, pos_weight), (weight, pos_weight)):
+        compare_with_torch(
+            lambda a, b: F.binary_cross_entropy_with_logits(
+                a, b, weight=None if w is None else Tensor(w), pos_weight=None if p is None else Tensor(p),
+                reduction=reduction),
+            lambda a, b: TF.binary_cross_entropy_with_logits(
+                a, b, weight=None if w is None else torch.tensor(w), pos_weight=None if p is None else torch.tensor(p),
+                reduction=reduction),
+            [logits, targets], rng)
+
+    log_probs = np.log(probabilities_for(shape, rng))
+    target_probs = probabilities_for(shape, rng)   # zero targets: in the hand-computed test (torch's
+                                                   # target gradient is NaN there)
+    kl_torch = _torch_kl_div(torch)
+    for kl_reduction in (reduction, "batchmean"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compare_with_torch(lambda a, b: F.kl_div(a, b, reduction=kl_reduction),
+                               lambda a, b: kl_torch(a, b, reduction=kl_reduction), [log_probs, target_probs], rng)
+            compare_with_torch(lambda a, b: F.kl_div(a, b, reduction=kl_reduction, log_target=True),
+                               lambda a, b: kl_torch(a, b, reduction=kl_reduction, log_target=True),
+                               [log_probs, np.log(probabilities_for(shape, rng))], rng)
+
+
+def test_new_loss_modules_match_torch_and_their_functions():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x, y = _regression_pair((4, 3), rng)
+    probabilities, targets = _binary_case((4, 3), rng)
+    weight, pos_weight = rng.uniform(0.2, 2.0, size=3), rng.uniform(0.5, 3.0, size=3)
+    pairs = [
+        (nn.SmoothL1Loss(reduction="sum", beta=0.5), torch.nn.SmoothL1Loss(reduction="sum", beta=0.5), x, y),
+        (nn.HuberLoss(reduction="none", delta=0.7), torch.nn.HuberLoss(reduction="none", delta=0.7), x, y),
+        (nn.BCELoss(weight=Tensor(weight)), torch.nn.BCELoss(weight=torch.tensor(weight)), probabilities, targets),
+        (nn.BCEWithLogitsLoss(pos_weight=Tensor(pos_weight)), torch.nn.BCEWithLogitsLoss(
+            pos_weight=torch.tensor(pos_weight)), x, targets),
+        (nn.KLDivLoss(reduction="batchmean"), torch.nn.KLDivLoss(reduction="batchmean"),
+         np.log(probabilities_for((4, 3), rng)), probabilities_for((4, 3), rng)),
+        (nn.KLDivLoss(reduction="sum", log_target=True), torch.nn.KLDivLoss(reduction="sum", log_target=True),
+         np.log(probabilities_for((4, 3), rng)), np.log(probabilities_for((4, 3), rng))),
+    ]
+    for ours, theirs, a, b in pairs:
+        compare_with_torch(lambda z: ours(z, Tensor(b)), lambda z: theirs(z, torch.tensor(b)), [a], rng)
+        assert repr(ours) == repr(theirs)
+    # weight and pos_weight are buffers, as in PyTorch
+    assert sorted(nn.BCEWithLogitsLoss(weight=weight, pos_weight=pos_weight).state_dict()) == \
+        sorted(torch.nn.BCEWithLogitsLoss(weight=torch.tensor(weight), pos_weight=torch.tensor(pos_weight))
+               .state_dict())
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_new_losses_gradcheck(reduction):
+    rng = np.random.default_rng(13)
+    x, y = _regression_pair((3, 4), rng)
+    for beta in (1.0, 0.4, 0.0):
+        assert gradcheck(lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction, beta=beta), [x, y])
+    assert gradcheck(lambda a, b: F.huber_loss(a, b, reduction=reduction, delta=0.4), [x, y])
+    assert gradgradcheck(lambda a, b: F.huber_loss(a, b, reduction=reduction, delta=1.5), [x, y])
+
+    probabilities, targets = _binary_case((3, 4), rng)
+    weight = Tensor(rng.uniform(0.2, 2.0, size=4))
+    pos_weight = Tensor(rng.uniform(0.5, 3.0, size=4))
+    bce = lambda a, b: F.binary_cross_entropy(a, b, weight=weight, reduction=reduction)   # noqa: E731
+    assert gradcheck(bce, [probabilities, targets])
+    assert gradgradcheck(bce, [probabilities, targets])
+    logits = rng.standard_normal((3, 4)) * 3
+    logits[0, :2] = 0.0                          # the log-sum-exp form has no kink at 0
+    bce_logits = lambda a, b: F.binary_cross_entropy_with_logits(   # noqa: E731
+        a, b, weight=weight, pos_weight=pos_weight, reduction=reduction)
+    assert gradcheck(bce_logits, [logits, targets])
+    assert gradgradcheck(bce_logits, [logits, targets])
+
+    log_probs, target_probs = np.log(probabilities_for((3, 4), rng)), probabilities_for((3, 4), rng)
+    for kl_reduction in (reduction, "batchmean"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert gradcheck(lambda a, b: F.kl_div(a, b, reduction=kl_reduction), [log_probs, target_probs])
+            assert gradcheck(lambda a, b: F.kl_div(a, b, reduction=kl_reduction, log_target=True),
+                             [log_probs, np.log(target_probs)])
+
+
+def test_new_losses_hand_computed_values():
+    x, y = Tensor(np.array([0.0, 0.0, 0.0])), Tensor(np.array([0.5, -2.0, 1.0]))
+    np.testing.assert_allclose(F.smooth_l1_loss(x, y, reduction="none").numpy(), [0.125, 1.5, 0.5])
+    np.testing.assert_allclose(F.smooth_l1_loss(x, y, reduction="none", beta=0.0).numpy(), [0.5, 2.0, 1.0])
+    np.testing.assert_allclose(F.huber_loss(x, y, reduction="none", delta=2.0).numpy(), [0.125, 2.0, 0.5])
+    assert F.smooth_l1_loss(x, y).item() == pytest.approx(2.125 / 3)
+    p, t = Tensor(np.array([0.5, 0.25])), Tensor(np.array([1.0, 0.0]))
+    np.testing.assert_allclose(F.binary_cross_entropy(p, t, reduction="none").numpy(), [np.log(2), -np.log(0.75)])
+    logits = Tensor(np.array([0.0, np.log(3.0)]))
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(logits, t, reduction="none").numpy(),
+                               [np.log(2), np.log(4.0)])
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(logits, t, reduction="none",
+                                                                  pos_weight=Tensor(np.array([3.0]))).numpy(),
+                               [3 * np.log(2), np.log(4.0)])
+    # KL(p || q) of two distributions per row; batchmean is the mean of the row KLs
+    p_rows, q_rows = np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([[0.25, 0.75], [0.5, 0.5]])
+    expected = np.array([0.5 * np.log(2) + 0.5 * np.log(0.5 / 0.75), np.log(2)])
+    got = F.kl_div(Tensor(np.log(q_rows)), Tensor(p_rows), reduction="batchmean").item()
+    assert got == pytest.approx(expected.mean())
+    with pytest.warns(UserWarning, match="kl_div: reduction='mean' divides the total loss by both"):
+        assert F.kl_div(Tensor(np.log(q_rows)), Tensor(p_rows)).item() == pytest.approx(expected.sum() / 4)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_losses_stay_finite_and_float32_at_extremes(reduction):
+    probabilities = Tensor(np.array([0.0, 1.0, 0.0, 1.0, 1e-30, 0.5], np.float32), requires_grad=True)
+    targets = Tensor(np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.5], np.float32))
+    loss = F.binary_cross_entropy(probabilities, targets, reduction=reduction)
+    loss.sum().backward()
+    assert loss.dtype == np.float32 and probabilities.grad.dtype == np.float32
+    assert np.isfinite(loss.detach().numpy()).all() and np.isfinite(probabilities.grad.numpy()).all()
+    if reduction == "none":
+        np.testing.assert_allclose(loss.detach().numpy()[:4], [100.0, 100.0, 0.0, 0.0])   # log clamped at -100
+
+    logits = Tensor(np.array([1e4, -1e4, 1e4, -1e4, 0.0], np.float32), requires_grad=True)
+    targets = Tensor(np.array([1.0, 0.0, 0.0, 1.0, 1.0], np.float32))
+    loss = F.binary_cross_entropy_with_logits(logits, targets, reduction=reduction,
+                                              pos_weight=Tensor(np.array([2.0], np.float32)))
+    loss.sum().backward()
+    assert loss.dtype == np.float32 and logits.grad.dtype == np.float32
+    assert np.isfinite(loss.detach().numpy()).all() and np.isfinite(logits.grad.numpy()).all()
+    if reduction == "none":
+        np.testing.assert_allclose(loss.detach().numpy(), [0.0, 0.0, 1e4, 2e4, 2 * np.log(2)], rtol=1e-6)
+        np.testing.assert_allclose(logits.grad.numpy(), [0.0, 0.0, 1.0, -2.0, -1.0], atol=1e-7)
+
+
+def test_new_losses_float64_targets_keep_float32():
+    x = Tensor(np.full((2, 3), 0.5, np.float32))
+    target = np.ones((2, 3))
+    for loss in (F.smooth_l1_loss(x, target), F.huber_loss(x, target), F.binary_cross_entropy(x, target),
+                 F.binary_cross_entropy_with_logits(x, target, weight=np.ones(3), pos_weight=np.ones(3)),
+                 F.kl_div(x, target, reduction="batchmean")):
+        assert loss.dtype == np.float32
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.binary_cross_entropy(Tensor(np.array([0.5, 1.5])), Tensor(np.array([1.0, 0.0]))),
+     r"binary_cross_entropy: input values must be probabilities in \[0, 1\], got 1.5"),
+    (lambda: F.binary_cross_entropy(Tensor(np.array([0.5, 0.5])), Tensor(np.array([1.0]))),
+     r"binary_cross_entropy: target shape \(1,\) must equal input shape \(2,\)"),
+    (lambda: F.binary_cross_entropy_with_logits(Tensor(np.zeros((2, 3))), Tensor(np.zeros((2, 3))),
+                                                pos_weight=np.ones(2)),
+     r"binary_cross_entropy_with_logits: pos_weight of shape \(2,\) does not broadcast to the input's shape \(2, 3\)"),
+    (lambda: F.smooth_l1_loss(Tensor(np.zeros(2)), Tensor(np.zeros(2)), beta=-1.0),
+     r"smooth_l1_loss: beta must be >= 0, got -1.0"),
+    (lambda: nn.HuberLoss(delta=0.0), r"HuberLoss: delta must be > 0, got 0.0"),
+    (lambda: F.kl_div(Tensor(np.zeros(2)), Tensor(np.zeros(2)), reduction="avg"),
+     r"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got 'avg'"),
+    (lambda: nn.BCELoss(reduction="batchmean"), r"BCELoss: reduction must be 'mean', 'sum' or 'none'"),
+])
+def test_new_loss_errors(call, message):
+    with pytest.raises(ValueError, match=message):
         call()

@@ -12,7 +12,8 @@ from ..random import generator
 from ..tensor import Tensor, get_op
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
-           "log_softmax", "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "dropout", "flatten"]
+           "log_softmax", "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "dropout", "flatten"]
 
 
 def _t(x):
@@ -348,3 +349,138 @@ def l1_loss(input, target, reduction="mean") -> Tensor:
     _check_reduction("l1_loss", reduction)
     input, target = _pointwise_pair("l1_loss", input, target)
     return _reduce((input - target).abs(), reduction)
+
+
+def _check_nonnegative(op, name, value):
+    if not value >= 0:
+        raise ValueError(f"{op}: {name} must be >= 0, got {value!r}")
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0) -> Tensor:
+    """Smooth L1 of d = |input - target|: 0.5 * d**2 / beta where d < beta,
+    else d - 0.5 * beta (beta=0 is the L1 loss). Any shape; 'none' keeps it,
+    'sum'/'mean' reduce over all elements."""
+    _check_reduction("smooth_l1_loss", reduction)
+    _check_nonnegative("smooth_l1_loss", "beta", beta)
+    input, target = _pointwise_pair("smooth_l1_loss", input, target)
+    if beta == 0:
+        return _reduce((input - target).abs(), reduction)
+    diff = input - target
+    distance = diff.abs()
+    # where() masks the unused branch's gradient; both branches are finite
+    losses = get_op("where")(distance < beta, diff * diff * (0.5 / beta), distance - 0.5 * beta)
+    return _reduce(losses, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0) -> Tensor:
+    """Huber loss of d = |input - target|: 0.5 * d**2 where d < delta, else
+    delta * (d - 0.5 * delta); equals delta * smooth_l1_loss(beta=delta)."""
+    _check_reduction("huber_loss", reduction)
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
+    input, target = _pointwise_pair("huber_loss", input, target)
+    diff = input - target
+    distance = diff.abs()
+    losses = get_op("where")(distance < delta, diff * diff * 0.5, (distance - 0.5 * delta) * delta)
+    return _reduce(losses, reduction)
+
+
+def _elementwise_weight(op, weight, shape, dtype, name="weight"):
+    """A constant weight that broadcasts to ``shape``, in the input's dtype."""
+    if weight is None:
+        return None
+    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    try:
+        np.broadcast_shapes(weight.shape, shape)
+    except ValueError:
+        raise ValueError(f"{op}: {name} of shape {tuple(weight.shape)} does not broadcast to the input's "
+                         f"shape {tuple(shape)}") from None
+    return Tensor(weight.astype(dtype, copy=False))
+
+
+def _same_shape_target(op, input, target):
+    input, target = _t(input), _t(target)
+    if input.dtype.kind != "f":
+        raise ValueError(f"{op}: input must be a floating point tensor, got dtype {input.dtype}")
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: target shape {tuple(target.shape)} must equal input shape "
+                         f"{tuple(input.shape)} (as PyTorch requires)")
+    if target.dtype != input.dtype:
+        target = target.astype(input.dtype)
+    return input, target
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean") -> Tensor:
+    """-w * (t * log(x) + (1 - t) * log(1 - x)) for probabilities x in [0, 1]
+    (e.g. after sigmoid) and targets t of the same shape (any shape).
+    Each log is clamped at -100, as in PyTorch, so x = 0 or 1 stays finite.
+    weight: rescales each element (broadcasts to the input's shape)."""
+    op = "binary_cross_entropy"
+    _check_reduction(op, reduction)
+    input, target = _same_shape_target(op, input, target)
+    values = input.data
+    if values.size and not ((values >= 0) & (values <= 1)).all():
+        bad = values[~((values >= 0) & (values <= 1))].reshape(-1)[0]
+        raise ValueError(f"{op}: input values must be probabilities in [0, 1], got {bad} "
+                         "(use binary_cross_entropy_with_logits for logits)")
+    losses = get_op(op)(input, target)
+    weight = _elementwise_weight(op, weight, input.shape, input.dtype)
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(losses, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable step, for logits x and
+    targets t of the same shape (any shape):
+    -w * (p * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x))).
+    weight: rescales each element; pos_weight: weight of the positive term,
+    broadcast along the last dimension (one per class for (N, C) input).
+    Stable at |x| = 1e4: both log-sigmoids come from one log_softmax of (0, x)."""
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(op, reduction)
+    input, target = _same_shape_target(op, input, target)
+    # log_softmax over the pair (0, x) is (log sigmoid(-x), log sigmoid(x)),
+    # a log-sum-exp with the max subtracted: no overflow, exact gradients at 0
+    pair = get_op("stack")(Tensor(np.zeros(input.shape, dtype=input.dtype)), input, axis=-1)
+    log_probs = log_softmax(pair, dim=-1)
+    log_not, log_yes = log_probs[..., 0], log_probs[..., 1]
+    positive = target * log_yes
+    pos_weight = _elementwise_weight(op, pos_weight, input.shape, input.dtype, "pos_weight")
+    if pos_weight is not None:
+        positive = positive * pos_weight
+    losses = -(positive + (1 - target) * log_not)
+    weight = _elementwise_weight(op, weight, input.shape, input.dtype)
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(losses, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False) -> Tensor:
+    """Kullback-Leibler divergence terms target * (log(target) - input), with
+    ``input`` log-probabilities and ``target`` probabilities (or
+    log-probabilities with log_target=True); 0 where target is 0.
+    reduction 'batchmean' (the true KL per example) divides the sum by
+    input.size(0); 'mean' divides by the number of elements (PyTorch warns)."""
+    op = "kl_div"
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{op}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    input, target = _pointwise_pair(op, input, target)
+    if log_target:
+        losses = target.exp() * (target - input)
+    else:
+        positive = target > 0
+        safe = get_op("where")(positive, target, Tensor(np.ones((), dtype=target.dtype)))
+        # xlogy: 0 * log(0) = 0, and no log(0) is evaluated
+        losses = get_op("where")(positive, target * safe.log(), Tensor(np.zeros((), dtype=target.dtype))) \
+            - target * input
+    if reduction == "batchmean":
+        batch = input.shape[0] if input.ndim else 1
+        return losses.sum() / batch
+    if reduction == "mean":
+        warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size and the "
+                      "support size; 'batchmean' divides only by the batch size and aligns with the KL "
+                      "divergence's math definition (as PyTorch warns)", UserWarning, stacklevel=2)
+    return _reduce(losses, reduction)

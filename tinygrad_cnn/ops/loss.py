@@ -108,3 +108,45 @@ def log_softmax(input, dim=None, dtype=None, *, axis=None):
     if dtype is not None:
         input = input.to(dtype)
     return log_softmax_op(input, axis=_softmax_dim(input, dim, axis, "log_softmax"))
+
+
+# Binary cross-entropy of probabilities. PyTorch clamps each log at -100, so
+# probabilities of exactly 0 and 1 give a finite loss (100 per element at
+# worst), and divides the gradient by max(x * (1 - x), 1e-12).
+_BCE_LOG_FLOOR = -100.0
+_BCE_EPSILON = 1e-12
+
+
+def _bce_reference(x, target):
+    with np.errstate(divide="ignore"):
+        return -(target * np.maximum(np.log(x), -100.0) + (1 - target) * np.maximum(np.log1p(-x), -100.0))
+
+
+@defop("binary_cross_entropy", spec=Spec(nargs=2, domain=[(0.05, 0.95), (0.0, 1.0)], reference=_bce_reference))
+def binary_cross_entropy(ctx, x, target):
+    """Elementwise -(t * log(x) + (1 - t) * log(1 - x)), each log clamped at
+    -100: x (any shape) probabilities in [0, 1], target of x's shape."""
+    if x.shape != target.shape:
+        raise ValueError(f"binary_cross_entropy: input shape {x.shape} and target shape {target.shape} differ")
+    floor = x.dtype.type(_BCE_LOG_FLOOR)
+    with np.errstate(divide="ignore"):
+        log_x = np.maximum(np.log(x), floor)
+        log_rest = np.maximum(np.log1p(-x), floor)
+    return -(target * log_x + (1 - target) * log_rest)
+
+
+def _clamped_log(p: Tensor) -> Tensor:
+    """log(p) floored at -100 without evaluating log(0)."""
+    tiny = float(np.exp(np.float64(_BCE_LOG_FLOOR)))
+    return p.clamp(min=tiny).log().clamp(min=_BCE_LOG_FLOOR)
+
+
+@binary_cross_entropy.defvjp
+def binary_cross_entropy_vjp(ctx, grad_out):
+    x, target = ctx.inputs
+    grad_x = grad_target = None
+    if ctx.needs_input_grad[0]:
+        grad_x = grad_out * (x - target) / (x * (1 - x)).clamp(min=_BCE_EPSILON)
+    if ctx.needs_input_grad[1]:
+        grad_target = grad_out * (_clamped_log(1 - x) - _clamped_log(x))
+    return grad_x, grad_target
