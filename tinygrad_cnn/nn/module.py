@@ -11,7 +11,31 @@ import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["Parameter", "Module", "Sequential", "StateDictError"]
+__all__ = ["Parameter", "Module", "Sequential", "StateDictError", "RemovableHandle"]
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` and ``register_forward_pre_hook`` return:
+    ``handle.remove()`` unregisters the hook (PyTorch's
+    ``torch.utils.hooks.RemovableHandle``); also a context manager that
+    removes the hook when the block ends."""
+
+    _next_id = 0
+
+    def __init__(self, table):
+        self._table = table
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
 
 
 class Parameter(Tensor):
@@ -177,8 +201,82 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
+    # forward hooks: created on first registration, so a module without hooks
+    # pays two attribute reads per call and nothing else
+    _forward_pre_hooks = None
+    _forward_hooks = None
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """``forward`` between the pre-hooks and the hooks (PyTorch's order:
+        pre-hooks may replace the arguments, hooks may replace the output)."""
+        for hook, with_kwargs, _ in list((self._forward_pre_hooks or {}).values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook registered with with_kwargs=True must return "
+                                           f"None or a tuple (args, kwargs), got {result!r}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        hooks = list((self._forward_hooks or {}).values())
+        try:
+            output = self.forward(*args, **kwargs)
+        except BaseException:
+            for hook, with_kwargs, always_call in hooks:
+                if always_call:
+                    try:
+                        hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                    except Exception:       # the forward's error is the one to report
+                        pass
+            raise
+        for hook, with_kwargs, _ in hooks:
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> "RemovableHandle":
+        """Call ``hook(module, args)`` before every ``forward``; ``args`` is the
+        tuple of positional arguments (keyword arguments go to ``forward``
+        only). A returned value replaces the arguments (a single value is
+        wrapped in a tuple). With ``with_kwargs=True`` the hook is
+        ``hook(module, args, kwargs)`` and may return ``(args, kwargs)``.
+        ``prepend=True`` runs it before the hooks already registered.
+        Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, (with_kwargs, False))
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> "RemovableHandle":
+        """Call ``hook(module, args, output)`` after every ``forward``; a
+        returned value replaces the output. ``args`` are the positional
+        arguments ``forward`` received (after any pre-hook replaced them).
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs,
+        output)``; ``always_call=True`` also calls it (with output None) when
+        ``forward`` raises. Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook("_forward_hooks", hook, prepend, (with_kwargs, always_call))
+
+    def _add_hook(self, table_name, hook, prepend, flags):
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}.register_{table_name[1:-1]}: hook must be callable, "
+                            f"got {type(hook).__name__}")
+        table = self.__dict__.get(table_name)
+        if table is None:
+            table = OrderedDict()
+            object.__setattr__(self, table_name, table)
+        handle = RemovableHandle(table)
+        table[handle.id] = (hook,) + flags
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        return handle
 
     # --- traversal -----------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
