@@ -1,4 +1,4 @@
-"""Optimizers with PyTorch's update rules: SGD, Adam, AdamW and RMSprop.
+"""Optimizers with PyTorch's update rules: SGD, Adam, AdamW, RMSprop and Adagrad.
 
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss.backward(); opt.step(); opt.zero_grad()
@@ -7,6 +7,9 @@
 ops per parameter; it records no graph. Optimizer state (momentum buffers,
 moment estimates) lives in preallocated arrays of the parameter's dtype, so
 float32 training stays float32. A parameter whose ``grad`` is None is skipped.
+Each update bumps the parameter's version counter, so a backward through a
+graph recorded before the step raises (as in PyTorch) instead of using the
+changed values.
 
 ``state_dict()`` holds only numpy arrays, numbers, strings, tuples and lists,
 keyed by parameter index, so ``tinygrad_cnn.save`` writes it without pickle,
@@ -20,9 +23,9 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .tensor import Tensor, enable_grad
+from ..tensor import Tensor, enable_grad
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 
 class Optimizer:
@@ -135,6 +138,8 @@ class Optimizer:
                                      f"{tuple(param.data.shape)} but its gradient has shape {tuple(grad.shape)}")
                 state = self.state.setdefault(param, {})
                 self._update(param.data, grad, state, group)
+                # an in-place change: a graph that saved this parameter is now stale
+                param._version += 1
         return loss
 
     def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
@@ -196,9 +201,11 @@ class Optimizer:
         by_index: dict[int, tuple[Tensor, dict]] = {}
         new_groups = []
         for number, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            if not isinstance(saved, Mapping) or set(saved) != set(group):
+            # extra keys (a scheduler's 'initial_lr', ...) are kept, as PyTorch does
+            needed = set(self.defaults) | {"params"}
+            if not isinstance(saved, Mapping) or not needed <= set(saved):
                 keys = sorted(saved) if isinstance(saved, Mapping) else type(saved).__name__
-                fail(f"group {number} has keys {keys}, expected {sorted(group)} "
+                fail(f"group {number} has keys {keys}, expected {sorted(needed)} "
                      "(state from a different optimizer?)")
             if not isinstance(saved["params"], (list, tuple, np.ndarray)):
                 fail(f"group {number}: 'params' must be a list of indices, got {saved['params']!r}")
@@ -206,7 +213,8 @@ class Optimizer:
             if None in indices or len(indices) != len(group["params"]):
                 fail(f"group {number} lists {len(indices)} parameters ({saved['params']!r}), "
                      f"this optimizer's group has {len(group['params'])}")
-            new_group = {key: _plain(value, like=group[key]) for key, value in saved.items() if key != "params"}
+            new_group = {key: _plain(value, like=group.get(key, self.defaults.get(key)))
+                         for key, value in saved.items() if key != "params"}
             new_group["params"] = group["params"]
             try:
                 self._check_group(new_group)
@@ -517,4 +525,47 @@ class RMSprop(Optimizer):
             np.multiply(buffer, lr, out=work)
         else:
             work *= lr
+        data -= work
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), with PyTorch's formula and defaults.
+
+    With ``g = grad + weight_decay * p`` and ``t`` the parameter's step count:
+      ``s += g * g`` (``s`` starts at ``initial_accumulator_value``);
+      ``p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)``.
+    State per parameter: ``step`` (int), ``sum`` (s).
+    """
+
+    _array_state = ("sum",)
+    _count_state = ("step",)
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+
+    def _check_group(self, group):
+        for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            _check_number(self._name, name, group[name], 0.0)
+
+    def _update(self, data, grad, state, group):
+        lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        if weight_decay != 0:
+            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            decayed += grad
+            grad = decayed
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full(data.shape, group["initial_accumulator_value"], dtype=data.dtype)
+        state["step"] += 1
+        total, work = state["sum"], self._scratch(data, 1)
+        np.multiply(grad, grad, out=work)
+        total += work
+        np.sqrt(total, out=work)
+        work += eps
+        np.divide(grad, work, out=work)
+        # Python floats, so float32 arrays stay float32
+        work *= lr / (1.0 + (state["step"] - 1) * lr_decay)
         data -= work
