@@ -1,4 +1,4 @@
-"""Tests of tinygrad_cnn.optim: each update rule against a plain float64
+"""Tests of tinygrad_cnn.optim (SGD, Adam, AdamW, RMSprop, Adagrad): each update rule against a plain float64
 numpy reference (and against torch.optim when torch is installed), skipped
 parameters, state_dict round trips, dtype and hyperparameter checks."""
 import numpy as np
@@ -92,6 +92,18 @@ def reference_rmsprop(start, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=
     return params
 
 
+def reference_adagrad(start, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                      eps=1e-10):
+    params = [array.astype(np.float64) for array in start]
+    sums = [np.full(array.shape, initial_accumulator_value) for array in params]
+    for step, step_grads in enumerate(grads, start=1):
+        for param, total, grad in zip(params, sums, step_grads):
+            grad = grad + weight_decay * param
+            total += grad * grad
+            param -= lr / (1 + (step - 1) * lr_decay) * grad / (np.sqrt(total) + eps)
+    return params
+
+
 def assert_matches(params, expected):
     for param, want in zip(params, expected):
         assert param.dtype == np.float32
@@ -120,6 +132,11 @@ RMSPROP_CONFIGS = {
     for momentum in (0.0, 0.9) for weight_decay in (0.0, 0.1) for centered in (False, True)
 }
 RMSPROP_CONFIGS["defaults"] = dict()
+ADAGRAD_CONFIGS = {
+    "default": dict(),
+    "lr_decay": dict(lr=0.1, lr_decay=0.05),
+    "weight_decay_accumulator": dict(lr=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6),
+}
 
 
 @pytest.mark.parametrize("config", SGD_CONFIGS.values(), ids=SGD_CONFIGS.keys())
@@ -147,6 +164,14 @@ def test_rmsprop_matches_reference(config):
     assert all(set(opt.state[p]) == expected and opt.state[p]["step"] == STEPS for p in params)
 
 
+@pytest.mark.parametrize("config", ADAGRAD_CONFIGS.values(), ids=ADAGRAD_CONFIGS.keys())
+def test_adagrad_matches_reference(config):
+    start, grads = make_problem()
+    params, opt = run(lambda p: optim.Adagrad(p, **config), start, grads)
+    assert_matches(params, reference_adagrad(start, grads, **config))
+    assert all(set(opt.state[p]) == {"step", "sum"} and opt.state[p]["step"] == STEPS for p in params)
+
+
 @pytest.mark.parametrize("config", [dict(), dict(lr=0.01, weight_decay=0.5)], ids=["default", "strong_decay"])
 def test_adamw_matches_reference(config):
     start, grads = make_problem()
@@ -161,7 +186,8 @@ def test_adamw_matches_reference(config):
     lambda p: optim.Adam(p, weight_decay=0.1),
     lambda p: optim.AdamW(p),
     lambda p: optim.RMSprop(p, momentum=0.9, centered=True, weight_decay=0.1),
-], ids=["SGD", "Adam", "AdamW", "RMSprop"])
+    lambda p: optim.Adagrad(p, weight_decay=0.1),
+], ids=["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
 def test_parameters_without_grad_are_skipped(make_optimizer):
     rng = np.random.default_rng(1)
     used, unused = Parameter(rng.standard_normal(3, dtype=np.float32)), Parameter(np.ones(3, np.float32))
@@ -217,7 +243,9 @@ def test_updates_in_place():
     lambda p: optim.AdamW(p, lr=0.01),
     lambda p: optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True, weight_decay=0.01),
     lambda p: optim.RMSprop(p, lr=0.01),
-], ids=["SGD_nesterov", "SGD_dampening", "Adam", "AdamW", "RMSprop_all", "RMSprop_plain"])
+    lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
+    lambda p: optim.Adam([{"params": p[:1]}, {"params": p[1:], "lr": 0.05, "betas": (0.8, 0.9)}], lr=0.01),
+], ids=["SGD_nesterov", "SGD_dampening", "Adam", "AdamW", "RMSprop_all", "RMSprop_plain", "Adagrad", "Adam_groups"])
 @pytest.mark.parametrize("through_file", [False, True], ids=["in_memory", "npz_file"])
 def test_state_dict_round_trip_resumes_exactly(make_optimizer, through_file, tmp_path):
     start, grads = make_problem()
@@ -470,3 +498,103 @@ def test_rmsprop_load_checks_buffers_against_the_loaded_options():
     with pytest.raises(ValueError, match=r"RMSprop.load_state_dict failed .*state for parameter 1 has "
                                          r"\['square_avg', 'step'\], expected \['grad_avg', 'square_avg', 'step'\]"):
         optim.RMSprop([Parameter(array.copy()) for array in start]).load_state_dict(state)
+
+
+# --- param groups against torch, stale graphs, schedulers' keys --------------------------------
+
+# group 0 takes the constructor's options, group 1 overrides some of them
+GROUP_CASES = {
+    "SGD": ("SGD", dict(lr=0.05, momentum=0.9), dict(lr=0.01, momentum=0.5, weight_decay=0.1, nesterov=True)),
+    "Adam": ("Adam", dict(lr=0.01), dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.01)),
+    "AdamW": ("AdamW", dict(lr=0.01, weight_decay=0.1), dict(lr=0.003, eps=1e-4)),
+    "RMSprop": ("RMSprop", dict(lr=0.01, momentum=0.9), dict(lr=0.002, alpha=0.8, centered=True)),
+    # (PyTorch's Adagrad fills its sums from the constructor's initial_accumulator_value even
+    # where a group sets its own; ours uses the group's, so only the constructor sets it here)
+    "Adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.2),
+                dict(lr=0.05, weight_decay=0.1, eps=1e-6)),
+}
+
+
+def _grouped(params, second):
+    return [{"params": params[:1]}, {"params": params[1:], **second}]
+
+
+@pytest.mark.parametrize("name, options, second", GROUP_CASES.values(), ids=GROUP_CASES.keys())
+def test_param_groups_match_torch(name, options, second):
+    _check_against_torch(lambda p: getattr(optim, name)(_grouped(p, second), **options),
+                         lambda torch, p: getattr(torch.optim, name)(_grouped(p, second), **options))
+
+
+@pytest.mark.parametrize("config", ADAGRAD_CONFIGS.values(), ids=ADAGRAD_CONFIGS.keys())
+def test_adagrad_matches_torch(config):
+    _check_against_torch(lambda p: optim.Adagrad(p, **config), lambda torch, p: torch.optim.Adagrad(p, **config))
+
+
+@pytest.mark.parametrize("name, options, second", GROUP_CASES.values(), ids=GROUP_CASES.keys())
+def test_param_groups_keep_their_options_and_round_trip(name, options, second):
+    start, grads = make_problem(steps=4)
+    params, opt = run(lambda p: getattr(optim, name)(_grouped(p, second), **options), start, grads[:2])
+    assert len(opt.param_groups) == 2 and opt.param_groups[1]["params"] == params[1:]
+    for key, value in second.items():
+        assert opt.param_groups[1][key] == value
+    assert all(opt.param_groups[0][key] == value for key, value in options.items())
+    state = opt.state_dict()
+    assert [group["params"] for group in state["param_groups"]] == [[0], [1, 2]]
+    resumed = [Parameter(param.data.copy()) for param in params]
+    new_opt = getattr(optim, name)(_grouped(resumed, {}), **options)     # the groups' options come from the state
+    new_opt.load_state_dict(state)
+    for key, value in second.items():
+        assert new_opt.param_groups[1][key] == value
+    for step_grads in grads[2:]:
+        for param, other, grad in zip(params, resumed, step_grads):
+            param.grad, other.grad = Tensor(grad), Tensor(grad)
+        opt.step()
+        new_opt.step()
+    for param, other in zip(params, resumed):
+        np.testing.assert_array_equal(param.data, other.data)
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda p: optim.SGD(p, lr=0.1), lambda p: optim.Adam(p), lambda p: optim.AdamW(p),
+    lambda p: optim.RMSprop(p), lambda p: optim.Adagrad(p),
+], ids=["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_step_makes_an_earlier_graph_stale(make_optimizer):
+    """As PyTorch: backward through a graph that saved a parameter before the
+    step would use the updated values, so it raises."""
+    param = Parameter(np.array([1.0, 2.0], np.float32))
+    opt = make_optimizer([param])
+    loss = (param * param).sum()
+    loss.backward(retain_graph=True)
+    version = param._version
+    opt.step()
+    assert param._version == version + 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    opt.zero_grad()
+    (param * param).sum().backward()          # a graph recorded after the step is fine
+    opt.step()
+
+
+def test_step_graph_staleness_matches_torch():
+    torch = pytest.importorskip("torch")
+    weight = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    opt = torch.optim.SGD([weight], lr=0.1)
+    loss = (weight * weight).sum()
+    loss.backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError):
+        loss.backward()
+
+
+def test_load_keeps_scheduler_keys_and_needs_the_optimizer_keys():
+    start, grads = make_problem(steps=2)
+    params, opt = run(lambda p: optim.SGD(p, lr=0.1, momentum=0.9), start, grads)
+    opt.param_groups[0]["initial_lr"] = 0.1          # what a scheduler adds
+    state = opt.state_dict()
+    fresh = optim.SGD([Parameter(array.copy()) for array in start], lr=0.5)
+    fresh.load_state_dict(state)
+    assert fresh.param_groups[0]["initial_lr"] == 0.1 and fresh.param_groups[0]["lr"] == 0.1
+    del state["param_groups"][0]["momentum"]
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict failed .*group 0 has keys .*expected "
+                                         r"\['dampening', 'lr', 'momentum', 'nesterov', 'params', 'weight_decay'\]"):
+        fresh.load_state_dict(state)
