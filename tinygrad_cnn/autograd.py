@@ -42,8 +42,10 @@ class FunctionCtx:
         self.materialize_grads = bool(value)
 
 
-def _function_forward(ctx, *arrays, function, layout):
+def _function_forward(ctx, *arrays, function, layout=None):
     """The registered op's numpy forward: run the user's Tensor forward."""
+    if layout is None:              # called as a plain op: every argument a tensor
+        layout = (("tensor", None),) * len(arrays)
     inputs = [_wrap(a) for a in arrays]
     args = _rebuild(inputs, layout)
     user_ctx = FunctionCtx(_needs(ctx.needs_input_grad, layout))
@@ -89,7 +91,8 @@ def _function_vjp(ctx, grad_out):
     real = {id(p): t for p, t in zip(proxies, ctx.inputs)}
     real[id(out_proxy)] = ctx.out
     user_ctx.saved_tensors = tuple(None if t is None else real.get(id(t), t) for t in user_ctx.to_save)
-    function, layout = ctx.params["function"], ctx.params["layout"]
+    function = _OWNERS[ctx.op.name]
+    layout = ctx.params.get("layout") or (("tensor", None),) * len(ctx.inputs)
     grads = function.backward(user_ctx, grad_out)
     if not isinstance(grads, tuple):
         grads = (grads,)
@@ -103,6 +106,9 @@ def _function_vjp(ctx, grad_out):
     return tuple(result)
 
 
+_OWNERS = {}      # registered op name -> its Function class
+
+
 class Function:
     """Subclass with ``@staticmethod forward(ctx, *args)`` and
     ``@staticmethod backward(ctx, *grad_outputs)``, then call ``.apply(...)``.
@@ -112,11 +118,18 @@ class Function:
 
     _op = None
 
+    spec = None      # a tinygrad_cnn.Spec here makes the property tests cover the Function
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         name = f"{cls.__module__}.{cls.__qualname__}".replace("<locals>.", "")
-        cls._op = engine.defop(name, replace=True)(_function_forward)
+
+        def forward(ctx, *arrays, layout=None):
+            return _function_forward(ctx, *arrays, function=cls, layout=layout)
+        forward.__doc__ = cls.forward.__doc__
+        cls._op = engine.defop(name, spec=cls.spec, replace=True)(forward)
         cls._op.defvjp(_function_vjp)
+        _OWNERS[name] = cls
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -132,7 +145,7 @@ class Function:
             raise TypeError("apply: call it on a subclass of Function")
         layout = tuple(("tensor", None) if isinstance(a, Tensor) else ("constant", a) for a in args)
         tensors = [a for a in args if isinstance(a, Tensor)]
-        return engine.apply(cls._op, *tensors, function=cls, layout=layout)
+        return engine.apply(cls._op, *tensors, layout=layout)
 
 
 def Variable(data, requires_grad=False, volatile=False):

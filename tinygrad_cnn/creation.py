@@ -187,8 +187,16 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` (both included)."""
-    values = np.linspace(float(start), float(end), int(steps), dtype=np.float64)
-    return _make(values.astype(_dtype(dtype)), requires_grad, device)
+    steps, start, end = int(steps), float(start), float(end)
+    dtype = _dtype(dtype)
+    if steps == 1:
+        return _make(np.array([start], dtype=dtype), requires_grad, device)
+    # PyTorch's rounding: a step of the output dtype, walked from both ends
+    step = float(np.asarray((end - start) / (steps - 1), dtype=dtype if dtype.kind == "f" else np.float64))
+    index = np.arange(steps, dtype=np.float64)
+    half = steps // 2
+    values = np.where(index < half, start + step * index, end - step * (steps - 1 - index))
+    return _make(values.astype(dtype), requires_grad, device)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -106,6 +106,10 @@ def _wrap(array: np.ndarray) -> "Tensor":
 
 
 def _backward_name(op_name: str) -> str:
+    """``max_pool2d`` -> ``MaxPool2dBackward0``; an ``autograd.Function``
+    (registered as ``module.Class``) -> ``ClassBackward``, as in PyTorch."""
+    if "." in op_name:
+        return op_name.rsplit(".", 1)[1] + "Backward"
     return "".join(part.capitalize() for part in op_name.split("_")) + "Backward0"
 
 

@@ -40,7 +40,10 @@ __all__ = [
 
 
 def _resolve(op) -> Op:
-    return get_op(op) if isinstance(op, str) else op
+    """A registered op from its name, an Op, or an ``autograd.Function`` subclass."""
+    if isinstance(op, str):
+        return get_op(op)
+    return getattr(op, "_op", None) or op
 
 
 def cases_for(op):
@@ -133,12 +136,12 @@ def op_test(op, cases=None):
     """A ready Hypothesis test for ``op`` (a name or an Op): assign it to a
     ``test_*`` name in a test module and pytest runs it. Example counts come
     from the active Hypothesis settings profile."""
-    name = op if isinstance(op, str) else op.name
+    name = op if isinstance(op, str) else _resolve(op).name
 
     def test(case):
         check_op(_resolve(name), case)
 
     strategy = cases if cases is not None else cases_for(name)
-    test.__name__ = f"test_op_{name}"
+    test.__name__ = "test_op_" + "".join(c if c.isalnum() else "_" for c in name)
     test.__qualname__ = test.__name__
     return given(case=strategy)(test)

@@ -1,0 +1,213 @@
+"""The Tensor and tinygrad_cnn.* names that PyTorch programs use: semantics
+checked without torch, values compared with torch when it is installed."""
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((3, 4)).astype(np.float32)
+
+
+def test_size_numel_dim_and_shape_print_like_pytorch():
+    t = tc.tensor(X)
+    assert t.size() == (3, 4) and t.size(0) == 3 and t.size(-1) == 4 and t.shape == (3, 4)
+    assert t.numel() == 12 and t.dim() == 2 and t.ndim == 2 and len(t) == 3
+    assert repr(t.size()) == "torch.Size([3, 4])" and f"{t.shape}" == "torch.Size([3, 4])"
+    with pytest.raises(IndexError, match="size: dimension 2 is out of range"):
+        t.size(2)
+
+
+def test_constructors_infer_dtypes_like_pytorch():
+    assert tc.tensor([1, 2]).dtype == np.int64
+    assert tc.tensor([1.0, 2]).dtype == np.float32
+    assert tc.tensor([True, False]).dtype == np.bool_
+    assert tc.tensor(np.arange(3, dtype=np.int32)).dtype == np.int32
+    assert tc.Tensor([1, 2]).dtype == np.float32            # torch.Tensor(...) is float
+    assert tc.arange(5).dtype == np.int64 and tc.arange(0, 1, 0.25).dtype == np.float32
+    assert tc.full((2,), 3).dtype == np.int64 and tc.full((2,), 3.0).dtype == np.float32
+    assert tc.zeros(2, 3, dtype=tc.float64).dtype == np.float64
+    assert tc.float is tc.float32 and tc.long is tc.int64 and tc.double is tc.float64
+    assert tc.randint(0, 10, (50,)).dtype == np.int64
+    assert tc.rand(2, 2).dtype == np.float32 and tc.randn(3).dtype == np.float32
+
+
+def test_from_numpy_and_numpy_share_memory():
+    array = np.zeros(3, dtype=np.float32)
+    t = tc.from_numpy(array)
+    array[0] = 5
+    assert t[0].item() == 5
+    t.numpy()[1] = 7
+    assert array[1] == 7
+    copy = tc.tensor(array)
+    array[2] = 9
+    assert copy[2].item() == 0
+
+
+def test_comparisons_give_bool_tensors_and_count_like_the_notebook():
+    predicted = tc.tensor([1, 2, 3, 4])
+    labels = tc.tensor([1, 0, 3, 0])
+    same = predicted == labels
+    assert same.dtype == np.bool_ and same.tolist() == [True, False, True, False]
+    assert (predicted == labels).sum().item() == 2
+    assert (predicted != labels).sum().item() == 2
+    assert ((predicted > 1) & (labels == 0)).tolist() == [False, True, False, True]
+    assert (~same).tolist() == [False, True, False, True]
+    assert (tc.tensor(X) == None) is False  # noqa: E711  (PyTorch's answer)
+
+
+def test_max_min_with_dim_return_values_and_indices():
+    t = tc.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]])
+    values, indices = tc.max(t, 1)
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
+    result = t.min(dim=0, keepdim=True)
+    assert result.values.shape == (1, 3) and result.indices.tolist() == [[0, 1, 0]]
+    assert t.max().item() == 7.0 and t.argmax().item() == 3 and t.argmax(1).tolist() == [1, 0]
+    assert tc.max(t, tc.zeros(2, 3) + 3).tolist() == [[3.0, 5.0, 3.0], [7.0, 3.0, 7.0]]
+
+
+def test_one_element_tensors_convert_and_index():
+    classes = ["a", "b", "c"]
+    labels = tc.tensor([2, 0])
+    assert [classes[label] for label in labels] == ["c", "a"]
+    assert int(tc.tensor(3)) == 3 and float(tc.tensor(2.5)) == 2.5 and bool(tc.tensor([1]))
+    assert f"{tc.tensor(0.123456):.3f}" == "0.123"
+    with pytest.raises(TypeError, match="integer tensors"):
+        [1, 2][tc.tensor(1.0)]
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(tc.tensor([1, 2]))
+    pairs = list(zip(tc.tensor([1, 2]), tc.tensor([3, 4])))
+    assert [(int(a), int(b)) for a, b in pairs] == [(1, 3), (2, 4)]
+
+
+def test_boolean_and_integer_indexing():
+    t = tc.tensor(X, requires_grad=True)
+    positive = t[t > 0]
+    assert positive.shape == ((X > 0).sum(),)
+    positive.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), (X > 0).astype(np.float32))
+    rows = tc.tensor(X)[tc.tensor([2, 0])]
+    np.testing.assert_array_equal(rows.numpy(), X[[2, 0]])
+
+
+def test_shape_methods():
+    t = tc.tensor(X)
+    assert t.view(-1).shape == (12,) and t.view(2, 6).shape == (2, 6) and t.reshape((6, 2)).shape == (6, 2)
+    assert t.unsqueeze(0).shape == (1, 3, 4) and t.unsqueeze(-1).shape == (3, 4, 1)
+    assert t.unsqueeze(1).squeeze().shape == (3, 4) and t.unsqueeze(1).squeeze(1).shape == (3, 4)
+    assert t.squeeze(0).shape == (3, 4)                         # not size 1: unchanged, as PyTorch
+    assert t.transpose(0, 1).shape == (4, 3) and t.t().shape == (4, 3) and t.T.shape == (4, 3)
+    cube = tc.zeros(2, 3, 4)
+    assert cube.permute(2, 0, 1).shape == (4, 2, 3) and cube.transpose(0, 2).shape == (4, 3, 2)
+    assert cube.flatten().shape == (24,) and cube.flatten(1).shape == (2, 12)
+    assert tc.flatten(cube, 0, 1).shape == (6, 4)
+    assert tc.cat([t, t], dim=1).shape == (3, 8) and tc.stack([t, t]).shape == (2, 3, 4)
+    assert [p.shape for p in t.chunk(2, 1)] == [(3, 2), (3, 2)]
+    assert [p.shape for p in t.split([1, 2])] == [(1, 4), (2, 4)]
+
+
+def test_dtype_conversions_and_device():
+    t = tc.tensor(X)
+    assert t.long().dtype == np.int64 and t.int().dtype == np.int32 and t.double().dtype == np.float64
+    assert t.to(tc.float64).dtype == np.float64 and t.to("cpu") is t and t.cpu() is t
+    assert t.type() == "torch.FloatTensor" and t.long().type() == "torch.LongTensor"
+    assert t.type_as(tc.tensor([1])).dtype == np.int64
+    assert str(t.device) == "cpu" and t.device == tc.device("cpu")
+    assert tc.cuda.is_available() is False
+    with pytest.raises(RuntimeError, match="runs on the CPU"):
+        t.to("cuda")
+    with pytest.raises(RuntimeError, match="runs on the CPU"):
+        t.cuda()
+
+
+def test_type_promotion_never_widens_float32():
+    f = tc.tensor([1.0, 2.0])
+    assert (f ** tc.tensor([2, 2])).dtype == np.float32
+    assert (f * 2).dtype == np.float32 and (2.5 * f).dtype == np.float32
+    assert (tc.tensor([1, 2]) * 0.5).dtype == np.float32
+    assert (tc.tensor([1, 2]) / tc.tensor([2, 2])).dtype == np.float32
+    assert (tc.tensor([3, 4]) // 2).dtype == np.int64
+
+
+def test_grad_fn_names_and_next_functions():
+    w = tc.tensor([1.0, 2.0], requires_grad=True)
+    x = tc.tensor([3.0, 4.0])
+    loss = (w * x).sum()
+    assert loss.grad_fn.name() == "SumBackward0"
+    (mul, _), = loss.grad_fn.next_functions
+    assert mul.name() == "MulBackward0"
+    leaf, constant = mul.next_functions
+    assert leaf[0].name() == "AccumulateGrad" and leaf[0].variable is w and constant[0] is None
+    assert w.is_leaf and not loss.is_leaf and w.grad_fn is None
+
+
+def test_repr_matches_pytorch_print_rules():
+    assert repr(tc.tensor([1.0, 2.0, 3.0])) == "tensor([1., 2., 3.])"
+    assert repr(tc.tensor([0.5, -1.25])) == "tensor([ 0.5000, -1.2500])"
+    assert repr(tc.tensor([[1, 2], [3, 4]])) == "tensor([[1, 2],\n        [3, 4]])"
+    assert repr(tc.tensor(2.0, requires_grad=True)) == "tensor(2., requires_grad=True)"
+    assert repr(tc.tensor([1.0], dtype=tc.float64)) == "tensor([1.], dtype=torch.float64)"
+    assert repr(tc.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(tc.tensor([1e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
+
+
+ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "sign", "neg"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_functions_match_torch(name):
+    torch = pytest.importorskip("torch")
+    ours = getattr(tc, name)(tc.tensor(X))
+    theirs = getattr(torch, name)(torch.tensor(X))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+    assert ours.dtype == np.float32
+
+
+REDUCTIONS = [
+    ("sum", {}), ("sum", {"dim": 1}), ("sum", {"dim": (0, 1), "keepdim": True}), ("mean", {"dim": 0}),
+    ("std", {}), ("std", {"dim": 1}), ("var", {"dim": 1, "unbiased": False}), ("var", {"correction": 0}),
+    ("norm", {}), ("norm", {"dim": 1}), ("norm", {"p": 1}), ("amax", {"dim": 1}), ("amin", {"dim": 0}),
+    ("logsumexp", {"dim": 1}), ("prod", {"dim": 1}), ("argmax", {"dim": 1}), ("argmin", {}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", REDUCTIONS)
+def test_reductions_match_torch_with_gradients(name, kwargs):
+    torch = pytest.importorskip("torch")
+    ours_x = tc.tensor(X, requires_grad=True)
+    theirs_x = torch.tensor(X, requires_grad=True)
+    ours = getattr(ours_x, name)(**kwargs)
+    theirs = getattr(theirs_x, name)(**kwargs)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    if name not in ("argmax", "argmin"):
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_where_clamp_gather_and_friends_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (tc, torch):
+        x = lib.tensor(X, requires_grad=True)
+        out = (lib.where(x > 0, x, x * 0.1).sum() + x.clamp(min=-0.5, max=0.5).sum()
+               + lib.gather(x, 1, lib.tensor([[0, 1], [2, 3], [1, 1]])).sum()
+               + x.flip(0)[0].sum() + x.diagonal().sum() + x.max(1).values.sum())
+        out.backward()
+        if lib is tc:
+            ours = (out.item(), x.grad.numpy().copy())
+        else:
+            theirs = (out.item(), x.grad.numpy().copy())
+    assert abs(ours[0] - theirs[0]) < 1e-4
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-6)
+
+
+def test_creation_functions_match_torch():
+    torch = pytest.importorskip("torch")
+    pairs = [
+        (tc.arange(0, 1, 0.1), torch.arange(0, 1, 0.1)), (tc.arange(7), torch.arange(7)),
+        (tc.linspace(-1, 1, 7), torch.linspace(-1, 1, 7)), (tc.eye(3, 4), torch.eye(3, 4)),
+        (tc.full((2, 2), 1.5), torch.full((2, 2), 1.5)), (tc.ones_like(tc.tensor(X)), torch.ones_like(torch.tensor(X))),
+    ]
+    for ours, theirs in pairs:
+        assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
