@@ -150,6 +150,120 @@ def dropout(x, p=0.5, training=True, inplace=False) -> Tensor:
     return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
+# --- normalisation, more activations, adaptive pooling ---------------------------------
+
+__all__ += ["batch_norm", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "adaptive_avg_pool2d",
+            "adaptive_max_pool2d", "dropout2d"]
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5) -> Tensor:
+    """Batch normalisation per channel, as PyTorch's. input (N, C), (N, C, L)
+    or (N, C, H, W); running_mean, running_var, weight, bias (C,) or None.
+
+    training=True normalises with the batch's mean and biased variance (the
+    gradient flows through both) and, when given, updates running_mean and
+    running_var in place: ``(1 - momentum) * running + momentum * batch``
+    with the unbiased batch variance. training=False normalises with the
+    running statistics: ``(x - running_mean) / sqrt(running_var + eps) *
+    weight + bias``."""
+    x = _t(input)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (N, C), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
+    channels = x.shape[1]
+    weight = Tensor(np.ones(channels, dtype=x.dtype)) if weight is None else _t(weight)
+    bias = Tensor(np.zeros(channels, dtype=x.dtype)) if bias is None else _t(bias)
+    running_mean = None if running_mean is None else _t(running_mean)
+    running_var = None if running_var is None else _t(running_var)
+    if training:
+        return get_op("batch_norm")(x, weight, bias, eps=float(eps), running_mean=running_mean,
+                                    running_var=running_var, momentum=0.0 if momentum is None else float(momentum))
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):
+        if value.shape != (channels,):
+            raise ValueError(f"batch_norm: {name} has shape {tuple(value.shape)}, expected ({channels},) "
+                             f"for input of shape {tuple(x.shape)}")
+    # an affine map per channel: x * scale + shift (gradients reach weight and bias)
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    inv_std = Tensor((1.0 / np.sqrt(running_var.data + running_var.data.dtype.type(eps))).astype(x.dtype))
+    scale = weight * inv_std
+    shift = bias - scale * Tensor(running_mean.data.astype(x.dtype, copy=False))
+    return x * scale.reshape(shape) + shift.reshape(shape)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False) -> Tensor:
+    """x where x > 0, else negative_slope * x. ``inplace`` is accepted; the result is new."""
+    return get_op("leaky_relu")(_t(input), negative_slope=float(negative_slope))
+
+
+def elu(input, alpha=1.0, inplace=False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1). ``inplace`` is accepted; the result is new."""
+    return get_op("elu")(_t(input), alpha=float(alpha))
+
+
+def gelu(input, approximate="none") -> Tensor:
+    """x * Phi(x) with Phi the standard normal CDF (exact, through erf), or
+    its tanh approximation with ``approximate='tanh'``."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return get_op("gelu")(_t(input), approximate=approximate)
+
+
+def silu(input, inplace=False) -> Tensor:
+    """x * sigmoid(x). ``inplace`` is accepted; the result is new."""
+    return get_op("silu")(_t(input))
+
+
+def tanh(input) -> Tensor:
+    """tanh elementwise (``torch.nn.functional.tanh``)."""
+    return _t(input).tanh()
+
+
+def sigmoid(input) -> Tensor:
+    """1 / (1 + exp(-x)) elementwise (``torch.nn.functional.sigmoid``)."""
+    return _t(input).sigmoid()
+
+
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    """Mean over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW).
+    output_size: an int, a pair, or a pair with None (keep that size).
+    ``output_size=1`` is global average pooling."""
+    return get_op("adaptive_avg_pool2d")(_t(input), output_size=_adaptive_size(output_size))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False) -> Tensor:
+    """Max over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW);
+    the gradient goes to each window's first maximum. return_indices is not supported."""
+    _unsupported("adaptive_max_pool2d", return_indices=(return_indices, (False,)))
+    return get_op("adaptive_max_pool2d")(_t(input), output_size=_adaptive_size(output_size))
+
+
+def _adaptive_size(output_size):
+    if isinstance(output_size, (list, tuple)):
+        return tuple(output_size)
+    return output_size
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False) -> Tensor:
+    """Channel dropout: each (sample, channel) plane of (N, C, H, W) (or (C, H, W))
+    is zeroed with probability p, the others scaled by 1 / (1 - p); the
+    identity when not training."""
+    x = _t(input)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: input must be (N, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
+    if not training or p == 0.0:
+        return x
+    planes = tuple(x.shape[:-2]) + (1, 1)
+    if p == 1.0:
+        return x * Tensor(np.zeros(planes, dtype=x.dtype))
+    keep = generator().random(planes, dtype=np.float32) >= p
+    return x * Tensor(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+
+
 # --- losses ----------------------------------------------------------------------------
 #
 # Built from Tensor ops, so the engine differentiates them (and their

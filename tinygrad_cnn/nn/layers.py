@@ -5,7 +5,9 @@ import math
 
 import numpy as np
 
+from ..engine import no_grad
 from ..random import generator
+from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
 
@@ -202,3 +204,238 @@ class LogSoftmax(Softmax):
 
     def forward(self, x):
         return F.log_softmax(x, self.dim)
+
+
+__all__ += ["BatchNorm1d", "BatchNorm2d", "LeakyReLU", "ELU", "GELU", "SiLU", "Tanh", "Sigmoid",
+            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ConvTranspose2d", "Dropout2d"]
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d: parameters weight (ones) and bias (zeros) when
+    ``affine``; buffers running_mean, running_var and num_batches_tracked
+    (int64) when ``track_running_stats``; ``bias=False`` (keyword) drops the
+    bias alone. ``momentum=None`` makes the running
+    statistics a cumulative average over the batches seen."""
+
+    _dims = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dtype = np.dtype(np.float32 if dtype is None else dtype)
+        if affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype)) if bias else None
+        else:
+            self.weight = self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        with no_grad():
+            if self.weight is not None:
+                self.weight.fill_(1)
+            if self.bias is not None:
+                self.bias.zero_()
+
+    def forward(self, x):
+        name = type(self).__name__
+        if x.ndim not in self._dims:
+            raise ValueError(f"{name}: expected {' or '.join(f'{d}D' for d in self._dims)} input "
+                             f"(got {x.ndim}D input of shape {tuple(x.shape)})")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{name}: input has {x.shape[1]} channels (shape {tuple(x.shape)}) "
+                             f"but the layer was built for num_features={self.num_features}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / int(self.num_batches_tracked.item())
+        # in eval mode without running statistics, the batch's own are used (as PyTorch)
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                            self.weight, self.bias, use_batch, factor, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) input, per channel C."""
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) input, per channel C."""
+    _dims = (4,)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope * x."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class GELU(Module):
+    """x * Phi(x) (exact), or its tanh approximation (approximate='tanh')."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.silu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class Tanh(Module):
+    """tanh elementwise."""
+
+    def forward(self, x):
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)) elementwise."""
+
+    def forward(self, x):
+        return x.sigmoid()
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size: (N, C, H, W) -> (N, C, *output_size).
+    ``AdaptiveAvgPool2d(1)`` is global average pooling."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output size: (N, C, H, W) -> (N, C, *output_size)."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        F._unsupported("AdaptiveMaxPool2d", return_indices=(return_indices, (False,)))
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution, weight (in_channels, out_channels // groups, KH, KW):
+    (N, Cin, H, W) -> (N, Cout, (H-1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1, ...).
+
+    Initialisation as PyTorch's: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    fan_in = (out_channels // groups) * KH * KW (the weight's dim 1 onwards).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__()
+        F._unsupported("ConvTranspose2d", padding_mode=(padding_mode, ("zeros",)))
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.kernel_size = F.pair(kernel_size, "kernel_size", "ConvTranspose2d")
+        self.stride = F.pair(stride, "stride", "ConvTranspose2d")
+        self.padding = F.pair(padding, "padding", "ConvTranspose2d")
+        self.output_padding = F.pair(output_padding, "output_padding", "ConvTranspose2d")
+        self.dilation = F.pair(dilation, "dilation", "ConvTranspose2d")
+        self.padding_mode = padding_mode
+        shape = (self.in_channels, self.out_channels // groups) + self.kernel_size
+        bound = 1.0 / math.sqrt(shape[1] * shape[2] * shape[3])
+        self.weight = Parameter(_uniform(shape, bound))
+        self.bias = Parameter(_uniform((self.out_channels,), bound)) if bias else None
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels of (N, C, H, W) input with probability p while
+    training (the rest scaled by 1 / (1 - p)); the identity in eval mode."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)

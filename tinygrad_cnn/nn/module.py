@@ -198,6 +198,45 @@ class Module:
         else:
             self._non_persistent_buffers.add(name)
 
+    def _check_new_name(self, owner: str, name) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{owner}: name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{owner}: name must be non-empty and without '.', got {name!r}")
+
+    def add_module(self, name: str, module) -> None:
+        """Register ``module`` (a Module or None) as the submodule ``name``,
+        as attribute assignment does, for names that are not identifiers."""
+        self._check_new_name("add_module", name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        if name in self.__dict__ and name not in self._modules:
+            raise KeyError(f"add_module: attribute '{name}' already exists")
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param) -> None:
+        """Register ``param`` (a Parameter, or None for an absent one) as ``name``."""
+        self._check_new_name("register_parameter", name)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: cannot assign a {type(param).__name__} as parameter "
+                            f"'{name}' (a Parameter or None expected)")
+        if name in self._modules or name in self._buffers or (name in self.__dict__ and name not in self._parameters):
+            raise KeyError(f"register_parameter: attribute '{name}' already exists")
+        self._parameters[name] = param
+
+    def get_submodule(self, target: str) -> "Module":
+        """The submodule at a dotted path such as ``'features.0'`` ('' is self)."""
+        module = self
+        for part in target.split(".") if target else []:
+            if part not in module._modules:
+                raise AttributeError(f"{module._get_name()} has no attribute `{part}`")
+            module = module._modules[part]
+        return module
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
@@ -525,3 +564,158 @@ class Sequential(Module):
     def append(self, module: Module) -> "Sequential":
         setattr(self, str(len(self)), module)
         return self
+
+
+__all__ += ["ModuleList", "ModuleDict"]
+
+
+def _indent_tail(text: str, spaces: int = 2) -> str:
+    """Indent every line but the first (nested reprs)."""
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+class ModuleList(Module):
+    """A list of Modules whose parameters the owner sees (keys '0', '1', ...).
+    Indexing (negative, slices), len, iteration, append, extend, insert, pop,
+    ``+=`` and ``+`` behave as PyTorch's. It has no forward: iterate over it."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _position(self, index, owner="ModuleList") -> int:
+        index = int(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{owner}: index {index} is out of range for a list of {len(self)} modules")
+        return index % len(self)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return type(self)(list(self._modules.values())[index])
+        return self._modules[str(self._position(index))]
+
+    def __setitem__(self, index, module) -> None:
+        self.add_module(str(self._position(index)), module)
+
+    def __delitem__(self, index) -> None:
+        if isinstance(index, slice):
+            for position in sorted(range(len(self))[index], reverse=True):
+                del self._modules[str(position)]
+        else:
+            del self._modules[str(self._position(index))]
+        # renumber, so that the keys stay 0..len-1 in order
+        modules = list(self._modules.values())
+        self._modules.clear()
+        for position, module in enumerate(modules):
+            self._modules[str(position)] = module
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules) -> "ModuleList":
+        return self.extend(modules)
+
+    def __add__(self, other) -> "ModuleList":
+        return ModuleList(list(self) + list(other))
+
+    def append(self, module) -> "ModuleList":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
+            raise TypeError(f"ModuleList.extend: expected an iterable of Modules, got {type(modules).__name__}")
+        for module in list(modules):
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        for position, item in enumerate(modules):
+            self.add_module(str(position), item)
+
+    def pop(self, index=-1):
+        module = self[index]
+        del self[index]
+        return module
+
+    def __repr__(self):
+        # PyTorch's layout: runs of equal reprs are shown once, as "(2-4): 3 x ..."
+        reprs = [repr(module) for module in self]
+        if not reprs:
+            return self._get_name() + "()"
+        lines, start = [], 0
+        for end in range(1, len(reprs) + 1):
+            if end == len(reprs) or reprs[end] != reprs[start]:
+                if end - 1 == start:
+                    lines.append(_indent_tail(f"({start}): {reprs[start]}"))
+                else:
+                    lines.append(_indent_tail(f"({start}-{end - 1}): {end - start} x {reprs[start]}"))
+                start = end
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ModuleDict(Module):
+    """An ordered dict of name -> Module whose parameters the owner sees (keys
+    'name.weight', ...): ``[]``, ``in``, len, iteration over the names, keys,
+    values, items, update, pop and clear, as PyTorch's."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str):
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def pop(self, key: str):
+        module = self._modules[key]
+        del self[key]
+        return module
+
+    def update(self, modules) -> None:
+        """Add (name, module) pairs from a mapping or an iterable of pairs, in order."""
+        if isinstance(modules, (Mapping, ModuleDict)):
+            pairs = modules.items()
+        else:
+            pairs = []
+            for index, pair in enumerate(modules):
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise ValueError(f"ModuleDict.update: element {index} should be a (name, module) pair, "
+                                     f"got {pair!r}")
+                pairs.append(pair)
+        for key, module in pairs:
+            self[key] = module

@@ -127,3 +127,105 @@ def avg_pool2d_vjp(ctx, grad_out):
     grad = get_op("conv_transpose2d")(grad_out, weight, stride=stride, padding=padding,
                                       dilation=(1, 1), groups=c, output_padding=output_padding)
     return (grad,)
+
+
+# --- adaptive pooling ---------------------------------------------------------------
+
+def _adaptive_geometry(op, x, output_size):
+    """(out_h, out_w) from an int, a pair, or a pair holding None (keep that size)."""
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size, output_size)
+    try:
+        size = tuple(x.shape[2 + a] if s is None else int(s) for a, s in enumerate(output_size))
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: output_size must be an int or a pair of ints, got {output_size!r}") from None
+    if len(size) != 2 or min(size) < 1 or min(x.shape[2:]) < 1:
+        raise ValueError(f"{op}: output_size {output_size!r} must be two sizes >= 1 "
+                         f"(input shape {x.shape})")
+    return size
+
+
+def _adaptive_bounds(size: int, out: int):
+    """PyTorch's windows: start = floor(i * size / out), end = ceil((i + 1) * size / out)."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _average_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """(out, size): row i averages window i, so pooling one axis is a product."""
+    starts, ends = _adaptive_bounds(size, out)
+    cols = np.arange(size)
+    inside = (cols >= starts[:, None]) & (cols < ends[:, None])
+    return (inside / (ends - starts)[:, None]).astype(dtype)
+
+
+@defop("adaptive_avg_pool2d", spec=Spec(cases=_CASES + "adaptive_pool2d_cases"), saves=())
+def adaptive_avg_pool2d(ctx, x, output_size):
+    """Mean over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW).
+    The windows of one axis do not depend on the other, so the general case
+    is two small matrix products; 1x1 and exact divisions are one mean."""
+    out_h, out_w = _adaptive_geometry("adaptive_avg_pool2d", x, output_size)
+    n, c, h, w = x.shape
+    if h % out_h == 0 and w % out_w == 0:        # includes global pooling (1x1)
+        if out_h == 1 and out_w == 1:
+            return x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype)
+        return x.reshape(n, c, out_h, h // out_h, out_w, w // out_w).mean(axis=(3, 5), dtype=x.dtype)
+    dtype = x.dtype if x.dtype.kind == "f" else np.float32
+    rows, cols = _average_matrix(h, out_h, dtype), _average_matrix(w, out_w, dtype)
+    return rows @ (x @ cols.T)
+
+
+@adaptive_avg_pool2d.defvjp
+def adaptive_avg_pool2d_vjp(ctx, grad_out):
+    # the adjoint of rows @ x @ cols.T: rows.T @ grad @ cols (Tensor ops, so
+    # the gradient differentiates again)
+    x = ctx.inputs[0]
+    out_h, out_w = grad_out.shape[2:]
+    h, w = x.shape[2:]
+    rows = Tensor(_average_matrix(h, out_h, grad_out.dtype).T)
+    cols = Tensor(_average_matrix(w, out_w, grad_out.dtype))
+    return (rows @ (grad_out @ cols),)
+
+
+def _window_index(size: int, out: int):
+    """(out, longest window) positions; short windows repeat their last
+    position, which never changes a max nor its first winner."""
+    starts, ends = _adaptive_bounds(size, out)
+    longest = int((ends - starts).max())
+    return np.minimum(starts[:, None] + np.arange(longest), ends[:, None] - 1)
+
+
+@defop("adaptive_max_pool2d", spec=Spec(cases=_CASES + "adaptive_max_pool2d_cases"), saves=())
+def adaptive_max_pool2d(ctx, x, output_size):
+    """Max over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW); the
+    gradient goes to the first maximum of each window (row-major), as in PyTorch."""
+    out_h, out_w = _adaptive_geometry("adaptive_max_pool2d", x, output_size)
+    n, c, h, w = x.shape
+    if h % out_h == 0 and w % out_w == 0:
+        kh, kw = h // out_h, w // out_w
+        windows = x.reshape(n, c, out_h, kh, out_w, kw).transpose(0, 1, 2, 4, 3, 5).reshape(
+            n, c, out_h, out_w, kh * kw)
+        rows = np.arange(out_h)[:, None] * kh + np.arange(kh)          # (OH, KH)
+        cols = np.arange(out_w)[:, None] * kw + np.arange(kw)
+    else:
+        rows, cols = _window_index(h, out_h), _window_index(w, out_w)
+        kh, kw = rows.shape[1], cols.shape[1]
+        windows = x[:, :, rows[:, None, :, None], cols[None, :, None, :]].reshape(n, c, out_h, out_w, kh * kw)
+    arg = windows.argmax(axis=-1)                    # the first maximum
+    out = np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+    if ctx.needs_input_grad:
+        # flat position in x of each window's winner, for the VJP's scatter
+        win_rows = rows[np.arange(out_h)[:, None], arg // kw]          # (N, C, OH, OW)
+        win_cols = cols[np.arange(out_w), arg % kw]
+        planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
+        ctx.save(positions=(planes + win_rows * w + win_cols).reshape(-1))
+    return out
+
+
+@adaptive_max_pool2d.defvjp
+def adaptive_max_pool2d_vjp(ctx, grad_out):
+    x = ctx.inputs[0]
+    flat = get_op("index_add")(grad_out.reshape(-1), shape=(x.data.size,), index=ctx.saved["positions"])
+    return (flat.reshape(x.data.shape),)

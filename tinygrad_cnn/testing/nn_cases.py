@@ -119,3 +119,60 @@ def nll_loss_cases(draw, spec=None):
     log_probs = draw(arrays((n, classes), -4, 0))
     target = np.array(draw(st.lists(st.integers(0, classes - 1), min_size=n, max_size=n)), dtype=np.int64)
     return Case(args=(log_probs, target), kwargs={"reduction": draw(st.sampled_from(["mean", "sum", "none"]))})
+
+
+@st.composite
+def batch_norm_cases(draw, spec=None):
+    """(N, C), (N, C, L) or (N, C, H, W) with at least 2 values per channel;
+    distinct values, so no channel's variance is near 0."""
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    spatial = draw(st.sampled_from([(), (2,), (3,), (2, 2), (1, 3)]))
+    if n * int(np.prod(spatial, dtype=np.int64)) < 2:
+        n = 2
+    shape = (n, c) + spatial
+    x, weight, bias = draw(distinct_arrays((shape, (c,), (c,))))
+    return Case(args=(x, weight, bias), kwargs={"eps": draw(st.sampled_from([1e-5, 0.1]))})
+
+
+@st.composite
+def leaky_relu_cases(draw, spec=None):
+    x = draw(arrays(st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple), avoid=(0.0,)))
+    return Case(args=(x,), kwargs={"negative_slope": draw(st.sampled_from([0.01, 0.2, -0.5, 1.5]))})
+
+
+@st.composite
+def elu_cases(draw, spec=None):
+    x = draw(arrays(st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple), avoid=(0.0,)))
+    return Case(args=(x,), kwargs={"alpha": draw(st.sampled_from([1.0, 0.5, 2.0]))})
+
+
+@st.composite
+def gelu_cases(draw, spec=None):
+    x = draw(arrays(st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple), -5, 5))
+    return Case(args=(x,), kwargs={"approximate": draw(st.sampled_from(["none", "tanh"]))})
+
+
+@st.composite
+def _adaptive_geometry(draw):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    size = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    kind = draw(st.sampled_from(["global", "divides", "any"]))
+    if kind == "global":
+        output_size = draw(st.sampled_from([1, (1, 1)]))
+    elif kind == "divides":
+        output_size = tuple(draw(st.sampled_from([d for d in range(1, s + 1) if s % d == 0])) for s in size)
+    else:   # overlapping windows (out not dividing the size, even out > size)
+        output_size = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+    return (n, c) + size, output_size
+
+
+@st.composite
+def adaptive_pool2d_cases(draw, spec=None):
+    shape, output_size = draw(_adaptive_geometry())
+    return Case(args=(draw(arrays(shape)),), kwargs={"output_size": output_size})
+
+
+@st.composite
+def adaptive_max_pool2d_cases(draw, spec=None):
+    shape, output_size = draw(_adaptive_geometry())
+    return Case(args=(draw(distinct_arrays(shape)),), kwargs={"output_size": output_size})
