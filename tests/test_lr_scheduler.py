@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_cnn import optim
+from tinygrad_cnn import manual_seed, optim
 from tinygrad_cnn.nn import Parameter
 from tinygrad_cnn.optim import lr_scheduler
 from tinygrad_cnn.serialization import load, save
@@ -232,3 +232,97 @@ def test_initial_lr_and_resuming():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- fit(scheduler=...) and its checkpoints ---------------------------------------------------
+
+
+def _tiny_problem(batches=4):
+    """A linear classifier on a few fixed batches (a list is a loader)."""
+    from tinygrad_cnn import Tensor, nn
+    rng = np.random.default_rng(0)
+    loader = [(Tensor(rng.standard_normal((8, 4), dtype=np.float32)), Tensor(rng.integers(0, 3, 8)))
+              for _ in range(batches)]
+    model = nn.Linear(4, 3)
+    return model, loader
+
+
+def nn_parameters():
+    return [Parameter(np.ones(2, np.float32))]
+
+
+def _fit(**options):
+    from tinygrad_cnn.training import fit
+    return fit(log_every=0, progress=False, print_fn=lambda *args: None, **options)
+
+
+def test_fit_steps_the_scheduler_per_epoch_or_per_batch():
+    model, loader = _tiny_problem()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    _fit(model=model, optimizer=opt, train_loader=loader, epochs=3, scheduler=scheduler)
+    assert scheduler.last_epoch == 3 and opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+
+    model, loader = _tiny_problem()
+    opt = optim.Adam(model.parameters())
+    scheduler = lr_scheduler.OneCycleLR(opt, max_lr=0.05, epochs=2, steps_per_epoch=len(loader))
+    _fit(model=model, optimizer=opt, train_loader=loader, epochs=2, scheduler=scheduler, scheduler_step="batch")
+    assert scheduler.last_epoch == 2 * len(loader)
+    alone = optim.Adam(nn_parameters())
+    same = lr_scheduler.OneCycleLR(alone, max_lr=0.05, epochs=2, steps_per_epoch=len(loader))
+    for _ in range(2 * len(loader)):
+        same.step()
+    assert opt.param_groups[0]["lr"] == alone.param_groups[0]["lr"]
+    assert opt.param_groups[0]["betas"] == alone.param_groups[0]["betas"]
+    with pytest.raises(ValueError, match="fit: scheduler_step must be 'epoch' or 'batch', got 'step'"):
+        _fit(model=model, optimizer=opt, train_loader=loader, epochs=3, scheduler=scheduler, scheduler_step="step")
+
+
+class RecordingPlateau(lr_scheduler.ReduceLROnPlateau):
+    def __init__(self, *args, **kwargs):
+        self.seen = []
+        super().__init__(*args, **kwargs)
+
+    def step(self, metrics, epoch=None):
+        self.seen.append(metrics)
+        super().step(metrics, epoch)
+
+
+def test_fit_gives_reduce_on_plateau_the_validation_loss_else_the_training_loss():
+    model, loader = _tiny_problem()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = RecordingPlateau(opt)
+    history = _fit(model=model, optimizer=opt, train_loader=loader, epochs=2, val_loader=loader[:2],
+                   scheduler=scheduler)
+    assert scheduler.seen == [record["val_loss"] for record in history.epochs]
+    model, loader = _tiny_problem()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = RecordingPlateau(opt)
+    history = _fit(model=model, optimizer=opt, train_loader=loader, epochs=2, scheduler=scheduler)
+    assert scheduler.seen == [record["loss"] for record in history.epochs]
+
+
+def test_fit_checkpoints_the_scheduler(tmp_path):
+    from tinygrad_cnn.training import load_checkpoint
+    path = tmp_path / "run.npz"
+
+    def setup():
+        manual_seed(0)
+        model, loader = _tiny_problem()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return model, loader, opt, lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+
+    model, loader, opt, scheduler = setup()
+    _fit(model=model, optimizer=opt, train_loader=loader, epochs=4, scheduler=scheduler)
+    straight = (opt.param_groups[0]["lr"], model.weight.data.copy())
+
+    model, loader, opt, scheduler = setup()
+    _fit(model=model, optimizer=opt, train_loader=loader, epochs=2, scheduler=scheduler, checkpoint_path=path)
+    assert load(path)["scheduler"]["last_epoch"] == 2
+    model, loader, opt, scheduler = setup()
+    epoch, history = load_checkpoint(path, model, opt, scheduler)
+    assert epoch == 2 and scheduler.last_epoch == 2
+    assert opt.param_groups[0]["lr"] == scheduler.get_last_lr()[0] == pytest.approx(0.05)
+    _fit(model=model, optimizer=opt, train_loader=loader, epochs=4, scheduler=scheduler, history=history)
+    assert opt.param_groups[0]["lr"] == straight[0]
+    np.testing.assert_array_equal(model.weight.data, straight[1])

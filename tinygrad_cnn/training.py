@@ -22,6 +22,7 @@ import warnings
 from ._atomic import atomic_write
 from .creation import zeros
 from .nn import functional as F
+from .optim import lr_scheduler
 from .tensor import Tensor, no_grad
 
 __all__ = ["summary", "History", "plot_history", "evaluate", "fit", "load_checkpoint"]
@@ -399,14 +400,26 @@ def _progress_bar(total, description, enabled):
     return bar
 
 
-def _save_checkpoint(path, model, optimizer, epoch, history):
+def _save_checkpoint(path, model, optimizer, epoch, history, scheduler=None):
     from .serialization import save  # imported here so this module never needs it at import time
-    save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": int(epoch),
-          "history": history.as_dict()}, path)
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": int(epoch),
+                  "history": history.as_dict()}
+    if scheduler is not None:
+        checkpoint["scheduler"] = scheduler.state_dict()
+    save(checkpoint, path)
 
 
-def load_checkpoint(path, model, optimizer=None):
-    """Restore a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``).
+def _step_scheduler(scheduler, metric: float) -> None:
+    """ReduceLROnPlateau watches ``metric``; the other schedulers just step."""
+    if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(metric)
+    else:
+        scheduler.step()
+
+
+def load_checkpoint(path, model, optimizer=None, scheduler=None):
+    """Restore a checkpoint written by :func:`fit` into ``model`` (and
+    ``optimizer``, and the learning-rate ``scheduler`` when it was saved).
 
     Returns ``(epoch, history)``: the last completed epoch and the History up
     to it; pass both on to ``fit(..., history=history)`` to resume training.
@@ -416,12 +429,15 @@ def load_checkpoint(path, model, optimizer=None):
     model.load_state_dict(checkpoint["model"])
     if optimizer is not None and "optimizer" in checkpoint:
         optimizer.load_state_dict(checkpoint["optimizer"])
+    if scheduler is not None and "scheduler" in checkpoint:
+        scheduler.load_state_dict(checkpoint["scheduler"])
     history = History.from_dict(checkpoint.get("history", {}))
     return int(checkpoint.get("epoch", history.completed_epochs)), history
 
 
 def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loader=None, log_every=100,
-        progress=True, checkpoint_path=None, history=None, print_fn=print) -> History:
+        progress=True, checkpoint_path=None, history=None, print_fn=print, scheduler=None,
+        scheduler_step="epoch") -> History:
     """Train a classifier ``model`` with ``optimizer`` for ``epochs`` epochs.
 
     Each step: ``model.train()``, ``optimizer.zero_grad()``, forward,
@@ -440,11 +456,16 @@ def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loa
             (the batch's loss and accuracy); 0 or None logs no steps.
         progress: show a tqdm bar per epoch (ETA, running loss and accuracy)
             when stderr is a terminal.
-        checkpoint_path: after every epoch, save (atomically) the model and
-            optimizer states, the epoch and the history here (see
-            :func:`load_checkpoint`).
+        checkpoint_path: after every epoch, save (atomically) the model,
+            optimizer and scheduler states, the epoch and the history here
+            (see :func:`load_checkpoint`).
         history: a History to continue (e.g. from :func:`load_checkpoint`).
         print_fn: receives the step log lines and one line per epoch.
+        scheduler: an ``optim.lr_scheduler`` scheduler, stepped after every
+            epoch (``scheduler_step='epoch'``) or after every optimizer step
+            (``'batch'``, e.g. for OneCycleLR). ``ReduceLROnPlateau`` gets
+            the epoch's validation loss when there is a ``val_loader``, else
+            the epoch's training loss (the batch's loss when stepped per batch).
 
     Returns:
         The History. On KeyboardInterrupt (Ctrl-C) training stops, a line
@@ -453,6 +474,8 @@ def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loa
         the unfinished epoch; to resume, use :func:`load_checkpoint`, whose
         history ends with the last saved epoch).
     """
+    if scheduler_step not in ("epoch", "batch"):
+        raise ValueError(f"fit: scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
     history = History() if history is None else history
     history.interrupted = False
     if checkpoint_path is not None:
@@ -484,6 +507,8 @@ def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loa
                 del outputs, loss
                 accuracy = correct / count
                 history.log_step(epoch, step, loss_value, accuracy)
+                if scheduler is not None and scheduler_step == "batch":
+                    _step_scheduler(scheduler, loss_value)
                 loss_sum += loss_value * count
                 correct_sum += correct
                 seen += count
@@ -508,8 +533,10 @@ def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loa
             if val_loss is not None:
                 text += f", Val Loss: {val_loss:.4f}, Val Accuracy: {100 * val_accuracy:.2f}%"
             print_fn(text)
+            if scheduler is not None and scheduler_step == "epoch":
+                _step_scheduler(scheduler, record["loss"] if val_loss is None else val_loss)
             if checkpoint_path is not None:
-                _save_checkpoint(checkpoint_path, model, optimizer, epoch, history)
+                _save_checkpoint(checkpoint_path, model, optimizer, epoch, history, scheduler)
                 saved_epoch = epoch
     except KeyboardInterrupt:
         if bar is not None:
