@@ -42,11 +42,7 @@ PROGRAMS = sorted(f[:-3] for f in os.listdir(PROGRAM_DIR)
                   if f.endswith(".py") and not f.startswith("_") and f != "regenerate.py")
 
 # name -> the first thing that breaks through the alias today. Remove an entry when its program passes.
-KNOWN_FAILING = {
-    "losses_functional": "needs F.leaky_relu, nn.BCELoss, nn.BCEWithLogitsLoss, nn.Sigmoid, nn.Tanh",
-    "module_api": "needs nn.ModuleList",
-    "nn_optimizers": "needs nn.Tanh",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 RTOL, ATOL = 1e-4, 1e-5
