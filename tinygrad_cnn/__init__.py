@@ -6,6 +6,8 @@ with PyTorch's names.
     (x * x).sum().backward()
     x.grad  # tensor([[2., 4.]])
 """
+import functools as _functools
+
 import numpy as _np
 
 from . import _malloc
@@ -15,13 +17,32 @@ from .engine import (  # noqa: F401
     registered_ops, set_grad_enabled, unbroadcast,
 )
 from .spec import Spec  # noqa: F401
-from .tensor import Size, Tensor, device  # noqa: F401
+from .tensor import Size, Tensor, device, dtype  # noqa: F401
+from .tensor import torch_dtype as _torch_dtype
 from . import ops as _ops  # noqa: F401  (registers the built-in ops and their faces)
 
 
 def _publish(name, fn, method, function):
     if function:
-        globals()[name] = fn
+        globals()[name] = _accepting_out(fn)
+
+
+def _accepting_out(fn):
+    """``tc.<op>(..., out=t)`` writes the result into ``t``, as PyTorch's functions do."""
+    @_functools.wraps(fn)
+    def function(*args, out=None, **kwargs):
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        if out.requires_grad and is_grad_enabled():
+            raise RuntimeError(f"{fn.__name__}(): functions with out=... arguments don't support "
+                               "automatic differentiation, but the out tensor requires grad")
+        with no_grad():
+            if out.shape != result.shape:
+                out.data = _np.empty(result.shape, dtype=out.data.dtype)
+            out.copy_(result.detach())
+        return out
+    return function
 
 
 engine.on_face(_publish)
@@ -35,16 +56,16 @@ from . import utils  # noqa: E402,F401  (torch.utils.data; vision is imported ex
 from .serialization import CheckpointError, load, save  # noqa: E402,F401
 from .training import evaluate, fit, load_checkpoint, plot_history, summary  # noqa: E402,F401
 
-# dtypes are numpy's, under PyTorch's names
-float32 = float = _np.dtype(_np.float32)
-float64 = double = _np.dtype(_np.float64)
-float16 = half = _np.dtype(_np.float16)
-int64 = long = _np.dtype(_np.int64)
-int32 = int = _np.dtype(_np.int32)
-int16 = short = _np.dtype(_np.int16)
-int8 = _np.dtype(_np.int8)
-uint8 = _np.dtype(_np.uint8)
-bool = _np.dtype(_np.bool_)
+# numpy's dtypes under PyTorch's names (they print as torch.float32 etc.)
+float32 = float = _torch_dtype(_np.float32)
+float64 = double = _torch_dtype(_np.float64)
+float16 = half = _torch_dtype(_np.float16)
+int64 = long = _torch_dtype(_np.int64)
+int32 = int = _torch_dtype(_np.int32)
+int16 = short = _torch_dtype(_np.int16)
+int8 = _torch_dtype(_np.int8)
+uint8 = _torch_dtype(_np.uint8)
+bool = _torch_dtype(_np.bool_)
 
 
 class _NoAccelerator:

@@ -22,7 +22,70 @@ from .engine import (  # noqa: F401  (re-exported: the engine's public names)
 __all__ = ["Tensor", "Size", "device", "DEFAULT_DTYPE"]
 
 DEFAULT_DTYPE = np.dtype(np.float32)
-_FLOAT_KINDS = "f"
+
+
+class dtype:
+    """A tensor's element type: numpy's dtype under PyTorch's name.
+
+    It prints as PyTorch's does (``torch.float32``), compares equal to the
+    numpy dtype, its type and its name (``t.dtype == np.float32``), and numpy
+    takes it wherever it takes a dtype (``np.zeros(3, dtype=t.dtype)``)."""
+
+    __slots__ = ("dtype",)      # numpy reads a ``.dtype`` attribute as the dtype
+
+    def __init__(self, numpy_dtype):
+        self.dtype = np.dtype(numpy_dtype)
+
+    @property
+    def name(self) -> str:
+        return self.dtype.name
+
+    @property
+    def kind(self) -> str:
+        return self.dtype.kind
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def type(self):
+        return self.dtype.type
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.dtype.kind in "fi"
+
+    def __eq__(self, other):
+        if isinstance(other, dtype):
+            return self.dtype == other.dtype
+        try:
+            return self.dtype == np.dtype(other)
+        except TypeError:
+            return False
+
+    def __hash__(self):
+        return hash(self.dtype)
+
+    def __repr__(self):
+        return "torch." + self.dtype.name
+
+    __str__ = __repr__
+
+
+_DTYPES: dict = {}
+
+
+def torch_dtype(numpy_dtype) -> dtype:
+    """The (shared) ``dtype`` object for a numpy dtype."""
+    found = _DTYPES.get(numpy_dtype)
+    if found is None:
+        found = _DTYPES[np.dtype(numpy_dtype)] = dtype(numpy_dtype)
+    return found
 
 
 class Size(tuple):
@@ -255,8 +318,8 @@ class Tensor:
                              f"{tuple(self.data.shape)}") from None
 
     @property
-    def dtype(self):
-        return self.data.dtype
+    def dtype(self) -> dtype:
+        return torch_dtype(self.data.dtype)
 
     @property
     def ndim(self) -> int:

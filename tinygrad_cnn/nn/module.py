@@ -9,7 +9,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, dtype
 
 __all__ = ["Parameter", "Module", "Sequential", "StateDictError", "RemovableHandle"]
 
@@ -84,7 +84,7 @@ def _device_name(owner: str, device) -> str:
 
 
 def _is_device(value) -> bool:
-    if hasattr(value, "type") and not isinstance(value, (np.dtype, type)):
+    if hasattr(value, "type") and not isinstance(value, (np.dtype, type, dtype)):
         return True
     return isinstance(value, str) and value.lower().split(":")[0] in ("cpu",) + _OTHER_DEVICES
 
