@@ -534,7 +534,9 @@ class Adagrad(Optimizer):
     With ``g = grad + weight_decay * p`` and ``t`` the parameter's step count:
       ``s += g * g`` (``s`` starts at ``initial_accumulator_value``);
       ``p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)``.
-    State per parameter: ``step`` (int), ``sum`` (s).
+    State per parameter: ``step`` (int), ``sum`` (s), created at the first step
+    from the parameter's group (PyTorch fills every sum in the constructor from
+    the constructor's ``initial_accumulator_value``, ignoring a group's own).
     """
 
     _array_state = ("sum",)
