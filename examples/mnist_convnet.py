@@ -9,13 +9,19 @@ The model is forward-only code: every backward pass comes from the ops' VJPs.
     python examples/mnist_convnet.py --epochs 1 --limit-train 300 --no-progress   # a quick smoke run
 
 Writes to --out (default runs/convnet): convnet.npz (checkpoint after every
-epoch: model and optimizer state, epoch, history), history.csv and curves.png
-(loss and accuracy against the iteration; needs the optional matplotlib:
-pip install 'tinygrad_cnn[plot]'). Ctrl-C stops training cleanly and keeps the
-last epoch's checkpoint.
+epoch: model and optimizer state, epoch, history), history.csv, graph.dot (the
+autograd graph of one training step, one node per layer; graph.svg too when
+Graphviz's `dot` is installed), and, with the optional matplotlib (pip install
+'tinygrad_cnn[plot]'): curves.png (loss and accuracy against the iteration),
+filters.png (the first conv's learned filters), feature_maps.png (what each
+layer makes of one test digit), gradient_flow.png (mean and max |grad| per
+parameter tensor during training), predictions.png (test digits, mistakes in
+red) and confusion.png (the test set's confusion matrix). Ctrl-C stops
+training cleanly and keeps the last epoch's checkpoint.
 """
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -24,6 +30,7 @@ import tinygrad_cnn.nn as nn
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import optim
 from tinygrad_cnn.data import MNIST_MEAN, MNIST_STD, DataLoader, Subset, load_dataset
+from tinygrad_cnn import viz
 from tinygrad_cnn.training import evaluate, fit, plot_history, summary
 
 
@@ -39,6 +46,37 @@ def convnet() -> nn.Module:
     )
 
 
+def draw_pictures(model, history, train_loader, test_set, test_loader, out) -> list:
+    """The graph of one training step, and what the model learned."""
+    written = []
+    images, labels = next(iter(train_loader))
+    model.train()
+    with viz.trace_modules(model):          # remembers which layer ran which op
+        loss = F.cross_entropy(model(images), labels)
+    params = dict(model.named_parameters())
+    with open(os.path.join(out, "graph.dot"), "w") as file:
+        file.write(viz.to_dot(loss, params=params, show_saved=True, collapse_modules=True))
+    written.append("graph.dot")
+    if shutil.which("dot"):
+        viz.render_graph(loss, os.path.join(out, "graph.svg"), params=params, show_saved=True,
+                         collapse_modules=True)
+        written.append("graph.svg")
+    del loss
+    try:
+        import matplotlib  # noqa: F401  (optional extra: pip install 'tinygrad_cnn[plot]')
+    except ImportError:
+        print("matplotlib is not installed, so no pictures: pip install 'tinygrad_cnn[plot]'")
+        return written
+    normalize = (MNIST_MEAN, MNIST_STD)
+    digit, _ = next(iter(test_loader))
+    viz.plot_filters(model[0], os.path.join(out, "filters.png"))
+    viz.plot_feature_maps(model, digit[0], os.path.join(out, "feature_maps.png"))
+    viz.plot_gradient_flow(history, os.path.join(out, "gradient_flow.png"))
+    viz.plot_predictions(model, test_set, os.path.join(out, "predictions.png"), count=36, normalize=normalize)
+    viz.plot_confusion_matrix(model, test_loader, os.path.join(out, "confusion.png"))
+    return written + ["filters.png", "feature_maps.png", "gradient_flow.png", "predictions.png", "confusion.png"]
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -51,7 +89,7 @@ def parse_args(argv=None):
                         help="directory holding the IDX files (default: the cache directory)")
     parser.add_argument("--download", action="store_true", help="download missing MNIST / Fashion-MNIST files")
     parser.add_argument("--out", default=os.path.join("runs", "convnet"), metavar="DIR",
-                        help="where convnet.npz, history.csv and curves.png go")
+                        help="where convnet.npz, history.csv, curves.png and the pictures go")
     parser.add_argument("--seed", type=int, default=0, help="seeds initialisation, dropout and shuffling")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--limit-train", type=int, default=None, metavar="N",
@@ -76,7 +114,7 @@ def main(argv=None) -> int:
     print(f"{args.dataset}: {len(train_set)} training and {len(test_set)} test images")
 
     model = convnet()
-    summary(model, (1, 28, 28))
+    summary(model, (1, 28, 28), batch_size=args.batch_size)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
 
     log_every = args.log_every
@@ -86,13 +124,17 @@ def main(argv=None) -> int:
     checkpoint_path = os.path.join(args.out, "convnet.npz")
     started = time.perf_counter()
     history = fit(model, optimizer, train_loader, epochs=args.epochs, log_every=log_every,
-                  progress=not args.no_progress, checkpoint_path=checkpoint_path)
+                  progress=not args.no_progress, checkpoint_path=checkpoint_path, track_gradients=True)
     print(f"training took {time.perf_counter() - started:.1f}s")
 
     history.to_csv(os.path.join(args.out, "history.csv"))
     plot_history(history, os.path.join(args.out, "curves.png"))
     if history.completed_epochs:
         print(f"checkpoint: {checkpoint_path}")
+
+    started = time.perf_counter()
+    written = draw_pictures(model, history, train_loader, test_set, test_loader, args.out)
+    print(f"pictures ({time.perf_counter() - started:.1f}s): {', '.join(written)}")
 
     test_loss, test_accuracy = evaluate(model, test_loader, F.cross_entropy)
     print(f"test loss: {test_loss:.4f}")

@@ -55,35 +55,130 @@ def quiet(*args, **kwargs):
 
 # --- summary -------------------------------------------------------------------------------------
 
+def table_rows(text):
+    """{layer type: (param #, mult-adds, saved)} from the printed table (columns split on 2+ spaces)."""
+    rows = {}
+    for line in text.splitlines():
+        if "(None" in line:
+            cells = re.split(r"\s{2,}", line.strip())
+            rows[cells[0].split()[1]] = tuple(cells[2:])
+    return rows
+
+
 def test_summary_of_tinynet_lists_layers_shapes_and_counts():
     model = tinynet()
     model.train()
     printed = []
-    text = summary(model, (1, 28, 28), print_fn=printed.append)
+    stats = summary(model, (1, 28, 28), print_fn=printed.append)
+    text = str(stats)
     assert printed == [text]
     for shape in ("(None, 8, 26, 26)", "(None, 8, 13, 13)", "(None, 1352)", "(None, 10)"):
         assert shape in text
-    rows = {line.split()[1]: line.split()[-1] for line in text.splitlines() if "(None" in line}
-    assert rows["(Conv2d)"] == "80" and rows["(Linear)"] == "13,530" and rows["(ReLU)"] == "0"
+    assert text.splitlines()[2].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#", "Mult-Adds",
+                                            "Saved", "for", "backward"]
+    rows = table_rows(text)
+    assert rows["(Conv2d)"][0] == "80" and rows["(Linear)"][0] == "13,530" and rows["(ReLU)"][0] == "0"
     assert "Total params: 13,610" in text
     assert "Trainable params: 13,610" in text
     assert "Non-trainable params: 0" in text
-    # The temporary forward wrappers are gone and the modes are as before.
+    # No forward wrappers or hooks are left, and the modes are as before.
     assert all("forward" not in module.__dict__ for module in model.modules())
+    assert all(not module._forward_hooks and not module._forward_pre_hooks for module in model.modules())
     assert all(module.training for module in model.modules())
     # A full shape with None for the batch axis gives the same table.
-    assert summary(model, (None, 1, 28, 28), print_fn=None) == text
+    assert str(summary(model, (None, 1, 28, 28), print_fn=None)) == text
+
+
+def test_summary_measures_mult_adds_parameter_bytes_and_saved_bytes_of_tinynet():
+    stats = summary(tinynet(), (1, 28, 28), print_fn=None)
+    layers = {row.type: row for row in stats.layers}
+    # by hand: conv 8*26*26 outputs x 1*3*3 taps; linear 10 outputs x 1352 inputs
+    assert layers["Conv2d"].mult_adds == 8 * 26 * 26 * 9 == 48_672
+    assert layers["Linear"].mult_adds == 10 * 1352 == 13_520
+    assert stats.total_mult_adds == 62_192 and layers["ReLU"].mult_adds == 0
+    assert stats.param_bytes == 13_610 * 4 and stats.total_params == 13_610
+    # Saved for backward by one step at batch 1, by hand (float32 = 4 bytes, the mask is bool):
+    # conv2d keeps its input (1*28*28) and its im2col matrix (26*26 x 9); relu its output
+    # (8*26*26); max_pool2d its 0/1 mask (8*26*26 bool); linear its input, the pooled
+    # output (1352); the loss log_softmax's output (10) and its coefficient row (10).
+    assert layers["Conv2d"].saved_bytes == 4 * 28 * 28 + 4 * 26 * 26 * 9
+    assert layers["ReLU"].saved_bytes == 4 * 8 * 26 * 26
+    assert layers["MaxPool2d"].saved_bytes == 8 * 26 * 26
+    assert layers["Flatten"].saved_bytes == 0
+    assert layers["Linear"].saved_bytes == 4 * 1352
+    assert stats.loss_saved_bytes == 4 * 10 + 4 * 10
+    assert stats.saved_bytes == 60_000
+    assert "Total mult-adds (batch of 1): 62,192" in str(stats)
+    assert "Saved for backward by one training step (batch of 1): 58.6 KiB" in str(stats)
+    # at batch 10 everything but the parameters scales by 10
+    ten = summary(tinynet(), (1, 28, 28), print_fn=None, batch_size=10)
+    assert ten.total_mult_adds == 10 * stats.total_mult_adds and ten.saved_bytes == 10 * stats.saved_bytes
+
+
+def test_summary_saved_bytes_equal_an_independent_count_of_the_graph():
+    model = convnet()
+    stats = summary(model, (1, 28, 28), print_fn=None, batch_size=3)
+    # The same step by hand (dropout draws from the generator: same seed, same mask size).
+    model.train()
+    loss = tc.nn.functional.cross_entropy(model(tc.zeros((3, 1, 28, 28))), tc.zeros((3,), dtype="int64"))
+    arrays, stack, seen = [], [loss], set()
+    while stack:
+        tensor = stack.pop()
+        ctx = tensor._ctx
+        if ctx is None or id(ctx) in seen:
+            continue
+        seen.add(id(ctx))
+        read = range(len(ctx.inputs)) if ctx.op.saves_inputs is None else ctx.op.saves_inputs
+        arrays += [ctx.inputs[i].data for i in read if not isinstance(ctx.inputs[i], nn.Parameter)]
+        if ctx.op.saves_output:
+            arrays.append(tensor.data)
+        arrays += [value for value in (ctx.saved or {}).values() if isinstance(value, np.ndarray)]
+        stack.extend(ctx.inputs)
+    distinct = []
+    for array in arrays:
+        if not any(np.shares_memory(array, other) for other in distinct):
+            distinct.append(array)
+    assert stats.saved_bytes == sum(array.nbytes for array in distinct)
+    assert sum(row.saved_bytes for row in stats.layers) + stats.loss_saved_bytes == stats.saved_bytes
+    assert stats.graph_bytes > stats.saved_bytes        # the graph also holds outputs no VJP reads
+
+
+def test_summary_changes_nothing():
+    class Counter(nn.Module):
+        """Counts its training-mode calls in a buffer, like BatchNorm's num_batches_tracked."""
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("calls", tc.zeros((1,)))
+
+        def forward(self, x):
+            if self.training:
+                self.calls = self.calls + 1
+            return x
+
+    model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), Counter(), nn.Linear(4, 2))
+    model.eval()
+    tc.manual_seed(1)
+    summary(model, (4,), print_fn=None, batch_size=8)
+    after = tc.random.generator().random()
+    tc.manual_seed(1)
+    assert tc.random.generator().random() == after       # dropout's draws were undone
+    assert model[2].calls.data.tolist() == [0.0]
+    assert not any(module.training for module in model.modules())
 
 
 def test_summary_of_convnet_and_non_trainable_parameters():
     model = convnet()
     # DESIGN's ConvNet (Linear(3136, 1000), Linear(1000, 10)):
     # 832 + 51,264 + 3,137,000 + 10,010 parameters.
-    text = summary(model, (1, 28, 28), print_fn=None)
+    stats = summary(model, (1, 28, 28), print_fn=None)
+    text = str(stats)
     assert "Total params: 3,199,106" in text
     assert "(None, 64, 7, 7)" in text and "(None, 3136)" in text
+    # mult-adds per example: 32*28*28*25 + 64*14*14*32*25 + 1000*3136 + 10*1000
+    assert stats.total_mult_adds == 627_200 + 10_035_200 + 3_136_000 + 10_000
     model[0].weight.requires_grad_(False)
-    text = summary(model, (1, 28, 28), print_fn=None)
+    text = str(summary(model, (1, 28, 28), print_fn=None))
     assert "Trainable params: 3,198,306" in text and "Non-trainable params: 800" in text
 
 

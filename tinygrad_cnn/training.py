@@ -18,6 +18,7 @@ import math
 import os
 import time
 import warnings
+from dataclasses import dataclass
 
 from ._atomic import atomic_write
 from .creation import zeros
@@ -25,7 +26,7 @@ from .nn import functional as F
 from .optim import lr_scheduler
 from .tensor import Tensor, no_grad
 
-__all__ = ["summary", "History", "plot_history", "evaluate", "fit", "load_checkpoint"]
+__all__ = ["summary", "ModelSummary", "LayerStats", "History", "plot_history", "evaluate", "fit", "load_checkpoint"]
 
 
 # --- small shared helpers --------------------------------------------------------------------
@@ -60,28 +61,52 @@ def _shape_text(value) -> str:
     return str((None,) + tuple(shape[1:])) if len(shape) else "()"
 
 
-def summary(model, input_shape, print_fn=print) -> str:
-    """Describe ``model`` layer by layer, like Keras's ``model.summary()``.
+def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=None) -> "ModelSummary":
+    """Describe ``model`` layer by layer, like Keras's ``model.summary()``,
+    and measure what one training step costs.
 
-    Runs one forward pass under ``no_grad`` (in eval mode, so dropout draws no
-    random numbers) on zeros and records, for every leaf layer it calls, the
-    layer's name and type, its output shape (None for the batch axis) and its
-    parameter count; then the total, trainable and non-trainable counts.
+    Runs one training-mode forward pass on zeros of shape ``(batch_size,) +
+    input_shape`` plus a loss, recording the graph as training would, and
+    reads, for every leaf layer it calls (and every container holding
+    parameters of its own), through forward hooks:
+
+    - the output shape (None for the batch axis) and the parameter count;
+    - mult-adds of the batch: Conv2d ``output elements * C_in/groups * KH *
+      KW``, Linear ``output elements * in_features`` (other layers 0);
+    - bytes saved for backward, measured on the recorded graph: what each op
+      of the layer keeps for its VJP (see :mod:`tinygrad_cnn.viz.graph`:
+      saved arrays, the inputs and output the VJP reads; each buffer once;
+      parameters not counted).
+
+    Nothing is changed: modes, buffers (e.g. running statistics) and the
+    random generator (dropout draws) are restored, and no backward runs.
 
     Args:
         model: an ``nn.Module``.
         input_shape: shape of one example without the batch axis, e.g.
-            ``(1, 28, 28)`` (a batch of one is used), or a full shape whose
-            batch axis is None, e.g. ``(None, 1, 28, 28)``.
-        print_fn: called once with the whole table; None prints nothing.
+            ``(1, 28, 28)``, or a full shape whose batch axis is None, e.g.
+            ``(None, 1, 28, 28)``.
+        print_fn: called once with the table; None prints nothing.
+        batch_size: examples in the measured step (mult-adds and memory
+            are for the whole batch).
+        loss_fn: ``loss_fn(output) -> scalar Tensor`` for the measured step;
+            default: cross-entropy against class 0 for (N, C) outputs, else
+            the sum of the output.
 
     Returns:
-        The table as a string.
+        A :class:`ModelSummary` (``str()`` of it is the printed table).
     """
+    from . import random as _random
+    from .engine import enable_grad
+    from .nn.layers import Conv2d, Linear
+    from .viz.graph import buffer_of, graph_nodes, saved_for_backward, trace_modules
+
     shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-    shape = (1,) + shape[1:] if shape and shape[0] is None else (1,) + shape
-    rows = []  # (layer text, output shape text, parameter count)
-    counted = set()  # parameters already attributed to a row (shared ones count once)
+    shape = (batch_size,) + (shape[1:] if shape and shape[0] is None else shape)
+    rows: list[LayerStats] = []
+    row_of_call: dict = {}        # (id(module), call number) -> its row
+    calls: dict = {}              # id(module) -> calls so far
+    counted = set()               # parameters already attributed to a row (shared ones count once)
 
     def own_parameter_count(module):
         count = 0
@@ -91,68 +116,196 @@ def summary(model, input_shape, print_fn=print) -> str:
                 count += param.data.size
         return count
 
+    def record(module, args, output, name):
+        calls[id(module)] = calls.get(id(module), 0) + 1
+        first = next((t for t in _tensors_of(output)), None)
+        mult_adds = 0
+        if first is not None and isinstance(module, (Conv2d, Linear)):
+            mult_adds = first.data.size * int(math.prod(module.weight.shape[1:]))
+        row = LayerStats(name or type(model).__name__.lower(), type(module).__name__, _shape_text(output),
+                         own_parameter_count(module), mult_adds, 0)
+        rows.append(row)
+        row_of_call[(id(module), calls[id(module)])] = row
+
     # Leaves, and containers that hold parameters of their own, get a row.
-    # Their forward is wrapped through an instance attribute, so no hook
-    # machinery is needed in Module; the finally below always restores it.
-    wrapped = {}  # id(module) -> (module, label, had its own forward attribute, that attribute)
+    handles, row_modules = [], []
+    for name, module in model.named_modules():
+        if any(module is m for m in row_modules) or (module._modules and not module._parameters):
+            continue
+        row_modules.append(module)
+        handles.append(module.register_forward_hook(
+            lambda module, args, output, name=name: record(module, args, output, name)))
     modes = _mode_snapshot(model)
+    buffers = [(module, name, tensor, tensor.data.copy()) for module in model.modules()
+               for name, tensor in module._buffers.items() if tensor is not None]
+    rng_state = _random.generator().bit_generator.state
+    dtype = next((param.dtype for param in model.parameters()), "float32")
+    saved_by_loss = saved_elsewhere = graph_bytes = 0
     try:
-        for name, module in model.named_modules():
-            if id(module) in wrapped or (list(module.children()) and not module._parameters):
-                continue
-            label = f"{name or type(model).__name__.lower()} ({type(module).__name__})"
-            wrapped[id(module)] = (module, label, "forward" in module.__dict__, module.__dict__.get("forward"))
-
-            def recording_forward(*args, _forward=module.forward, _label=label, _module=module, **kwargs):
-                output = _forward(*args, **kwargs)
-                rows.append((_label, _shape_text(output), own_parameter_count(_module)))
-                return output
-
-            object.__setattr__(module, "forward", recording_forward)
-        model.eval()
-        dtype = next((param.dtype for param in model.parameters()), "float32")
-        with no_grad():
+        model.train()
+        with enable_grad(), trace_modules(model) as trace:
             try:
-                model(zeros(shape, dtype=dtype))
+                output = model(zeros(shape, dtype=dtype))
             except ValueError as err:
                 raise ValueError(f"summary: the forward pass on zeros of shape {shape} failed ({err}); "
                                  f"input_shape is the shape of one example without the batch axis, "
                                  f"e.g. (1, 28, 28) for MNIST") from err
-    finally:
-        for module, _, had_own, original in wrapped.values():
-            if had_own:
-                object.__setattr__(module, "forward", original)
+        loss = _summary_loss(output, loss_fn)
+        # Each op's saved bytes go to the row of the innermost module (with a
+        # row) whose call created the op; each buffer counts once, first user first.
+        saved_seen, held_seen = set(), set()
+        for tensor in graph_nodes(*_tensors_of(loss)):
+            if not (tensor._ctx is None and tensor.requires_grad):
+                graph_bytes += _count_once(buffer_of(tensor.data), held_seen)
+            if tensor._ctx is None:
+                continue
+            nbytes = 0
+            for value in saved_for_backward(tensor):
+                if not value.is_parameter:
+                    graph_bytes += _count_once(value.buffer, held_seen)
+                    nbytes += _count_once(value.buffer, saved_seen)
+            call = trace.owner(tensor._ctx)
+            while call is not None and (id(call.module), call.index) not in row_of_call:
+                call = call.parent
+            if call is not None:
+                row_of_call[(id(call.module), call.index)].saved_bytes += nbytes
+            elif trace.owner(tensor._ctx) is None:
+                saved_by_loss += nbytes
             else:
-                object.__delattr__(module, "forward")
+                saved_elsewhere += nbytes
+        del loss, output
+    finally:
+        for handle in handles:
+            handle.remove()
         _restore_modes(modes)
+        for module, name, tensor, data in buffers:
+            module._buffers[name] = tensor
+            tensor.data = data
+        _random.generator().bit_generator.state = rng_state
     # Layers the forward pass never called still own parameters: list them too.
-    for module, label, _, _ in wrapped.values():
-        count = own_parameter_count(module)
-        if count:
-            rows.append((label, "(not called)", count))
-
+    for name, module in model.named_modules():
+        if any(module is m for m in row_modules):
+            count = own_parameter_count(module)
+            if count:
+                rows.append(LayerStats(name or type(model).__name__.lower(), type(module).__name__,
+                                       "(not called)", count, 0, 0))
     params = list(model.parameters())
-    total = sum(p.data.size for p in params)
-    trainable = sum(p.data.size for p in params if p.requires_grad)
-    headers = ("Layer (type)", "Output Shape", "Param #")
-    table = [(label, shape_text, f"{count:,}") for label, shape_text, count in rows]
-    widths = [max([len(headers[col])] + [len(row[col]) for row in table]) + 4 for col in range(3)]
-    width = sum(widths)
-
-    def line(cells):
-        return "".join(cell.ljust(size) for cell, size in zip(cells, widths)).rstrip()
-
-    lines = [f'Model: "{type(model).__name__}"', "_" * width, line(headers), "=" * width]
-    lines += [line(row) for row in table]
-    lines += ["=" * width,
-              f"Total params: {total:,}",
-              f"Trainable params: {trainable:,}",
-              f"Non-trainable params: {total - trainable:,}",
-              "_" * width]
-    text = "\n".join(lines)
+    stats = ModelSummary(
+        model_name=type(model).__name__, batch_size=shape[0], layers=rows,
+        total_params=sum(p.data.size for p in params),
+        trainable_params=sum(p.data.size for p in params if p.requires_grad),
+        param_bytes=sum(p.data.nbytes for p in params),
+        total_mult_adds=sum(row.mult_adds for row in rows),
+        saved_bytes=sum(row.saved_bytes for row in rows) + saved_by_loss + saved_elsewhere,
+        loss_saved_bytes=saved_by_loss, other_saved_bytes=saved_elsewhere, graph_bytes=graph_bytes)
     if print_fn is not None:
-        print_fn(text)
-    return text
+        print_fn(str(stats))
+    return stats
+
+
+def _tensors_of(value):
+    if isinstance(value, Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors_of(item)
+
+
+def _count_once(buffer, seen: set) -> int:
+    if id(buffer) in seen:
+        return 0
+    seen.add(id(buffer))
+    return int(buffer.nbytes)
+
+
+def _summary_loss(output, loss_fn):
+    if loss_fn is not None:
+        return loss_fn(output)
+    first = next(_tensors_of(output), None)
+    if first is None:
+        raise TypeError(f"summary: the model returned {type(output).__name__}, not a Tensor; pass loss_fn=")
+    if first.ndim == 2 and first.dtype.kind == "f":
+        return F.cross_entropy(first, zeros((first.shape[0],), dtype="int64"))
+    return first.sum()
+
+
+def _bytes_text(count: int) -> str:
+    from .viz.graph import format_bytes
+    return format_bytes(count)
+
+
+@dataclass
+class LayerStats:
+    """One row of :func:`summary`: a layer call."""
+
+    name: str              # dotted name in the model
+    type: str              # class name
+    output_shape: str      # e.g. '(None, 8, 26, 26)'
+    params: int            # parameters owned by the layer (shared ones in their first row)
+    mult_adds: int         # multiply-adds of the measured batch
+    saved_bytes: int       # bytes its ops save for backward in the measured step
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.type})"
+
+
+@dataclass
+class ModelSummary:
+    """What :func:`summary` measured; ``str()`` gives the printed table.
+
+    ``saved_bytes`` is everything the step's graph saves for backward (the
+    layers' rows, the loss's ops and ops outside any row); ``graph_bytes``
+    what the graph keeps referenced until backward (every intermediate
+    output as well as what is saved), parameters excluded from both."""
+
+    model_name: str
+    batch_size: int
+    layers: list
+    total_params: int
+    trainable_params: int
+    param_bytes: int
+    total_mult_adds: int
+    saved_bytes: int
+    loss_saved_bytes: int
+    other_saved_bytes: int
+    graph_bytes: int
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    def __str__(self) -> str:
+        headers = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds", "Saved for backward")
+        table = [(row.label, row.output_shape, f"{row.params:,}", f"{row.mult_adds:,}",
+                  _bytes_text(row.saved_bytes)) for row in self.layers]
+        widths = [max([len(headers[col])] + [len(row[col]) for row in table]) + 4 for col in range(5)]
+        width = sum(widths)
+
+        def line(cells):
+            return "".join(cell.ljust(size) for cell, size in zip(cells, widths)).rstrip()
+
+        batch = f"batch of {self.batch_size}"
+        lines = [f'Model: "{self.model_name}"', "_" * width, line(headers), "=" * width]
+        lines += [line(row) for row in table]
+        lines += ["=" * width,
+                  f"Total params: {self.total_params:,}",
+                  f"Trainable params: {self.trainable_params:,}",
+                  f"Non-trainable params: {self.non_trainable_params:,}",
+                  f"Params size: {_bytes_text(self.param_bytes)}",
+                  f"Total mult-adds ({batch}): {self.total_mult_adds:,}",
+                  f"Saved for backward by one training step ({batch}): {_bytes_text(self.saved_bytes)}"
+                  f" (layers {_bytes_text(self.saved_bytes - self.loss_saved_bytes - self.other_saved_bytes)},"
+                  f" loss {_bytes_text(self.loss_saved_bytes)}"
+                  + (f", other ops {_bytes_text(self.other_saved_bytes)}" if self.other_saved_bytes else "") + ")",
+                  f"Held by that step's graph until backward: {_bytes_text(self.graph_bytes)}",
+                  "_" * width]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"ModelSummary({self.model_name}: {self.total_params:,} params, "
+                f"{self.total_mult_adds:,} mult-adds, {_bytes_text(self.saved_bytes)} saved for backward "
+                f"at batch {self.batch_size})")
 
 
 # --- history -------------------------------------------------------------------------------------
@@ -182,6 +335,7 @@ class History:
         self.steps: list[dict] = []
         self.epochs: list[dict] = []
         self.interrupted = False
+        self.gradients: list[dict] = []   # fit(..., track_gradients=True); not saved in checkpoints
 
     @property
     def iterations(self) -> int:
@@ -196,6 +350,21 @@ class History:
         record = {"iteration": self.iterations + 1, "epoch": int(epoch), "step": int(step),
                   "loss": float(loss), "accuracy": float(accuracy)}
         self.steps.append(record)
+        return record
+
+    def log_gradients(self, iteration: int, model) -> dict:
+        """Record mean and max |grad| of each parameter tensor of ``model``
+        (those with a gradient) at ``iteration``: ``{"iteration": int,
+        "mean": {name: float}, "max": {name: float}}``."""
+        means, maxes = {}, {}
+        with no_grad():
+            for name, param in model.named_parameters():
+                if param.grad is not None:
+                    magnitude = param.grad.abs()
+                    means[name] = magnitude.mean().item()
+                    maxes[name] = magnitude.max().item()
+        record = {"iteration": int(iteration), "mean": means, "max": maxes}
+        self.gradients.append(record)
         return record
 
     def log_epoch(self, epoch: int, loss: float, accuracy: float, val_loss=None, val_accuracy=None,
@@ -388,12 +557,21 @@ def evaluate(model, loader, loss_fn=F.cross_entropy) -> tuple[float, float]:
 
 
 def _progress_bar(total, description, enabled):
-    """A tqdm bar (ETA, rate, loss and accuracy), or None when disabled or not a terminal."""
+    """A tqdm bar (ETA, rate, loss and accuracy), or None when disabled or not a terminal.
+
+    Through ``tqdm.auto``: a widget in Jupyter when ipywidgets is installed,
+    otherwise the text bar (in a notebook without ipywidgets, the text bar is
+    drawn although the output is not a terminal)."""
     if not enabled:
         return None
-    from tqdm.auto import tqdm  # imported here: tqdm is not needed to import the package
-    # disable=None: tqdm switches itself off when stderr is not a terminal.
-    bar = tqdm(total=total, desc=description, unit="step", disable=None, leave=True, dynamic_ncols=True)
+    import sys
+    with warnings.catch_warnings():   # tqdm warns when it falls back from widgets to text
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm  # imported here: tqdm is not needed to import the package
+    # disable=None: the text bar switches itself off when stderr is not a terminal
+    in_notebook = "ipykernel" in sys.modules and not tqdm.__module__.startswith("tqdm.notebook")
+    bar = tqdm(total=total, desc=description, unit="step", disable=False if in_notebook else None,
+               leave=True, dynamic_ncols=True)
     if bar.disable:
         bar.close()
         return None
@@ -436,8 +614,8 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None):
 
 
 def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loader=None, log_every=100,
-        progress=True, checkpoint_path=None, history=None, print_fn=print, scheduler=None,
-        scheduler_step="epoch") -> History:
+        progress=True, checkpoint_path=None, history=None, print_fn=print, track_gradients=False,
+        scheduler=None, scheduler_step="epoch") -> History:
     """Train a classifier ``model`` with ``optimizer`` for ``epochs`` epochs.
 
     Each step: ``model.train()``, ``optimizer.zero_grad()``, forward,
@@ -466,6 +644,12 @@ def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loa
             (``'batch'``, e.g. for OneCycleLR). ``ReduceLROnPlateau`` gets
             the epoch's validation loss when there is a ``val_loader``, else
             the epoch's training loss (the batch's loss when stepped per batch).
+        track_gradients: record mean and max |grad| of every parameter tensor
+            into ``history.gradients`` (for ``viz.plot_gradient_flow``): True
+            records on the first step and on every logged step (every
+            ``log_every`` steps; a tenth of an epoch when nothing is logged),
+            an int every that many steps. Two reductions per parameter per
+            record, so it costs nothing on the other steps.
 
     Returns:
         The History. On KeyboardInterrupt (Ctrl-C) training stops, a line
@@ -482,6 +666,10 @@ def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loa
         # Created now, so a bad path fails before an epoch of work rather than after it.
         os.makedirs(os.path.dirname(os.path.abspath(os.fspath(checkpoint_path))), exist_ok=True)
     steps_per_epoch = len(train_loader)
+    if track_gradients is True:
+        track_every = log_every or max(1, steps_per_epoch // 10)
+    else:
+        track_every = int(track_gradients or 0)
     first_epoch = history.completed_epochs + 1
     saved_epoch = None
     epoch, step = first_epoch, 0
@@ -499,6 +687,8 @@ def fit(model, optimizer, train_loader, epochs, loss_fn=F.cross_entropy, val_loa
                 outputs = model(inputs)
                 loss = loss_fn(outputs, targets)
                 loss.backward()
+                if track_every and (step % track_every == 0 or history.iterations == 0):
+                    history.log_gradients(history.iterations + 1, model)
                 optimizer.step()
                 # Plain numbers only from here on: nothing keeps this step's graph alive.
                 loss_value = loss.item()
