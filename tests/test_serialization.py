@@ -348,7 +348,7 @@ def test_file_object_errors_name_it():
         load(io.BytesIO(b"\x80\x02}q\x00."))         # a bare pickle (torch.save's legacy format)
     with pytest.raises(TypeError, match=r"save: f must be a file name .* or a binary file object, got int"):
         save({}, 3)
-    with pytest.raises(TypeError, match=r"save: 'net' is a Sequential, which cannot be saved"):
+    with pytest.raises(TypeError, match=r"save: 'net' is a Sequential: save its state_dict\(\) instead"):
         save({"net": small_model()}, io.BytesIO())
 
 

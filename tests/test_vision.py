@@ -79,7 +79,10 @@ def test_fashion_mnist_layout_and_classes(tmp_path):
         datasets.MNIST(tmp_path, sample_fallback=False)
 
 
-def test_missing_files_raise_like_torchvision(tmp_path):
+def test_missing_files_raise_like_torchvision(tmp_path, monkeypatch):
+    # Debian's dataset-fashion-mnist may be installed here: look only in tmp_path
+    monkeypatch.setattr(idx_datasets.FashionMNIST, "system_dirs", ())
+    monkeypatch.setenv("TINYGRAD_CNN_DATA", str(tmp_path / "cache"))
     with pytest.raises(RuntimeError) as error:
         datasets.FashionMNIST(tmp_path, train=False)
     message = str(error.value)

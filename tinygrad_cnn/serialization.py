@@ -98,6 +98,10 @@ class _Encoder:
             return [self.encode(item, path + (index,)) for index, item in enumerate(value)]
         if isinstance(value, tuple):
             return {"tuple": [self.encode(item, path + (index,)) for index, item in enumerate(value)]}
+        if hasattr(value, "state_dict"):
+            raise TypeError(f"save: {_path_text(path)} is a {type(value).__name__}: save its state_dict() "
+                            "instead (tinygrad_cnn never pickles, so whole models and optimizers "
+                            "cannot be saved; rebuild the model and load_state_dict() the saved state)")
         raise TypeError(f"save: {_path_text(path)} is a {type(value).__name__}, which cannot be saved "
                         "(use arrays, Tensors, numbers, str, bool, None, and dicts/lists/tuples of them)")
 
