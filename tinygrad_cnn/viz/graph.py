@@ -167,6 +167,7 @@ class ModuleCall:
     parent: "ModuleCall | None"
     output_shapes: list = field(default_factory=list)
     leaf: bool = True             # the module has no submodules
+    arg_ids: frozenset = frozenset()   # ids of the Tensors passed to the call
 
     @property
     def label(self) -> str:
@@ -214,7 +215,7 @@ class ModuleTrace:
     def _pre_hook(self, module, args, name):
         count = self._counts[id(module)] = self._counts.get(id(module), 0) + 1
         call = ModuleCall(name, module, count, self._stack[-1][0] if self._stack else None,
-                          leaf=not module._modules)
+                          leaf=not module._modules, arg_ids=frozenset(id(t) for t in _tensors_in(args)))
         # the ops that produced the arguments are where this module's own ops end
         stop = {id(t._ctx) for t in _tensors_in(args) if t._ctx is not None}
         self._stack.append((call, stop))
@@ -321,16 +322,20 @@ def _describe(roots, params=None, show_saved=False, collapse_modules=False):
         if not groups:
             raise ValueError("to_dot: collapse_modules=True found no op recorded inside a module; run the "
                              "forward pass inside `with viz.trace_modules(model):` first")
-        # a module's own parameters are drawn inside its node
+        # a module's own parameters, and constants it made (a dropout mask),
+        # are drawn inside its node; the tensors passed to it are not
         for tensor in order:
             if id(tensor) in groups:
                 call = groups[id(tensor)]
                 for parent in _inputs_of(tensor):
-                    if parent._ctx is None and any(p is parent for p in call.module._parameters.values()):
-                        groups[id(parent)] = call
-                        if id(parent) not in names:
-                            local = next(k for k, p in call.module._parameters.items() if p is parent)
-                            names[id(parent)] = f"{call.name}.{local}" if call.name else local
+                    if parent._ctx is not None or id(parent) in groups or id(parent) in call.arg_ids:
+                        continue
+                    local = next((k for k, p in call.module._parameters.items() if p is parent), None)
+                    if local is not None:
+                        names.setdefault(id(parent), f"{call.name}.{local}" if call.name else local)
+                    elif parent.requires_grad:
+                        continue
+                    groups[id(parent)] = call
 
     counted = set()      # buffers already counted (each once)
     total_saved = 0
@@ -364,7 +369,7 @@ def _describe(roots, params=None, show_saved=False, collapse_modules=False):
             record["saved"] += saved_bytes
             record["root"] |= key in root_ids
             if tensor._ctx is None:
-                record["params"].append(f"{names[key]} {_shape(tensor)}")
+                record["params"].append(f"{names.get(key, 'constant')} {_shape(tensor)}")
         elif tensor._ctx is None:
             if key in names:
                 lines, style = [names[key], _shape(tensor)], dict(_PARAM_STYLE)

@@ -176,7 +176,7 @@ def plot_feature_maps(model, image, path=None, max_channels=8):
             low = maps.min(axis=(1, 2), keepdims=True)
             span = maps.max(axis=(1, 2), keepdims=True) - low
             maps = (maps - low) / np.where(span > 0, span, 1)   # each channel on its own scale
-            axis.imshow(_mosaic(maps, max_channels, gap=2), cmap=_colormap("viridis", "white"),
+            axis.imshow(_mosaic(maps, min(max_channels, len(maps)), gap=2), cmap=_colormap("viridis", "white"),
                         interpolation="nearest", aspect="equal")
         else:
             strip = sample.reshape(1, -1).astype(np.float32)
