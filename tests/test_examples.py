@@ -1,6 +1,7 @@
 """The examples keep working, and the user-op path of the testing kit both
 passes a correct op and catches a wrong one."""
 import importlib.util
+import os
 import pathlib
 import subprocess
 import sys
@@ -51,3 +52,22 @@ def test_autograd_demo_runs():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "dy/dw = [1. 2. 3.]" in result.stdout
+
+
+def test_fashion_modern_smoke_run(tmp_path):
+    """The BatchNorm CNN example trains with AdamW and OneCycleLR through fit
+    and checkpoints the scheduler (on the shipped sample when Fashion-MNIST
+    is absent, as in CI)."""
+    root = EXAMPLES.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    out = tmp_path / "fashion"
+    result = subprocess.run([sys.executable, str(EXAMPLES / "fashion_modern.py"), "--epochs", "1",
+                             "--limit-train", "256", "--limit-test", "200", "--width", "8",
+                             "--no-progress", "--out", str(out)],
+                            capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "BatchNorm2d" in result.stdout and "AdaptiveAvgPool2d" in result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
+    state = tc.load(out / "fashion.npz")
+    assert state["scheduler"]["total_steps"] == 2          # 256 images, batches of 128
+    assert (out / "history.csv").is_file()
