@@ -196,8 +196,12 @@ def test_parameters_without_grad_are_skipped(make_optimizer):
         used.grad = Tensor(rng.standard_normal(3, dtype=np.float32))
         opt.step()
     np.testing.assert_array_equal(unused.data, np.ones(3, np.float32))
-    assert unused not in opt.state
-    assert opt.state_dict()["state"].keys() == {0}
+    if isinstance(opt, optim.Adagrad):
+        # as PyTorch's, Adagrad creates every parameter's state when it joins
+        assert opt.state[unused]["step"].item() == 0 and opt.state_dict()["state"].keys() == {0, 1}
+    else:
+        assert unused not in opt.state
+        assert opt.state_dict()["state"].keys() == {0}
 
 
 def test_adam_counts_steps_per_parameter():
@@ -222,8 +226,7 @@ def test_float32_stays_float32():
                            lambda p: optim.AdamW(p, weight_decay=np.float64(0.1))):
         params, opt = run(make_optimizer, start, [[g.astype(np.float64) for g in gs] for gs in grads])
         assert all(p.dtype == np.float32 for p in params)
-        assert all(value.dtype == np.float32 for entry in opt.state.values()
-                   for value in entry.values() if isinstance(value, np.ndarray))
+        assert all(value.dtype == np.float32 for entry in opt.state.values() for value in entry.values())
 
 
 def test_updates_in_place():
@@ -272,7 +275,7 @@ def test_state_dict_is_a_copy():
     params, opt = run(lambda p: optim.Adam(p), start, grads)
     state = opt.state_dict()
     state["state"][0]["exp_avg"][...] = 123.0
-    assert not np.any(opt.state[params[0]]["exp_avg"] == 123.0)
+    assert not np.any(opt.state[params[0]]["exp_avg"].data == 123.0)
 
 
 def _corrupt(state, how):
@@ -411,8 +414,10 @@ def test_step_closure_returns_loss():
 def test_repr_shows_groups_and_hyperparameters():
     opt = optim.Adam([Parameter(np.zeros((3, 4), np.float32)), Parameter(np.zeros(4, np.float32))])
     text = repr(opt)
-    assert text.startswith("Adam (\nParameter Group 0 (2 tensors, 16 values)")
-    assert "    lr: 0.001" in text and "    betas: (0.9, 0.999)" in text
+    assert text.startswith("Adam (\nParameter Group 0\n    amsgrad: False\n    betas: (0.9, 0.999)\n")
+    assert "    lr: 0.001\n" in text and text.endswith("    weight_decay: 0\n)")
+    opt.add_param_group({"params": [Parameter(np.zeros(2, np.float32))], "lr": 0.5})
+    assert "    weight_decay: 0\n\nParameter Group 1\n    amsgrad: False\n" in repr(opt)
 
 
 # --- parity with PyTorch ---------------------------------------------------------------------
@@ -598,3 +603,199 @@ def test_load_keeps_scheduler_keys_and_needs_the_optimizer_keys():
     with pytest.raises(ValueError, match=r"SGD.load_state_dict failed .*group 0 has keys .*expected "
                                          r"\['dampening', 'lr', 'momentum', 'nesterov', 'params', 'weight_decay'\]"):
         fresh.load_state_dict(state)
+
+
+# --- PyTorch's group keys, maximize, amsgrad, state as Tensors -------------------------------
+
+# what torch 2.13 prints for a group with the defaults (without 'params')
+TORCH_DEFAULT_GROUPS = {
+    "SGD": "{'lr': 0.1, 'momentum': 0, 'dampening': 0, 'weight_decay': 0, 'nesterov': False, 'maximize': False, "
+           "'foreach': None, 'differentiable': False, 'fused': None}",
+    "Adam": "{'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0, 'amsgrad': False, "
+            "'maximize': False, 'foreach': None, 'capturable': False, 'differentiable': False, 'fused': None, "
+            "'decoupled_weight_decay': False}",
+    "AdamW": "{'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.01, 'amsgrad': False, "
+             "'maximize': False, 'foreach': None, 'capturable': False, 'differentiable': False, 'fused': None, "
+             "'decoupled_weight_decay': True}",
+    "RMSprop": "{'lr': 0.01, 'momentum': 0, 'alpha': 0.99, 'eps': 1e-08, 'centered': False, 'weight_decay': 0, "
+               "'capturable': False, 'foreach': None, 'maximize': False, 'differentiable': False}",
+    "Adagrad": "{'lr': 0.01, 'lr_decay': 0, 'eps': 1e-10, 'weight_decay': 0, 'initial_accumulator_value': 0, "
+               "'foreach': None, 'maximize': False, 'differentiable': False, 'fused': None}",
+}
+
+
+def _make(module, name, params):
+    return getattr(module, name)(params, **({"lr": 0.1} if name == "SGD" else {}))
+
+
+@pytest.mark.parametrize("name", TORCH_DEFAULT_GROUPS)
+def test_groups_print_as_pytorch(name):
+    opt = _make(optim, name, [Parameter(np.zeros(2, np.float32))])
+    group = {key: value for key, value in opt.param_groups[0].items() if key != "params"}
+    assert str(group) == TORCH_DEFAULT_GROUPS[name]
+    assert list(opt.param_groups[0])[0] == "params"                     # live groups start with 'params'
+    assert list(opt.state_dict()["param_groups"][0])[-1] == "params"    # saved ones end with it
+    assert str(opt.defaults) == TORCH_DEFAULT_GROUPS[name]
+
+
+@pytest.mark.parametrize("name", TORCH_DEFAULT_GROUPS)
+def test_state_dict_and_repr_print_as_torch(name):
+    torch = pytest.importorskip("torch")
+    start, grads = make_problem(steps=2)
+    texts = []
+    for module, tensor, param_type in ((optim, Tensor, Parameter), (torch.optim, torch.tensor, torch.nn.Parameter)):
+        params = [param_type(tensor(array.copy())) for array in start[:2]]
+        opt = _make(module, name, params)
+        lines = [str(opt.state_dict()), repr(opt)]
+        for step_grads in grads:
+            for param, grad in zip(params, step_grads):
+                param.grad = tensor(grad)
+            opt.step()
+            lines.append(str(opt.state_dict()))
+        texts.append("\n".join(lines))
+    assert texts[0] == texts[1]
+
+
+def test_sgd_default_lr_is_pytorchs():
+    assert optim.SGD([Parameter(np.zeros(2, np.float32))]).param_groups[0]["lr"] == 1e-3
+
+
+def test_state_holds_tensors_like_pytorch():
+    start, grads = make_problem(steps=3)
+    params, opt = run(lambda p: optim.Adam(p, amsgrad=True), start, grads)
+    entry = opt.state[params[0]]
+    assert list(entry) == ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+    assert isinstance(entry["step"], Tensor) and entry["step"].shape == () and entry["step"].dtype == np.float32
+    assert entry["step"].item() == 3.0 and repr(entry["step"]) == "tensor(3.)"
+    assert all(isinstance(entry[key], Tensor) and entry[key].shape == SHAPES[0] for key in list(entry)[1:])
+    assert np.all(entry["max_exp_avg_sq"].data >= entry["exp_avg_sq"].data)
+
+
+def test_old_checkpoints_load():
+    """Integer steps, numpy buffers and groups without PyTorch's switches (what
+    earlier versions saved) still resume exactly."""
+    start, grads = make_problem(steps=4)
+    straight, _ = run(lambda p: optim.Adam(p, lr=0.01), start, grads)
+    half, opt = run(lambda p: optim.Adam(p, lr=0.01), start, grads[:2])
+    state = opt.state_dict()
+    old = {"state": {index: {key: int(value.item()) if key == "step" else value.data.copy()
+                             for key, value in entry.items()} for index, entry in state["state"].items()},
+           "param_groups": [{key: group[key] for key in ("lr", "betas", "eps", "weight_decay", "params")}
+                            for group in state["param_groups"]]}
+    resumed = [Parameter(param.data.copy()) for param in half]
+    new_opt = optim.Adam(resumed, lr=0.01)
+    new_opt.load_state_dict(old)
+    assert new_opt.param_groups[0]["maximize"] is False and new_opt.param_groups[0]["fused"] is None
+    assert new_opt.state[resumed[0]]["step"].dtype == np.float32
+    for step_grads in grads[2:]:
+        for param, grad in zip(resumed, step_grads):
+            param.grad = Tensor(grad)
+        new_opt.step()
+    for param, want in zip(resumed, straight):
+        np.testing.assert_array_equal(param.data, want.data)
+
+
+def reference_amsgrad(start, grads, lr, betas, eps, weight_decay=0.0):
+    beta1, beta2 = betas
+    params = [array.astype(np.float64) for array in start]
+    m, v, v_max = ([np.zeros_like(p) for p in params] for _ in range(3))
+    for t, step_grads in enumerate(grads, start=1):
+        for i, grad in enumerate(step_grads):
+            g = grad.astype(np.float64) + weight_decay * params[i]
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g
+            v_max[i] = np.maximum(v_max[i], v[i])
+            denom = np.sqrt(v_max[i]) / np.sqrt(1 - beta2 ** t) + eps
+            params[i] = params[i] - lr / (1 - beta1 ** t) * m[i] / denom
+    return params
+
+
+def test_amsgrad_matches_reference():
+    start, grads = make_problem()
+    config = dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.05)
+    params, _ = run(lambda p: optim.Adam(p, amsgrad=True, **config), start, grads)
+    assert_matches(params, reference_amsgrad(start, grads, **config))
+    plain, _ = run(lambda p: optim.Adam(p, **config), start, grads)
+    assert not np.allclose(plain[0].data, params[0].data)       # the option changes the result
+
+
+MAXIMIZE_CASES = {
+    "SGD": (dict(lr=0.05, momentum=0.9, weight_decay=0.01), reference_sgd),
+    "Adam": (dict(lr=0.01, weight_decay=0.05), reference_adam),
+    "RMSprop": (dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01), reference_rmsprop),
+    "Adagrad": (dict(lr=0.1, weight_decay=0.1), reference_adagrad),
+}
+
+
+@pytest.mark.parametrize("name", MAXIMIZE_CASES)
+def test_maximize_is_descent_on_the_negated_gradient(name):
+    """maximize=True with gradients g equals minimising with -g (weight decay unchanged)."""
+    config, reference = MAXIMIZE_CASES[name]
+    start, grads = make_problem()
+    params, _ = run(lambda p: getattr(optim, name)(p, maximize=True, **config), start, grads)
+    assert_matches(params, reference(start, [[-g for g in gs] for gs in grads], **config))
+    for gs in grads:
+        assert all(g.dtype == np.float32 for g in gs)
+
+
+OPTION_CASES = {
+    "SGD_maximize": ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01, maximize=True)),
+    "Adam_maximize": ("Adam", dict(lr=0.01, weight_decay=0.05, maximize=True)),
+    "Adam_amsgrad": ("Adam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.05, amsgrad=True)),
+    "Adam_amsgrad_maximize": ("Adam", dict(lr=0.01, amsgrad=True, maximize=True)),
+    "Adam_decoupled": ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    "AdamW_amsgrad": ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    "AdamW_maximize": ("AdamW", dict(lr=0.01, maximize=True, foreach=False, capturable=False)),
+    "RMSprop_maximize": ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, maximize=True)),
+    "Adagrad_maximize": ("Adagrad", dict(lr=0.1, lr_decay=0.01, maximize=True, foreach=False)),
+}
+
+
+@pytest.mark.parametrize("name, config", OPTION_CASES.values(), ids=OPTION_CASES.keys())
+def test_options_match_torch(name, config):
+    _check_against_torch(lambda p: getattr(optim, name)(p, **config),
+                         lambda torch, p: getattr(torch.optim, name)(p, **config))
+
+
+def test_amsgrad_round_trips_and_checks_its_buffer():
+    start, grads = make_problem()
+    make = lambda p: optim.Adam(p, lr=0.01, amsgrad=True)   # noqa: E731
+    straight, _ = run(make, start, grads)
+    half, opt = run(make, start, grads[:5])
+    state = opt.state_dict()
+    resumed = [Parameter(param.data.copy()) for param in half]
+    new_opt = make(resumed)
+    new_opt.load_state_dict(state)
+    for step_grads in grads[5:]:
+        for param, grad in zip(resumed, step_grads):
+            param.grad = Tensor(grad)
+        new_opt.step()
+    for param, want in zip(resumed, straight):
+        np.testing.assert_array_equal(param.data, want.data)
+    del state["state"][0]["max_exp_avg_sq"]
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict failed .*state for parameter 0 has "
+                                         r"\['exp_avg', 'exp_avg_sq', 'step'\]"):
+        make([Parameter(array.copy()) for array in start]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("make_optimizer, error, message", [
+    (lambda p: optim.Adam(p, fused=True), NotImplementedError, r"Adam: fused=True is not implemented"),
+    (lambda p: optim.SGD(p, differentiable=True), NotImplementedError,
+     r"SGD: differentiable=True is not implemented"),
+    (lambda p: optim.Adam(p, amsgrad="yes"), ValueError, r"Adam: amsgrad must be True or False, got 'yes'"),
+    (lambda p: optim.RMSprop(p, maximize=1), ValueError, r"RMSprop: maximize must be True or False, got 1"),
+    (lambda p: optim.Adagrad(p, foreach="no"), ValueError,
+     r"Adagrad: foreach must be True or False or None, got 'no'"),
+])
+def test_bad_switches_raise(make_optimizer, error, message):
+    with pytest.raises(error, match=message):
+        make_optimizer([Parameter(np.zeros(2, np.float32))])
+
+
+def test_switches_accepted_as_pytorch():
+    param = Parameter(np.zeros(2, np.float32))
+    for opt in (optim.Adam([param], foreach=True, capturable=True, fused=False),
+                optim.SGD([param], foreach=False, fused=None), optim.RMSprop([param], capturable=True)):
+        param.grad = Tensor(np.ones(2, np.float32))
+        opt.step()
+    assert np.all(param.data < 0)

@@ -270,15 +270,17 @@ def _logical_reduce(ufunc, name, input, dim, keepdim):
 
 
 @add_face
-def all(input, dim=None, keepdim=False):
+def all(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Whether every element (along ``dim``) is non-zero: a bool tensor."""
-    return _logical_reduce(np.all, "all", input, dim, keepdim)
+    return _logical_reduce(np.all, "all", input, alias(dim, axis, None, "all", "dim", "axis"),
+                           alias(keepdim, keepdims, False, "all", "keepdim", "keepdims"))
 
 
 @add_face
-def any(input, dim=None, keepdim=False):
+def any(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Whether some element (along ``dim``) is non-zero: a bool tensor."""
-    return _logical_reduce(np.any, "any", input, dim, keepdim)
+    return _logical_reduce(np.any, "any", input, alias(dim, axis, None, "any", "dim", "axis"),
+                           alias(keepdim, keepdims, False, "any", "keepdim", "keepdims"))
 
 
 @add_face

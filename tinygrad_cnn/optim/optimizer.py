@@ -4,16 +4,21 @@
     loss.backward(); opt.step(); opt.zero_grad()
 
 ``step()`` rewrites each ``param.data`` in place with a few vectorised numpy
-ops per parameter; it records no graph. Optimizer state (momentum buffers,
-moment estimates) lives in preallocated arrays of the parameter's dtype, so
-float32 training stays float32. A parameter whose ``grad`` is None is skipped.
+ops per parameter; it records no graph. Optimizer state is PyTorch's: per
+parameter a dict of Tensors (momentum buffers, moment estimates in the
+parameter's dtype, so float32 training stays float32; ``step`` a float32 0-d
+Tensor), updated in place. ``param_groups`` hold PyTorch's keys in PyTorch's
+order with its defaults (``maximize``, ``foreach``, ``differentiable``,
+``fused``, ...), so printing a group or ``state_dict()`` shows what PyTorch
+shows. A parameter whose ``grad`` is None is skipped.
 Each update bumps the parameter's version counter, so a backward through a
 graph recorded before the step raises (as in PyTorch) instead of using the
 changed values.
 
-``state_dict()`` holds only numpy arrays, numbers, strings, tuples and lists,
+``state_dict()`` holds only Tensors, numbers, strings, None, tuples and lists,
 keyed by parameter index, so ``tinygrad_cnn.save`` writes it without pickle,
-and ``load_state_dict`` resumes training exactly.
+and ``load_state_dict`` resumes training exactly (it also takes numpy arrays
+and integer step counts, as older checkpoints hold).
 """
 from __future__ import annotations
 
@@ -39,17 +44,23 @@ class Optimizer:
     parameter to its dict of buffers.
 
     Subclasses define ``_check_group`` (hyperparameter validation) and
-    ``_update`` (one parameter's in-place step) and list their per-parameter
-    state in ``_array_state`` (arrays shaped like the parameter) and
-    ``_count_state`` (non-negative integers), or override ``_state_names``
-    when the buffers depend on the group's options.
+    ``_update`` (one parameter's in-place step, on the numpy arrays of its
+    state Tensors) and list their per-parameter state in ``_array_state``
+    (Tensors shaped like the parameter) and ``_count_state`` (step counts,
+    float32 0-d Tensors as PyTorch's), or override ``_state_names`` when the
+    buffers depend on the group's options.
     """
 
     _array_state: tuple[str, ...] = ()
     _count_state: tuple[str, ...] = ()
+    # PyTorch's switches: a saved group that lacks one (an older checkpoint)
+    # takes the default; every other hyperparameter must be in a loaded group.
+    _switches = ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused",
+                 "decoupled_weight_decay")
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
+        self._check_switches(self.defaults)
         self._check_group(self.defaults)
         self.param_groups: list[dict] = []
         self.state: dict[Tensor, dict] = {}
@@ -128,6 +139,7 @@ class Optimizer:
                 loss = closure()
         for group_index, group in enumerate(self.param_groups):
             # Checked every step: users edit param_groups between steps.
+            self._check_switches(group)
             self._check_group(group)
             for index, param in enumerate(group["params"]):
                 if param.grad is None:
@@ -136,6 +148,8 @@ class Optimizer:
                 if grad.shape != param.data.shape:
                     raise ValueError(f"{self._name}: parameter {index} of group {group_index} has shape "
                                      f"{tuple(param.data.shape)} but its gradient has shape {tuple(grad.shape)}")
+                if group["maximize"]:
+                    grad = np.negative(grad, out=self._scratch(param.data, 2))
                 state = self.state.setdefault(param, {})
                 self._update(param.data, grad, state, group)
                 # an in-place change: a graph that saved this parameter is now stale
@@ -147,6 +161,34 @@ class Optimizer:
 
     def _check_group(self, group: Mapping) -> None:
         raise NotImplementedError
+
+    def _check_switches(self, group: Mapping) -> None:
+        """PyTorch's switches: True/False (None too for foreach and fused).
+        They pick an implementation in PyTorch; ours has one numpy
+        implementation, so only fused=True and differentiable=True, which
+        would promise something it does not do, are refused."""
+        for name in self._switches:
+            if name not in group:
+                continue
+            value = group[name]
+            allowed = (True, False, None) if name in ("foreach", "fused") else (True, False)
+            if not any(value is choice or (choice is not None and isinstance(value, np.bool_) and value == choice)
+                       for choice in allowed):
+                raise ValueError(f"{self._name}: {name} must be "
+                                 f"{' or '.join(map(str, allowed))}, got {value!r}")
+        if group.get("fused"):
+            raise NotImplementedError(f"{self._name}: fused=True is not implemented (tinygrad_cnn has one "
+                                      "numpy implementation; leave fused=None)")
+        if group.get("differentiable"):
+            raise NotImplementedError(f"{self._name}: differentiable=True is not implemented (a step records "
+                                      "no graph; leave differentiable=False)")
+
+    def _new_state(self, data: np.ndarray, group: Mapping, fill: float = 0.0) -> dict:
+        """A parameter's fresh state: step counts at 0, buffers filled with ``fill``."""
+        array_names, count_names = self._state_names(group)
+        state = {name: _count(0) for name in count_names}
+        state.update((name, Tensor(np.full(data.shape, fill, dtype=data.dtype))) for name in array_names)
+        return state
 
     def _state_names(self, group: Mapping) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(array buffers, integer counters) a parameter of ``group`` keeps."""
@@ -165,13 +207,14 @@ class Optimizer:
         """``{'state': {index: {name: array or int}}, 'param_groups': [...]}``.
 
         Parameters are numbered in group order; each group lists its
-        indices under ``'params'``. Arrays are copies.
+        indices under ``'params'`` (last, as PyTorch's). The state's Tensors
+        are copies.
         """
         state = {}
         for index, param in enumerate(self._parameters()):
             entry = self.state.get(param)
             if entry:
-                state[index] = {key: value.copy() if isinstance(value, np.ndarray) else value
+                state[index] = {key: Tensor(value.data.copy()) if isinstance(value, Tensor) else value
                                 for key, value in entry.items()}
         groups, start = [], 0
         for group in self.param_groups:
@@ -202,7 +245,7 @@ class Optimizer:
         new_groups = []
         for number, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             # extra keys (a scheduler's 'initial_lr', ...) are kept, as PyTorch does
-            needed = set(self.defaults) | {"params"}
+            needed = (set(self.defaults) - set(self._switches)) | {"params"}
             if not isinstance(saved, Mapping) or not needed <= set(saved):
                 keys = sorted(saved) if isinstance(saved, Mapping) else type(saved).__name__
                 fail(f"group {number} has keys {keys}, expected {sorted(needed)} "
@@ -213,10 +256,14 @@ class Optimizer:
             if None in indices or len(indices) != len(group["params"]):
                 fail(f"group {number} lists {len(indices)} parameters ({saved['params']!r}), "
                      f"this optimizer's group has {len(group['params'])}")
-            new_group = {key: _plain(value, like=group.get(key, self.defaults.get(key)))
-                         for key, value in saved.items() if key != "params"}
-            new_group["params"] = group["params"]
+            new_group = {"params": group["params"]}
+            new_group.update((key, _plain(value, like=group.get(key, self.defaults.get(key))))
+                             for key, value in saved.items() if key != "params")
+            for key in self._switches:
+                if key in self.defaults:
+                    new_group.setdefault(key, self.defaults[key])
             try:
+                self._check_switches(new_group)
                 self._check_group(new_group)
             except (TypeError, ValueError) as err:
                 fail(f"group {number}: {err}")
@@ -248,14 +295,15 @@ class Optimizer:
                 if array.shape != param.shape:
                     fail(f"state '{name}' of parameter {index} has shape {tuple(array.shape)}, "
                          f"but the parameter has shape {tuple(param.shape)}")
-                restored[name] = array.astype(param.dtype, copy=True)
+                restored[name] = Tensor(array.astype(param.dtype, copy=True))
             for name in count_names:
                 count = _as_index(entry[name])
                 if count is None:
                     fail(f"state '{name}' of parameter {index} must be a non-negative integer, "
                          f"got {entry[name]!r}")
-                restored[name] = count
-            new_state[param] = restored
+                restored[name] = _count(count)
+            # PyTorch's order: counts first, then buffers
+            new_state[param] = {name: restored[name] for name in (*count_names, *array_names)}
 
         # All checked: now commit. Group dicts are updated in place so that
         # references a user holds to them stay live.
@@ -266,15 +314,20 @@ class Optimizer:
 
     # --- display ------------------------------------------------------------------
     def __repr__(self):
-        lines = [f"{self._name} ("]
+        # PyTorch's layout: a blank line between groups, keys sorted
+        text = f"{self._name} ("
         for number, group in enumerate(self.param_groups):
-            size = sum(param.data.size for param in group["params"])
-            lines.append(f"Parameter Group {number} ({len(group['params'])} tensors, {size:,} values)")
-            lines += [f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params"]
-        return "\n".join(lines) + "\n)"
+            text += f"\nParameter Group {number}\n"
+            text += "".join(f"    {key}: {group[key]}\n" for key in sorted(group) if key != "params")
+        return text + ")"
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def _count(value: int) -> Tensor:
+    """A step count as PyTorch keeps it: a float32 0-d Tensor."""
+    return Tensor(np.array(value, dtype=np.float32))
 
 
 def _as_index(value):
@@ -326,14 +379,18 @@ class SGD(Optimizer):
       direction ``d = g + momentum * b`` (nesterov) or ``d = b`` (else),
       or ``d = g`` without momentum;
       ``p -= lr * d``.
+    ``maximize=True`` uses ``-grad``. State per parameter (only with
+    momentum): ``momentum_buffer``.
     """
 
     _array_state = ("momentum_buffer",)
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def _check_group(self, group):
         for name, minimum in (("lr", 0.0), ("momentum", 0.0), ("dampening", None), ("weight_decay", 0.0)):
@@ -352,11 +409,12 @@ class SGD(Optimizer):
             direction = np.multiply(data, weight_decay, out=self._scratch(data, 0))
             direction += grad
         if momentum != 0:
-            buffer = state.get("momentum_buffer")
-            if buffer is None:
+            if "momentum_buffer" not in state:
                 # PyTorch starts the buffer at the undamped gradient.
-                buffer = state["momentum_buffer"] = np.array(direction, dtype=data.dtype, copy=True)
+                state["momentum_buffer"] = Tensor(np.array(direction, dtype=data.dtype, copy=True))
+                buffer = state["momentum_buffer"].data
             else:
+                buffer = state["momentum_buffer"].data
                 buffer *= momentum
                 if dampening == 0:
                     buffer += direction
@@ -381,17 +439,25 @@ class Adam(Optimizer):
       ``m = b1 * m + (1 - b1) * g``;  ``v = b2 * v + (1 - b2) * g * g``;
       ``denom = sqrt(v) / sqrt(1 - b2**t) + eps``;
       ``p -= lr / (1 - b1**t) * m / denom``.
-    State per parameter: ``step`` (int), ``exp_avg`` (m), ``exp_avg_sq`` (v).
+    ``amsgrad=True`` divides by the running maximum of ``v`` instead
+    (``max_exp_avg_sq``); ``maximize=True`` uses ``-grad``;
+    ``decoupled_weight_decay=True`` is AdamW's decay.
+    State per parameter: ``step`` (float32 0-d Tensor), ``exp_avg`` (m),
+    ``exp_avg_sq`` (v) and, with amsgrad, ``max_exp_avg_sq``.
     """
 
-    _array_state = ("exp_avg", "exp_avg_sq")
-    _count_state = ("step",)
-    _decoupled_weight_decay = False
-
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas,
-                                      eps=eps, weight_decay=weight_decay))
+                                      eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                                      foreach=foreach, capturable=capturable, differentiable=differentiable,
+                                      fused=fused, decoupled_weight_decay=decoupled_weight_decay))
+
+    def _state_names(self, group):
+        arrays = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+        return arrays, ("step",)
 
     def _check_group(self, group):
         _check_number(self._name, "lr", group["lr"], 0.0)
@@ -407,18 +473,17 @@ class Adam(Optimizer):
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(beta) for beta in group["betas"])
         if weight_decay != 0:
-            if self._decoupled_weight_decay:
+            if group["decoupled_weight_decay"]:
                 data *= 1.0 - lr * weight_decay
             else:
                 decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
                 decayed += grad
                 grad = decayed
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros(data.shape, dtype=data.dtype)
-            state["exp_avg_sq"] = np.zeros(data.shape, dtype=data.dtype)
-        state["step"] += 1
-        step, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            state.update(self._new_state(data, group))
+        state["step"].data += 1
+        step = float(state["step"].data)
+        exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
         work = self._scratch(data, 1)
 
         # m += (1 - b1) * (g - m): PyTorch's lerp form of the moving average.
@@ -434,6 +499,12 @@ class Adam(Optimizer):
         # Python floats, so float32 arrays stay float32.
         step_size = lr / (1.0 - beta1 ** step)
         bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+        if group["amsgrad"]:
+            if "max_exp_avg_sq" not in state:      # amsgrad switched on after some steps
+                state["max_exp_avg_sq"] = Tensor(np.zeros(data.shape, dtype=data.dtype))
+            max_exp_avg_sq = state["max_exp_avg_sq"].data
+            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            exp_avg_sq = max_exp_avg_sq
         np.sqrt(exp_avg_sq, out=work)
         work /= bias_correction2_sqrt
         work += eps
@@ -445,13 +516,16 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as PyTorch's:
     ``p *= 1 - lr * weight_decay`` first, then the Adam step on the raw
-    gradient. Default ``weight_decay=1e-2``."""
-
-    _decoupled_weight_decay = True
+    gradient. Default ``weight_decay=1e-2``; its groups say
+    ``decoupled_weight_decay: True``, as PyTorch's."""
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         foreach=foreach, maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
 
 
 class RMSprop(Optimizer):
@@ -463,14 +537,18 @@ class RMSprop(Optimizer):
       else ``denom = sqrt(v) + eps``;
       with momentum: ``b = momentum * b + g / denom`` and ``p -= lr * b``,
       else ``p -= lr * g / denom``.
-    State per parameter: ``step`` (int), ``square_avg`` (v), and
-    ``momentum_buffer`` (b) when momentum > 0, ``grad_avg`` (m) when centered.
+    ``maximize=True`` uses ``-grad``. State per parameter: ``step`` (float32
+    0-d Tensor), ``square_avg`` (v), and ``momentum_buffer`` (b) when
+    momentum > 0, ``grad_avg`` (m) when centered.
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
 
     def _check_group(self, group):
         for name in ("lr", "alpha", "eps", "weight_decay", "momentum"):
@@ -494,11 +572,9 @@ class RMSprop(Optimizer):
             decayed += grad
             grad = decayed
         if not state:
-            state["step"] = 0
-            for name in self._state_names(group)[0]:
-                state[name] = np.zeros(data.shape, dtype=data.dtype)
-        state["step"] += 1
-        square_avg, work = state["square_avg"], self._scratch(data, 1)
+            state.update(self._new_state(data, group))
+        state["step"].data += 1
+        square_avg, work = state["square_avg"].data, self._scratch(data, 1)
 
         # Python floats, so float32 arrays stay float32.
         np.multiply(grad, 1.0 - alpha, out=work)
@@ -507,7 +583,7 @@ class RMSprop(Optimizer):
         square_avg += work
         if group["centered"]:
             # m += (1 - a) * (g - m): PyTorch's lerp form
-            grad_avg = state["grad_avg"]
+            grad_avg = state["grad_avg"].data
             np.subtract(grad, grad_avg, out=work)
             work *= 1.0 - alpha
             grad_avg += work
@@ -519,7 +595,7 @@ class RMSprop(Optimizer):
         work += eps
         np.divide(grad, work, out=work)          # g / denom
         if momentum > 0:
-            buffer = state["momentum_buffer"]
+            buffer = state["momentum_buffer"].data
             buffer *= momentum
             buffer += work
             np.multiply(buffer, lr, out=work)
@@ -534,18 +610,27 @@ class Adagrad(Optimizer):
     With ``g = grad + weight_decay * p`` and ``t`` the parameter's step count:
       ``s += g * g`` (``s`` starts at ``initial_accumulator_value``);
       ``p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)``.
-    State per parameter: ``step`` (int), ``sum`` (s), created at the first step
-    from the parameter's group (PyTorch fills every sum in the constructor from
-    the constructor's ``initial_accumulator_value``, ignoring a group's own).
+    ``maximize=True`` uses ``-grad``. State per parameter: ``step`` (float32
+    0-d Tensor), ``sum`` (s), created when the parameter joins, as PyTorch's,
+    from its group's ``initial_accumulator_value`` (PyTorch fills every sum
+    from the constructor's value, ignoring a group's own).
     """
 
     _array_state = ("sum",)
     _count_state = ("step",)
 
-    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused))
+
+    def add_param_group(self, group: Mapping) -> None:
+        super().add_param_group(group)
+        group = self.param_groups[-1]
+        for param in group["params"]:
+            self.state[param] = self._new_state(param.data, group, fill=group["initial_accumulator_value"])
 
     def _check_group(self, group):
         for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
@@ -558,16 +643,15 @@ class Adagrad(Optimizer):
             decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
             decayed += grad
             grad = decayed
-        if not state:
-            state["step"] = 0
-            state["sum"] = np.full(data.shape, group["initial_accumulator_value"], dtype=data.dtype)
-        state["step"] += 1
-        total, work = state["sum"], self._scratch(data, 1)
+        if not state:      # after a load_state_dict that had no state for it
+            state.update(self._new_state(data, group, fill=group["initial_accumulator_value"]))
+        state["step"].data += 1
+        total, work = state["sum"].data, self._scratch(data, 1)
         np.multiply(grad, grad, out=work)
         total += work
         np.sqrt(total, out=work)
         work += eps
         np.divide(grad, work, out=work)
         # Python floats, so float32 arrays stay float32
-        work *= lr / (1.0 + (state["step"] - 1) * lr_decay)
+        work *= lr / (1.0 + (float(state["step"].data) - 1) * lr_decay)
         data -= work
