@@ -75,9 +75,10 @@ class set_grad_enabled:
         return wrapper
 
 
-class no_grad(set_grad_enabled):
-    """``with no_grad(): ...``, ``@no_grad()`` or ``@no_grad``: ops inside
-    record no graph."""
+class _FixedMode(set_grad_enabled):
+    """A grad mode switch usable as ``with m():``, ``@m()`` or bare ``@m``."""
+
+    mode_value = True
 
     def __new__(cls, fn=None):
         self = super().__new__(cls)
@@ -87,21 +88,20 @@ class no_grad(set_grad_enabled):
         return self
 
     def __init__(self, fn=None):
-        super().__init__(False)
+        super().__init__(self.mode_value)
 
 
-class enable_grad(set_grad_enabled):
+class no_grad(_FixedMode):
+    """``with no_grad(): ...``, ``@no_grad()`` or ``@no_grad``: ops inside
+    record no graph."""
+
+    mode_value = False
+
+
+class enable_grad(_FixedMode):
     """Turns graph recording back on inside a ``no_grad`` block."""
 
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        if fn is not None:
-            self.__init__()
-            return self(fn)
-        return self
-
-    def __init__(self, fn=None):
-        super().__init__(True)
+    mode_value = True
 
 
 class inference_mode(no_grad):
