@@ -153,6 +153,76 @@ def test_repr_matches_pytorch_print_rules():
     assert repr(tc.tensor([1e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
 
 
+def test_repr_layout_is_pytorchs():
+    """Rows wrap by whole elements at 80 columns, summaries print ' ...',
+    whole numbers spanning over 1000x go scientific, suffixes wrap."""
+    assert repr(tc.arange(30.0).reshape(2, 15)[:, :9]) == (
+        "tensor([[ 0.,  1.,  2.,  3.,  4.,  5.,  6.,  7.,  8.],\n"
+        "        [15., 16., 17., 18., 19., 20., 21., 22., 23.]])")
+    assert repr(tc.arange(2000.0)) == ("tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n"
+                                       "        1.9990e+03])")
+    assert repr(tc.tensor([1.0, 2000.0])) == "tensor([1.0000e+00, 2.0000e+03])"
+    assert repr(tc.arange(1200).reshape(40, 30)).splitlines()[0] == "tensor([[   0,    1,    2,  ...,   27,   28,   29],"
+    assert repr(tc.tensor([-0.0, 0.0])) == "tensor([-0., 0.])"
+    assert repr(tc.zeros(3, 3, 3)).count("\n\n") == 2
+    long = tc.tensor(np.linspace(-1, 1, 8, dtype=np.float32), requires_grad=True)
+    assert repr(long) == ("tensor([-1.0000, -0.7143, -0.4286, -0.1429,  0.1429,  0.4286,  0.7143,  1.0000],\n"
+                          "       requires_grad=True)")
+
+
+def test_repr_matches_torch_on_random_tensors():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        ndim = int(rng.integers(0, 5))
+        shape = tuple(int(n) for n in rng.integers(1, 12 if ndim < 3 else 6, ndim))
+        if rng.random() < 0.05:
+            shape = (int(rng.integers(1001, 1300)),)
+        kind = int(rng.integers(0, 6))
+        if kind == 0:
+            array = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 10)).astype(np.float32)
+        elif kind == 1:
+            array = rng.integers(-1000, 1000, shape)
+        elif kind == 2:
+            array = rng.random(shape) > 0.5
+        elif kind == 3:
+            array = np.round(rng.standard_normal(shape) * 10.0 ** rng.integers(0, 5)).astype(np.float32)
+        elif kind == 4:
+            array = rng.standard_normal(shape).astype(np.float32)
+            array[array > 1], array[array < -1] = np.nan, -np.inf
+        else:
+            array = (rng.random(shape) * (rng.random(shape) > 0.5)).astype(np.float64)
+        grad = array.dtype.kind == "f" and rng.random() < 0.3
+        assert repr(tc.tensor(array, requires_grad=grad)) == repr(torch.tensor(array, requires_grad=grad))
+
+
+def test_max_min_with_dim_print_as_return_types():
+    result = tc.tensor([[1.0, 3.0], [4.0, 2.0]]).max(dim=1)
+    assert repr(result) == "torch.return_types.max(\nvalues=tensor([3., 4.]),\nindices=tensor([1, 0]))"
+    values, indices = result
+    assert result.values is values and result[1] is indices and isinstance(result, tuple)
+    assert repr(tc.min(tc.tensor([2, 1]), 0)).startswith("torch.return_types.min(\nvalues=tensor(1),")
+    torch = pytest.importorskip("torch")
+    assert repr(result) == repr(torch.tensor([[1.0, 3.0], [4.0, 2.0]]).max(dim=1))
+
+
+def test_generator_objects_as_pytorch():
+    first = tc.Generator().manual_seed(42)
+    assert isinstance(first, tc.Generator) and first.initial_seed() == 42
+    assert repr(first).startswith("<torch._C.Generator object at 0x")
+    same = tc.Generator().manual_seed(42)
+    np.testing.assert_array_equal(tc.randn(5, generator=first).numpy(), tc.randn(5, generator=same).numpy())
+    np.testing.assert_array_equal(tc.randperm(6, generator=first).numpy(), tc.randperm(6, generator=same).numpy())
+    assert tc.manual_seed(3) is tc.default_generator and tc.initial_seed() == 3
+    library = tc.rand(3).numpy()
+    tc.default_generator.manual_seed(3)
+    np.testing.assert_array_equal(tc.rand(3).numpy(), library)
+    with pytest.raises(TypeError, match="rand: generator must be None, a tinygrad_cnn.Generator"):
+        tc.rand(2, generator=42)
+    with pytest.raises(TypeError, match="manual_seed: seed must be an int, got float"):
+        tc.manual_seed(1.5)
+
+
 ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "sign", "neg"]
 
 

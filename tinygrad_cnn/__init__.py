@@ -48,7 +48,7 @@ def _accepting_out(fn):
 engine.on_face(_publish)
 
 from .creation import *  # noqa: E402,F401,F403
-from .random import manual_seed  # noqa: E402,F401
+from .random import Generator, default_generator, initial_seed, manual_seed  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
 from . import nn  # noqa: E402,F401
 from . import optim  # noqa: E402,F401

@@ -4,7 +4,7 @@ random tensors come from the library's seeded generator."""
 import numpy as np
 
 from ._args import shape_arg
-from .random import generator
+from .random import numpy_generator
 from .tensor import DEFAULT_DTYPE, Tensor, as_dtype, device
 
 __all__ = ["tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
@@ -123,27 +123,28 @@ def _float_dtype(dtype, name):
     return dtype
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform samples in [0, 1) from the library's seeded generator."""
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1) from the library's seeded generator (or ``generator``)."""
     dtype = _float_dtype(dtype, "rand")
-    values = generator().random(shape_arg(size, "rand"), dtype=np.float32).astype(dtype, copy=False)
+    values = numpy_generator(generator, "rand").random(shape_arg(size, "rand"), dtype=np.float32).astype(dtype, copy=False)
     return _make(values, requires_grad, device)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal samples from the library's seeded generator."""
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples from the library's seeded generator (or ``generator``)."""
     dtype = _float_dtype(dtype, "randn")
-    values = generator().standard_normal(shape_arg(size, "randn"), dtype=np.float32).astype(dtype, copy=False)
+    values = numpy_generator(generator, "randn").standard_normal(shape_arg(size, "randn"), dtype=np.float32).astype(dtype, copy=False)
     return _make(values, requires_grad, device)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` starts at 0), int64."""
     if size is None:                 # randint(high, size)
         if high is None:
             raise TypeError("randint: expected randint(low, high, size) or randint(high, size)")
         low, high, size = 0, low, high
-    values = generator().integers(low, high, shape_arg((size,), "randint"))
+    values = numpy_generator(generator, "randint").integers(low, high, shape_arg((size,), "randint"))
     return _make(values.astype(_dtype(dtype, np.dtype(np.int64))), requires_grad, device)
 
 
@@ -162,9 +163,9 @@ def randint_like(input, low=0, high=None, dtype=None, device=None) -> Tensor:
     return randint(low, high, shape, dtype=dtype) if high is not None else randint(0, low, shape, dtype=dtype)
 
 
-def randperm(n, dtype=None, device=None) -> Tensor:
+def randperm(n, *, generator=None, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
-    return _make(generator().permutation(int(n)).astype(_dtype(dtype, np.dtype(np.int64))), False, device)
+    return _make(numpy_generator(generator, "randperm").permutation(int(n)).astype(_dtype(dtype, np.dtype(np.int64))), False, device)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:

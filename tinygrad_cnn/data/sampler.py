@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from ..random import numpy_generator
+
 _rng = np.random.default_rng()
 
 
@@ -45,12 +47,7 @@ _follow_manual_seed()
 def data_generator(generator=None, who: str = "data") -> np.random.Generator:
     """The numpy generator to draw from: ``generator`` itself, or (for ``None``)
     this module's generator as it is now (reseeded by ``manual_seed``)."""
-    if generator is None:
-        return _rng
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(f"{who}: generator must be None or a numpy.random.Generator "
-                    f"(e.g. numpy.random.default_rng(42)), got {type(generator).__name__}")
+    return numpy_generator(generator, who, default=_rng)
 
 
 def _check_positive_int(value, name: str, who: str) -> int:

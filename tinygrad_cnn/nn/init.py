@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..engine import no_grad
-from ..random import generator as _library_generator
+from ..random import numpy_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
            "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
@@ -65,13 +65,13 @@ def _fill(tensor, values: np.ndarray):
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with U(a, b)."""
-    rng = generator or _library_generator()
+    rng = numpy_generator(generator, "init")
     return _fill(tensor, rng.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with N(mean, std^2)."""
-    rng = generator or _library_generator()
+    rng = numpy_generator(generator, "init")
     return _fill(tensor, rng.standard_normal(tensor.shape) * std + mean)
 
 
@@ -81,7 +81,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     values, as PyTorch's); drawn by redrawing the values outside."""
     if not a < b:
         raise ValueError(f"trunc_normal_: the lower bound a={a} must be below the upper bound b={b}")
-    rng = generator or _library_generator()
+    rng = numpy_generator(generator, "init")
     values = rng.standard_normal(tensor.shape) * std + mean
     outside = (values < a) | (values > b)
     while outside.any():

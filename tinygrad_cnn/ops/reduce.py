@@ -168,7 +168,17 @@ def amin(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     return apply(get_op("amin"), input, axis=dims, keepdims=keep)
 
 
-values_indices = collections.namedtuple("values_indices", ["values", "indices"])
+def _return_type(name: str):
+    """PyTorch's ``torch.return_types.<name>``: a ``(values, indices)`` named
+    tuple that prints as PyTorch's, one field per line."""
+    base = collections.namedtuple(name, ["values", "indices"])
+
+    def __repr__(self):
+        return f"torch.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__module__": "tinygrad_cnn.return_types"})
+
+
+return_types = {name: _return_type(name) for name in ("max", "min")}
 
 
 def _extreme(name, input, dim, keepdim, other):
@@ -192,7 +202,7 @@ def _extreme(name, input, dim, keepdim, other):
     if not keepdim and input.data.ndim:
         values = values.squeeze(dim)
         indices = indices.squeeze(dim)
-    return values_indices(values, _wrap(indices.astype(np.int64, copy=False)))
+    return return_types[name](values, _wrap(indices.astype(np.int64, copy=False)))
 
 
 @add_face
