@@ -18,6 +18,7 @@ def _mask(condition: np.ndarray, like: Tensor) -> Tensor:
 
 @defop("add", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
 def add(ctx, a, b):
+    """a + b (broadcasting)."""
     return a + b
 
 
@@ -28,6 +29,7 @@ def add_vjp(ctx, grad_out):
 
 @defop("sub", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
 def sub(ctx, a, b):
+    """a - b (broadcasting)."""
     return a - b
 
 
@@ -39,6 +41,7 @@ def sub_vjp(ctx, grad_out):
 @defop("mul", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(0, 1), method=True,
        function=True)
 def mul(ctx, a, b):
+    """a * b (broadcasting)."""
     return a * b
 
 
@@ -52,6 +55,7 @@ def mul_vjp(ctx, grad_out):
 @defop("div", spec=Spec(nargs=2, broadcast=True, domain=[(-3, 3), (0.5, 3)]), broadcast=True,
        saves=(0, 1))
 def div(ctx, a, b):
+    """a / b (broadcasting; the face turns integer division into float32)."""
     return a / b
 
 
@@ -66,6 +70,7 @@ def div_vjp(ctx, grad_out):
 
 @defop("neg", spec=Spec(), saves=(), method=True, function=True)
 def neg(ctx, x):
+    """-x."""
     return -x
 
 
@@ -77,6 +82,7 @@ def neg_vjp(ctx, grad_out):
 @defop("pow", spec=Spec(nargs=2, broadcast=True, domain=[(0.5, 2.5), (-2, 2)]), broadcast=True,
        method=True, function=True)
 def pow(ctx, base, exponent):
+    """base ** exponent (broadcasting)."""
     return np.power(base, exponent)
 
 
@@ -97,6 +103,7 @@ def pow_vjp(ctx, grad_out):
 
 @defop("exp", spec=Spec(), saves=("out",), method=True, function=True)
 def exp(ctx, x):
+    """e ** x, elementwise."""
     return np.exp(x)
 
 
@@ -107,6 +114,7 @@ def exp_vjp(ctx, grad_out):
 
 @defop("log", spec=Spec(domain=(0.2, 4)), saves=(0,), method=True, function=True)
 def log(ctx, x):
+    """Natural logarithm, elementwise."""
     return np.log(x)
 
 
@@ -117,6 +125,7 @@ def log_vjp(ctx, grad_out):
 
 @defop("sqrt", spec=Spec(domain=(0.2, 4)), saves=("out",), method=True, function=True)
 def sqrt(ctx, x):
+    """Square root, elementwise."""
     return np.sqrt(x)
 
 
@@ -127,6 +136,7 @@ def sqrt_vjp(ctx, grad_out):
 
 @defop("tanh", spec=Spec(), saves=("out",), method=True, function=True)
 def tanh(ctx, x):
+    """Hyperbolic tangent, elementwise."""
     return np.tanh(x)
 
 
@@ -142,6 +152,7 @@ def tanh_vjp(ctx, grad_out):
 
 @defop("sigmoid", spec=Spec(domain=(-6, 6)), saves=("out",), method=True, function=True)
 def sigmoid(ctx, x):
+    """1 / (1 + e ** -x), elementwise."""
     # 0.5 * (1 + tanh(x / 2)) is sigmoid without overflow for large |x|
     return (np.tanh(x * 0.5) + 1) * 0.5 if x.dtype.kind == "f" else 1 / (1 + np.exp(-x))
 
@@ -156,6 +167,7 @@ def sigmoid_vjp(ctx, grad_out):
 
 @defop("relu", spec=Spec(avoid=(0.0,)), saves=("out",), method=True, function=True)
 def relu(ctx, x):
+    """max(x, 0), elementwise."""
     return np.maximum(x, 0)
 
 
@@ -167,6 +179,7 @@ def relu_vjp(ctx, grad_out):
 
 @defop("abs", spec=Spec(avoid=(0.0,)), saves=(0,), method=True, function=True)
 def abs(ctx, x):
+    """|x|, elementwise."""
     return np.abs(x)
 
 
@@ -185,6 +198,7 @@ def _split_ties(a: np.ndarray, b: np.ndarray, like: Tensor):
 @defop("maximum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
        method=True, function=True)
 def maximum(ctx, a, b):
+    """The larger of a and b, elementwise (broadcasting)."""
     return np.maximum(a, b)
 
 
@@ -198,6 +212,7 @@ def maximum_vjp(ctx, grad_out):
 @defop("minimum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
        method=True, function=True)
 def minimum(ctx, a, b):
+    """The smaller of a and b, elementwise (broadcasting)."""
     return np.minimum(a, b)
 
 
@@ -210,6 +225,7 @@ def minimum_vjp(ctx, grad_out):
 
 @defop("clip", spec=Spec(cases="tinygrad_cnn.testing.cases:clip_cases"), saves=(0,))
 def clip(ctx, x, min=None, max=None):
+    """x limited to [min, max] (either bound may be None)."""
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
     lo = None if min is None else np.asarray(min, dtype=x.dtype)
@@ -233,6 +249,7 @@ def clip_vjp(ctx, grad_out):
 @defop("astype", spec=Spec(cases="tinygrad_cnn.testing.cases:astype_cases", keeps_dtype=False),
        saves=())
 def astype(ctx, x, dtype):
+    """x converted to ``dtype``; the gradient is converted back."""
     return x.astype(dtype)
 
 
@@ -276,6 +293,7 @@ add_face("divide", div)
 
 @defop("sin", spec=Spec(), saves=(0,), method=True, function=True)
 def sin(ctx, x):
+    """Sine, elementwise."""
     return np.sin(x)
 
 
@@ -286,6 +304,7 @@ def sin_vjp(ctx, grad_out):
 
 @defop("cos", spec=Spec(), saves=(0,), method=True, function=True)
 def cos(ctx, x):
+    """Cosine, elementwise."""
     return np.cos(x)
 
 
