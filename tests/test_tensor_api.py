@@ -283,3 +283,22 @@ def test_creation_functions_match_torch():
     for ours, theirs in pairs:
         assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == str(theirs.dtype)
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_grad_fn_names_and_order_follow_pytorch():
+    """The blitz's chain: MseLossBackward0 -> AddmmBackward0 -> AccumulateGrad (addmm lists the bias first)."""
+    layer = tc.nn.Linear(3, 2)
+    x = tc.tensor(X[:, :3])
+    loss = tc.nn.MSELoss()(layer(tc.relu(x)), tc.zeros(3, 2))
+    names = [loss.grad_fn.name(), loss.grad_fn.next_functions[0][0].name()]
+    first = loss.grad_fn.next_functions[0][0].next_functions[0][0]
+    assert names == ["MseLossBackward0", "AddmmBackward0"] and first.name() == "AccumulateGrad"
+    assert first.variable is layer.bias
+    conv = tc.nn.Conv2d(1, 1, 2)(tc.ones(1, 1, 3, 3))
+    assert repr(conv).endswith("grad_fn=<ConvolutionBackward0>)")
+    assert tc.max_pool2d(conv, 2).grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+    torch = pytest.importorskip("torch")
+    layer_t = torch.nn.Linear(3, 2)
+    loss_t = torch.nn.MSELoss()(layer_t(torch.relu(torch.tensor(X[:, :3]))), torch.zeros(3, 2))
+    step = loss_t.grad_fn.next_functions[0][0]
+    assert [loss_t.grad_fn.name(), step.name(), step.next_functions[0][0].name()] == names + ["AccumulateGrad"]

@@ -169,12 +169,26 @@ def _wrap(array: np.ndarray) -> "Tensor":
     return result
 
 
+# Where PyTorch's node has another name than the op's (for the common case:
+# linear on a batch with a bias is addmm, a 2-D matmul is mm).
+_PYTORCH_BACKWARD_NAMES = {
+    "linear": "AddmmBackward0", "matmul": "MmBackward0", "reshape": "ViewBackward0",
+    "conv2d": "ConvolutionBackward0", "conv_transpose2d": "ConvolutionBackward0",
+    "max_pool2d": "MaxPool2DWithIndicesBackward0", "avg_pool2d": "AvgPool2DBackward0",
+    "batch_norm": "NativeBatchNormBackward0", "permute": "PermuteBackward0",
+}
+# PyTorch's addmm lists the bias first: its next_functions are (bias, input, weight)
+_PYTORCH_INPUT_ORDER = {"linear": (2, 0, 1)}
+
+
 def _backward_name(op_name: str) -> str:
-    """``max_pool2d`` -> ``MaxPool2dBackward0``; an ``autograd.Function``
+    """``max_pool2d`` -> ``MaxPool2DWithIndicesBackward0`` (PyTorch's name),
+    ``leaky_relu`` -> ``LeakyReluBackward0``; an ``autograd.Function``
     (registered as ``module.Class``) -> ``ClassBackward``, as in PyTorch."""
     if "." in op_name:
         return op_name.rsplit(".", 1)[1] + "Backward"
-    return "".join(part.capitalize() for part in op_name.split("_")) + "Backward0"
+    name = _PYTORCH_BACKWARD_NAMES.get(op_name)
+    return name or "".join(part.capitalize() for part in op_name.split("_")) + "Backward0"
 
 
 class GradFn:
@@ -202,6 +216,9 @@ class GradFn:
                 result.append((AccumulateGrad(parent), 0))
             else:
                 result.append((GradFn(parent._ctx), 0))
+        order = _PYTORCH_INPUT_ORDER.get(ctx.op.name)
+        if order and len(result) == len(order):
+            result = [result[i] for i in order]
         return tuple(result)
 
     def __eq__(self, other):

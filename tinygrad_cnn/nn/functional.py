@@ -453,8 +453,7 @@ def mse_loss(input, target, reduction="mean") -> Tensor:
     averaged over all elements. Shapes should match (broadcast with a warning)."""
     _check_reduction("mse_loss", reduction)
     input, target = _pointwise_pair("mse_loss", input, target)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    return get_op("mse_loss")(input, target, reduction=reduction)
 
 
 def l1_loss(input, target, reduction="mean") -> Tensor:

@@ -150,3 +150,26 @@ def binary_cross_entropy_vjp(ctx, grad_out):
     if ctx.needs_input_grad[1]:
         grad_target = grad_out * (_clamped_log(1 - x) - _clamped_log(x))
     return grad_x, grad_target
+
+
+@defop("mse_loss", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(0, 1))
+def mse_loss(ctx, input, target, reduction="mean"):
+    """Squared error (input - target)**2 of broadcastable shapes: elementwise
+    ('none'), summed ('sum') or averaged ('mean') over all elements."""
+    check_reduction(reduction, "mse_loss")
+    squared = np.square(np.subtract(input, target))
+    if reduction == "none":
+        return squared
+    return np.asarray(squared.mean() if reduction == "mean" else squared.sum(), dtype=squared.dtype)
+
+
+@mse_loss.defvjp
+def mse_loss_vjp(ctx, grad_out):
+    input, target = ctx.inputs
+    diff = input - target
+    reduction = ctx.params.get("reduction", "mean")
+    # Python floats, so float32 stays float32
+    scale = grad_out * (2.0 / diff.numel()) if reduction == "mean" else grad_out * 2.0
+    grad = diff * scale
+    needs = ctx.needs_input_grad
+    return (grad if needs[0] else None), (-grad if needs[1] else None)
