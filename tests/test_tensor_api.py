@@ -296,9 +296,9 @@ def test_grad_fn_names_and_order_follow_pytorch():
     assert first.variable is layer.bias
     conv = tc.nn.Conv2d(1, 1, 2)(tc.ones(1, 1, 3, 3))
     assert repr(conv).endswith("grad_fn=<ConvolutionBackward0>)")
-    assert tc.max_pool2d(conv, 2).grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+    assert tc.nn.functional.max_pool2d(conv, 2).grad_fn.name() == "MaxPool2DWithIndicesBackward0"
     torch = pytest.importorskip("torch")
     layer_t = torch.nn.Linear(3, 2)
     loss_t = torch.nn.MSELoss()(layer_t(torch.relu(torch.tensor(X[:, :3]))), torch.zeros(3, 2))
     step = loss_t.grad_fn.next_functions[0][0]
-    assert [loss_t.grad_fn.name(), step.name(), step.next_functions[0][0].name()] == names + ["AccumulateGrad"]
+    assert [loss_t.grad_fn.name(), step.name(), type(step.next_functions[0][0]).__name__] == names + ["AccumulateGrad"]
