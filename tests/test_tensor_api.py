@@ -302,3 +302,33 @@ def test_grad_fn_names_and_order_follow_pytorch():
     loss_t = torch.nn.MSELoss()(layer_t(torch.relu(torch.tensor(X[:, :3]))), torch.zeros(3, 2))
     step = loss_t.grad_fn.next_functions[0][0]
     assert [loss_t.grad_fn.name(), step.name(), type(step.next_functions[0][0]).__name__] == names + ["AccumulateGrad"]
+
+
+def test_set_grad_enabled_as_a_call_context_and_decorator():
+    x = tc.ones(2, requires_grad=True)
+    try:
+        tc.set_grad_enabled(False)                  # a plain call switches at once, as PyTorch's
+        assert not tc.is_grad_enabled() and not (x * 2).requires_grad
+        with tc.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not tc.is_grad_enabled()
+    finally:
+        tc.set_grad_enabled(True)
+    assert tc.is_grad_enabled()
+
+    @tc.set_grad_enabled(False)
+    def doubled(t):
+        return t * 2
+    assert tc.is_grad_enabled() and not doubled(x).requires_grad and tc.is_grad_enabled()
+    with tc.no_grad():
+        assert not tc.is_grad_enabled()
+    assert tc.is_grad_enabled()
+
+
+def test_indexing_grad_fn_names_as_pytorch():
+    x = tc.ones(4, 3, requires_grad=True)
+    names = [x[:2].grad_fn.name(), x[0].grad_fn.name(), x[:, 1].grad_fn.name(), x[x > 0].grad_fn.name()]
+    assert names == ["SliceBackward0", "SelectBackward0", "SelectBackward0", "IndexBackward0"]
+    torch = pytest.importorskip("torch")
+    y = torch.ones(4, 3, requires_grad=True)
+    assert names == [y[:2].grad_fn.name(), y[0].grad_fn.name(), y[:, 1].grad_fn.name(), y[y > 0].grad_fn.name()]

@@ -49,7 +49,7 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
-class set_grad_enabled:
+class _GradModeSwitch:
     """Context manager and decorator that turns graph recording on or off."""
 
     def __init__(self, mode: bool = True):
@@ -70,12 +70,31 @@ class set_grad_enabled:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
+            with _GradModeSwitch(mode):
                 return fn(*args, **kwargs)
         return wrapper
 
 
-class _FixedMode(set_grad_enabled):
+class set_grad_enabled(_GradModeSwitch):
+    """``set_grad_enabled(False)`` switches graph recording off at once (as
+    PyTorch's, a plain call works); as ``with set_grad_enabled(mode):`` the
+    previous mode comes back at the end, as a decorator around each call."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__(mode)
+        self._previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        if self._previous:       # a decorator: undo the switch made when it was built
+            _grad_mode.enabled = self._previous.pop()
+        return super().__call__(fn)
+
+
+class _FixedMode(_GradModeSwitch):
     """A grad mode switch usable as ``with m():``, ``@m()`` or bare ``@m``."""
 
     mode_value = True
@@ -108,7 +127,7 @@ class inference_mode(no_grad):
     """PyTorch's ``inference_mode``: here the same as ``no_grad``."""
 
     def __init__(self, mode=True):
-        set_grad_enabled.__init__(self, not mode)
+        _GradModeSwitch.__init__(self, not mode)
 
 
 # ---------------------------------------------------------------------------

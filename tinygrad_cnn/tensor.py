@@ -191,6 +191,27 @@ def _backward_name(op_name: str) -> str:
     return name or "".join(part.capitalize() for part in op_name.split("_")) + "Backward0"
 
 
+def _node_name(ctx) -> str:
+    """The grad_fn's name; indexing is named by its index, as PyTorch's
+    (``x[:2]`` SliceBackward0, ``x[0]`` SelectBackward0, ``x[mask]`` IndexBackward0)."""
+    params = getattr(ctx, "params", None)
+    if ctx.op.name != "getitem" or not params or "index" not in params:
+        return _backward_name(ctx.op.name)
+    index = params["index"]
+    name = "AliasBackward0"
+    for part in index if isinstance(index, tuple) else (index,):
+        if part is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(part, slice):
+            if part != slice(None):
+                name = "SliceBackward0"
+        elif isinstance(part, (int, np.integer)):
+            name = "SelectBackward0"
+        elif part is not Ellipsis:
+            return "IndexBackward0"
+    return name
+
+
 class GradFn:
     """What ``tensor.grad_fn`` shows: the op that made the tensor and, in
     ``next_functions``, the ops (or leaf accumulators) that feed it."""
@@ -201,7 +222,7 @@ class GradFn:
         self._ctx = ctx
 
     def name(self) -> str:
-        return _backward_name(self._ctx.op.name)
+        return _node_name(self._ctx)
 
     @property
     def next_functions(self) -> tuple:
@@ -497,7 +518,7 @@ class Tensor:
         if self.data.size == 0 and self.data.ndim != 1:
             extras.insert(0, f"size={tuple(self.data.shape)}")
         if self._ctx is not None:
-            extras.append(f"grad_fn=<{_backward_name(self._ctx.op.name)}>")
+            extras.append(f"grad_fn=<{_node_name(self._ctx)}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         del kind
