@@ -332,3 +332,31 @@ def test_indexing_grad_fn_names_as_pytorch():
     torch = pytest.importorskip("torch")
     y = torch.ones(4, 3, requires_grad=True)
     assert names == [y[:2].grad_fn.name(), y[0].grad_fn.name(), y[:, 1].grad_fn.name(), y[y > 0].grad_fn.name()]
+
+
+def test_sort_topk_argsort():
+    t = tc.tensor([[3.0, 1.0, 2.0, 1.0], [0.0, 5.0, 5.0, -1.0]], requires_grad=True)
+    values, indices = t.sort(1, descending=True)
+    assert values.tolist() == [[3.0, 2.0, 1.0, 1.0], [5.0, 5.0, 0.0, -1.0]]
+    assert indices.tolist() == [[0, 2, 1, 3], [1, 2, 0, 3]]          # ties keep their order
+    (values * tc.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert t.grad.tolist() == [[1.0, 3.0, 2.0, 4.0], [3.0, 1.0, 2.0, 4.0]]
+    top = tc.topk(t, 2, dim=1)
+    assert top.values.tolist() == [[3.0, 2.0], [5.0, 5.0]] and top.indices.tolist() == [[0, 2], [1, 2]]
+    assert tc.topk(t, 1, largest=False).values.tolist() == [[1.0], [-1.0]]
+    assert t.argsort(dim=0).tolist() == [[1, 0, 0, 1], [0, 1, 1, 0]]
+    with pytest.raises(IndexError, match="topk: k=5 is out of range"):
+        t.topk(5)
+
+
+def test_sort_and_topk_match_torch():
+    torch = pytest.importorskip("torch")
+    values = RNG.integers(0, 4, (5, 6)).astype(np.float32)      # many ties
+    for dim in (0, 1, -1):
+        for descending in (False, True):
+            ours, theirs = tc.tensor(values).sort(dim, descending), torch.tensor(values).sort(dim, descending, stable=True)
+            np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+            np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+        ours, theirs = tc.tensor(X).topk(3, dim), torch.tensor(X).topk(3, dim)
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())

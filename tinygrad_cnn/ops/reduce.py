@@ -178,7 +178,7 @@ def _return_type(name: str):
     return type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__module__": "tinygrad_cnn.return_types"})
 
 
-return_types = {name: _return_type(name) for name in ("max", "min")}
+return_types = {name: _return_type(name) for name in ("max", "min", "sort", "topk")}
 
 
 def _extreme(name, input, dim, keepdim, other):
@@ -345,3 +345,43 @@ def _prod_along(input, dim, keepdim):
     for i in range(1, n):
         out = out * input.narrow(dim, i, 1)
     return out if keepdim else out.squeeze(dim)
+
+
+def _sorted_along(input, dim, descending, name):
+    input = _tensor(input)
+    if input.data.ndim == 0:
+        return input, _wrap(np.zeros((), dtype=np.int64))
+    dim = dim_arg(dim, input.data.ndim, name)
+    keys = -input.data if descending and input.data.dtype.kind != "b" else input.data
+    # stable, so equal values keep their order (PyTorch's stable=True)
+    order = np.argsort(keys, axis=dim, kind="stable")
+    if descending and input.data.dtype.kind == "b":
+        order = np.flip(np.argsort(input.data, axis=dim, kind="stable"), axis=dim)
+    return gather(input, dim, order), _wrap(order.astype(np.int64, copy=False))
+
+
+@add_face
+def sort(input, dim=-1, descending=False, stable=False):
+    """Values sorted along ``dim`` and the indices they came from; the
+    gradient goes back to those positions."""
+    values, indices = _sorted_along(input, dim, descending, "sort")
+    return return_types["sort"](values, indices)
+
+
+@add_face
+def argsort(input, dim=-1, descending=False, stable=False):
+    """The indices that sort ``input`` along ``dim``."""
+    return _sorted_along(input, dim, descending, "argsort")[1]
+
+
+@add_face
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
+    input = _tensor(input)
+    dim = dim_arg(dim, input.data.ndim or 1, "topk")
+    size = input.data.shape[dim] if input.data.ndim else 1
+    if not 0 <= k <= size:
+        raise IndexError(f"topk: k={k} is out of range for dimension {dim} of size {size}")
+    values, indices = _sorted_along(input, dim, largest, "topk")
+    index = (slice(None),) * dim + (slice(0, k),)
+    return return_types["topk"](values[index], _wrap(indices.data[index]))
