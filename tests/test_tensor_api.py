@@ -354,7 +354,7 @@ def test_sort_and_topk_match_torch():
     values = RNG.integers(0, 4, (5, 6)).astype(np.float32)      # many ties
     for dim in (0, 1, -1):
         for descending in (False, True):
-            ours, theirs = tc.tensor(values).sort(dim, descending), torch.tensor(values).sort(dim, descending, stable=True)
+            ours, theirs = tc.tensor(values).sort(dim, descending), torch.tensor(values).sort(stable=True, dim=dim, descending=descending)
             np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
             np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
         ours, theirs = tc.tensor(X).topk(3, dim), torch.tensor(X).topk(3, dim)
