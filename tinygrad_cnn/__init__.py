@@ -18,7 +18,7 @@ from .engine import (  # noqa: F401
 )
 from .spec import Spec  # noqa: F401
 from .tensor import Size, Tensor, device, dtype  # noqa: F401
-from .tensor import torch_dtype as _torch_dtype
+from .types import torch_dtype as _torch_dtype
 from . import ops as _ops  # noqa: F401  (registers the built-in ops and their faces)
 
 

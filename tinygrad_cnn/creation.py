@@ -5,7 +5,8 @@ import numpy as np
 
 from ._args import shape_arg
 from .random import numpy_generator
-from .tensor import DEFAULT_DTYPE, Tensor, as_dtype, device
+from .tensor import Tensor
+from .types import DEFAULT_DTYPE, as_dtype, device
 
 __all__ = ["tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "rand", "randn", "randint", "rand_like",

@@ -9,12 +9,13 @@ in-place methods, with PyTorch's names and semantics.
 from __future__ import annotations
 
 import collections
-import math
 
 import numpy as np
 
 from . import engine
 from ._args import shape_arg
+from ._printing import format_array, with_suffixes
+from .types import CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, torch_dtype  # noqa: F401
 from .engine import (  # noqa: F401  (re-exported: the engine's public names)
     Context, Op, apply, defop, get_op, grad, is_grad_enabled, no_grad, enable_grad,
     registered_ops, set_grad_enabled, unbroadcast,
@@ -22,127 +23,9 @@ from .engine import (  # noqa: F401  (re-exported: the engine's public names)
 
 __all__ = ["Tensor", "Size", "device", "DEFAULT_DTYPE"]
 
-DEFAULT_DTYPE = np.dtype(np.float32)
-
-
-class dtype:
-    """A tensor's element type: numpy's dtype under PyTorch's name.
-
-    It prints as PyTorch's does (``torch.float32``), compares equal to the
-    numpy dtype, its type and its name (``t.dtype == np.float32``), and numpy
-    takes it wherever it takes a dtype (``np.zeros(3, dtype=t.dtype)``)."""
-
-    __slots__ = ("dtype",)      # numpy reads a ``.dtype`` attribute as the dtype
-
-    def __init__(self, numpy_dtype):
-        self.dtype = np.dtype(numpy_dtype)
-
-    @property
-    def name(self) -> str:
-        return self.dtype.name
-
-    @property
-    def kind(self) -> str:
-        return self.dtype.kind
-
-    @property
-    def itemsize(self) -> int:
-        return self.dtype.itemsize
-
-    @property
-    def type(self):
-        return self.dtype.type
-
-    @property
-    def is_floating_point(self) -> bool:
-        return self.dtype.kind == "f"
-
-    @property
-    def is_signed(self) -> bool:
-        return self.dtype.kind in "fi"
-
-    def __eq__(self, other):
-        if isinstance(other, dtype):
-            return self.dtype == other.dtype
-        try:
-            return self.dtype == np.dtype(other)
-        except TypeError:
-            return False
-
-    def __hash__(self):
-        return hash(self.dtype)
-
-    def __repr__(self):
-        return "torch." + self.dtype.name
-
-    __str__ = __repr__
-
-
-_DTYPES: dict = {}
-
-
-def torch_dtype(numpy_dtype) -> dtype:
-    """The (shared) ``dtype`` object for a numpy dtype."""
-    found = _DTYPES.get(numpy_dtype)
-    if found is None:
-        found = _DTYPES[np.dtype(numpy_dtype)] = dtype(numpy_dtype)
-    return found
-
-
-class Size(tuple):
-    """A shape: a tuple that prints as PyTorch prints its shapes."""
-
-    def __repr__(self):
-        return f"torch.Size({list(self)})"
-
-    __str__ = __repr__
-
-    def numel(self) -> int:
-        return int(np.prod(self, dtype=np.int64))
-
-
-class device:
-    """``device('cpu')``: the only device tinygrad_cnn runs on."""
-
-    def __init__(self, type="cpu", index=None):
-        if isinstance(type, device):
-            type = type.type
-        type = str(type)
-        if type.split(":")[0] != "cpu":
-            raise RuntimeError(f"tinygrad_cnn runs on the CPU; device {type!r} is not available")
-        self.type = "cpu"
-        self.index = index
-
-    def __eq__(self, other):
-        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
-
-    def __hash__(self):
-        return hash("cpu")
-
-    def __repr__(self):
-        return "device(type='cpu')"
-
-    def __str__(self):
-        return "cpu"
-
-
-CPU = device("cpu")
-
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
                "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-
-
-def as_dtype(dtype) -> np.dtype:
-    """A numpy dtype from a dtype, its name, or Python's float/int/bool."""
-    if dtype is float:          # as in PyTorch, Python's float is float64
-        return np.dtype(np.float64)
-    if dtype is int:
-        return np.dtype(np.int64)
-    try:
-        return np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype: {dtype!r} is not a dtype (try tinygrad_cnn.float32)") from None
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -276,97 +159,6 @@ class _HookHandle:
 
 
 _hook_ids = iter(range(1, 1 << 62))
-
-
-# PyTorch's print options (torch.set_printoptions defaults)
-_PRECISION, _THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH = 4, 1000, 3, 80
-
-
-def _value_formatter(shown: np.ndarray):
-    """PyTorch's formatter for the values that will be printed: one function
-    from a Python number to its padded text. Floats: whole numbers as ``2.``,
-    else 4 decimals, or scientific notation when the nonzero finite
-    magnitudes span more than 1000x (or pass 1e8, or go below 1e-4); the
-    width comes from the nonzero finite values only, as PyTorch's."""
-    values = shown.reshape(-1).tolist()
-    if shown.dtype.kind != "f":
-        width = max(len(str(value)) for value in values)
-        return lambda value: str(value).rjust(width)
-    finite = [value for value in values if value != 0 and math.isfinite(value)]
-    scientific, whole, width = False, True, 1
-    if finite:
-        big, small = max(map(abs, finite)), min(map(abs, finite))
-        whole = all(math.ceil(value) == value for value in finite)
-        scientific = big / small > 1000.0 or big > 1.0e8 or (not whole and small < 1.0e-4)
-        if scientific:
-            width = max(len(f"{value:.{_PRECISION}e}") for value in finite)
-        elif whole:
-            width = max(len(f"{value:.0f}") + 1 for value in finite)
-        else:
-            width = max(len(f"{value:.{_PRECISION}f}") for value in finite)
-
-    def fmt(value):
-        if scientific:
-            text = f"{value:.{_PRECISION}e}"
-        elif whole:
-            text = f"{value:.0f}" + ("." if math.isfinite(value) else "")
-        else:
-            text = f"{value:.{_PRECISION}f}"
-        return text.rjust(width)
-    return fmt
-
-
-def _nested_str(array: np.ndarray, indent: int, summarize: bool, fmt) -> str:
-    """PyTorch's layout: rows wrapped at 80 columns by whole elements, blank
-    lines between blocks of 3-D and up, ``...`` for the middle of long
-    dimensions when summarizing."""
-    if array.ndim == 0:
-        return fmt(array.item())
-    edge = _EDGE_ITEMS
-    if array.ndim == 1:
-        values = array.tolist()
-        if summarize and len(values) > 2 * edge:
-            items = [fmt(value) for value in values[:edge]] + [" ..."] + [fmt(value) for value in values[-edge:]]
-        else:
-            items = [fmt(value) for value in values]
-        per_line = max(1, (_LINE_WIDTH - indent) // (len(fmt(values[0])) + 2))
-        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
-    rows = range(array.shape[0])
-    if summarize and array.shape[0] > 2 * edge:
-        parts = [_nested_str(array[i], indent + 1, summarize, fmt) for i in rows[:edge]] + ["..."] + \
-                [_nested_str(array[i], indent + 1, summarize, fmt) for i in rows[-edge:]]
-    else:
-        parts = [_nested_str(array[i], indent + 1, summarize, fmt) for i in rows]
-    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
-
-
-def _format_array(array: np.ndarray, indent: int = len("tensor(")) -> str:
-    """The values part of PyTorch's tensor repr."""
-    if array.size == 0:
-        return "[]"
-    summarize = array.size > _THRESHOLD
-    shown = array
-    if summarize and array.ndim:     # the formatter sees only what is printed, as PyTorch's
-        index = [np.r_[0:_EDGE_ITEMS, n - _EDGE_ITEMS:n] if n > 2 * _EDGE_ITEMS else np.arange(n)
-                 for n in array.shape]
-        shown = array[np.ix_(*index)]
-    return _nested_str(array, indent, summarize, _value_formatter(shown))
-
-
-def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
-    """``, requires_grad=True`` etc. after the values, on a new line where the
-    last line would pass 80 columns (PyTorch's rule)."""
-    parts = [text]
-    last_line = len(text) - text.rfind("\n") + 1
-    for suffix in suffixes:
-        if last_line + len(suffix) + 2 > _LINE_WIDTH:
-            parts.append(",\n" + " " * indent + suffix)
-            last_line = indent + len(suffix)
-        else:
-            parts.append(", " + suffix)
-            last_line += len(suffix) + 2
-    return "".join(parts) + ")"
 
 
 class Tensor:
@@ -522,7 +314,7 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         del kind
-        return _with_suffixes("tensor(" + _format_array(self.data), extras, len("tensor("))
+        return with_suffixes("tensor(" + format_array(self.data), extras, len("tensor("))
 
     def __hash__(self):
         return id(self)
