@@ -54,7 +54,7 @@ def tinynet_torch(torch):
 
 def copy_weights(ours, theirs, torch):
     """Same starting weights in both (the layouts are PyTorch's, so arrays load as they are)."""
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.data)) for k, v in ours.state_dict().items()})
 
 
 def batch(size, seed=0):

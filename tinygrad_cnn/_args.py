@@ -1,5 +1,8 @@
 """Argument normalising shared by the ops' faces, nn and the constructors:
-shapes, dimensions, pairs, conv/pool output sizes and loss reductions."""
+shapes, dimensions, pairs, conv/pool output sizes and loss reductions.
+These run on every op call, so the common cases return early."""
+import operator
+
 import numpy as np
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -10,7 +13,7 @@ def shape_arg(args, name: str = "shape") -> tuple:
     if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
         args = args[0]
     try:
-        return tuple(int(s) for s in args)
+        return tuple(map(operator.index, args))
     except TypeError:
         raise TypeError(f"{name}: expected a shape (ints, or one tuple of ints), got {args!r}") from None
 
@@ -20,6 +23,8 @@ def dims_arg(dim, ndim: int, name: str):
     non-negative dimensions (a 0-d tensor accepts 0 and -1)."""
     if dim is None:
         return None
+    if dim.__class__ is int and 0 <= dim < ndim:
+        return (dim,)
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = []
     for d in dims:

@@ -336,6 +336,10 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
     if out_of_range.any():
         raise ValueError(f"{op}: label {labels[out_of_range][0]} is out of range for {classes} classes "
                          f"(expected 0 to {classes - 1}, or ignore_index={ignore_index})")
+    if weight is None and not label_smoothing and log_probs.ndim == 2 and kept.all():
+        # the common case: the registered nll_loss op, two recorded ops with
+        # log_softmax (what a batch-1 training step spends its time on)
+        return get_op("nll_loss")(log_probs, Tensor(labels.astype(np.int64, copy=False)), reduction=reduction)
     dtype = log_probs.dtype
     weight = _class_weight(op, weight, classes, dtype)
     safe = np.where(kept, labels, 0)

@@ -124,8 +124,9 @@ def _tensor(input) -> Tensor:
 
 
 def _reduce_args(input, dim, keepdim, axis, keepdims, name):
-    dim = alias(dim, axis, None, name, "dim", "axis")
-    keepdim = alias(keepdim, keepdims, False, name, "keepdim", "keepdims")
+    if axis is not None or keepdims is not None:
+        dim = alias(dim, axis, None, name, "dim", "axis")
+        keepdim = alias(keepdim, keepdims, False, name, "keepdim", "keepdims")
     return dims_arg(dim, input.data.ndim, name), bool(keepdim)
 
 

@@ -137,10 +137,15 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        checked = self.__dict__.setdefault("_checked_groups", {})
         for group_index, group in enumerate(self.param_groups):
-            # Checked every step: users edit param_groups between steps.
-            self._check_switches(group)
-            self._check_group(group)
+            # Checked whenever a group's options differ from the last step's:
+            # users (and schedulers) edit param_groups between steps.
+            options = [(key, value) for key, value in group.items() if key != "params"]
+            if checked.get(group_index) != options:
+                self._check_switches(group)
+                self._check_group(group)
+                checked[group_index] = options
             for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
