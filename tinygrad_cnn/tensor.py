@@ -456,7 +456,10 @@ class Tensor:
             if other.data.dtype is self.data.dtype:
                 return other
             kind, other_kind = self.data.dtype.kind, other.data.dtype.kind
-            if kind == "f" and other_kind in "iub":
+            # cast only where numpy would widen (int64 with float32); a bool
+            # mask multiplies a float32 array into float32 in one pass as it is
+            if kind == "f" and other_kind in "iub" and \
+                    np.promote_types(self.data.dtype, other.data.dtype) != self.data.dtype:
                 return other._cast(self.data.dtype)
             return other
         if other.__class__ in (int, float, bool):
@@ -477,7 +480,8 @@ class Tensor:
         if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
             return self, other
         other = self._other(other)
-        if self.data.dtype.kind in "iub" and other.data.dtype.kind == "f":
+        if self.data.dtype.kind in "iub" and other.data.dtype.kind == "f" and \
+                np.promote_types(self.data.dtype, other.data.dtype) != other.data.dtype:
             return self._cast(other.data.dtype), other
         return self, other
 
