@@ -799,3 +799,41 @@ def test_switches_accepted_as_pytorch():
         param.grad = Tensor(np.ones(2, np.float32))
         opt.step()
     assert np.all(param.data < 0)
+
+
+def test_adadelta_against_a_float64_reference():
+    rng = np.random.default_rng(3)
+    start = rng.standard_normal(5)
+    grads = [rng.standard_normal(5) for _ in range(6)]
+    param = Parameter(start.astype(np.float64))
+    opt = optim.Adadelta([param], lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)
+    p, v, u = start.copy(), np.zeros(5), np.zeros(5)
+    for g in grads:
+        param.grad = Tensor(g.copy())
+        opt.step()
+        g = g + 0.1 * p
+        v = 0.8 * v + 0.2 * g * g
+        d = np.sqrt(u + 1e-5) / np.sqrt(v + 1e-5) * g
+        u = 0.8 * u + 0.2 * d * d
+        p = p - 0.5 * d
+    np.testing.assert_allclose(param.data, p, rtol=1e-12)
+    assert param.data.dtype == np.float64
+    with pytest.raises(ValueError, match="rho must be in"):
+        optim.Adadelta([param], rho=1.5)
+
+
+def test_adadelta_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal((3, 4)).astype(np.float32)
+    ours, theirs = Parameter(start.copy()), torch.nn.Parameter(torch.from_numpy(start.copy()))
+    opt_ours = optim.Adadelta([ours], weight_decay=0.01)
+    opt_theirs = torch.optim.Adadelta([theirs], weight_decay=0.01)
+    assert {k: v for k, v in opt_ours.param_groups[0].items() if k != "params"} == \
+        {k: v for k, v in opt_theirs.param_groups[0].items() if k != "params"}
+    for _ in range(10):
+        g = rng.standard_normal((3, 4)).astype(np.float32)
+        ours.grad, theirs.grad = Tensor(g.copy()), torch.from_numpy(g.copy())
+        opt_ours.step()
+        opt_theirs.step()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-5, atol=1e-7)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..tensor import Tensor, enable_grad
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]
 
 
 class Optimizer:
@@ -607,6 +607,64 @@ class RMSprop(Optimizer):
         else:
             work *= lr
         data -= work
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler), with PyTorch's formula and defaults.
+
+    With ``g = grad + weight_decay * p``:
+      ``v = rho * v + (1 - rho) * g * g``;
+      ``d = sqrt(u + eps) / sqrt(v + eps) * g``;
+      ``u = rho * u + (1 - rho) * d * d``;  ``p -= lr * d``.
+    ``maximize=True`` uses ``-grad``. State per parameter: ``step`` (float32
+    0-d Tensor), ``square_avg`` (v) and ``acc_delta`` (u).
+    """
+
+    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0, foreach: bool | None = None, *, capturable: bool = False,
+                 maximize: bool = False, differentiable: bool = False):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      capturable=capturable, foreach=foreach, differentiable=differentiable))
+
+    def _check_group(self, group):
+        for name in ("lr", "eps", "weight_decay"):
+            _check_number(self._name, name, group[name], 0.0)
+        _check_number(self._name, "rho", group["rho"], 0.0)
+        if group["rho"] > 1.0:
+            raise ValueError(f"{self._name}: rho must be in [0, 1], got {group['rho']!r}")
+
+    def _state_names(self, group):
+        return ("square_avg", "acc_delta"), ("step",)
+
+    def _update(self, data, grad, state, group):
+        lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        if weight_decay != 0:
+            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+            decayed += grad
+            grad = decayed
+        if not state:
+            state.update(self._new_state(data, group))
+        state["step"].data += 1
+        square_avg, acc_delta = state["square_avg"].data, state["acc_delta"].data
+        work, delta = self._scratch(data, 1), self._scratch(data, 3)
+        # Python floats, so float32 arrays stay float32.
+        np.multiply(grad, 1.0 - rho, out=work)
+        work *= grad
+        square_avg *= rho
+        square_avg += work
+        np.add(square_avg, eps, out=work)
+        np.sqrt(work, out=work)                       # std
+        np.add(acc_delta, eps, out=delta)
+        np.sqrt(delta, out=delta)
+        delta /= work
+        delta *= grad                                 # d
+        np.multiply(delta, delta, out=work)
+        work *= 1.0 - rho
+        acc_delta *= rho
+        acc_delta += work
+        delta *= lr
+        data -= delta
 
 
 class Adagrad(Optimizer):
