@@ -228,3 +228,22 @@ def equal(input, other) -> bool:
 
 def get_default_dtype():
     return DEFAULT_DTYPE
+
+
+def _legacy(name, numpy_dtype):
+    def constructor(*args):
+        """PyTorch's legacy typed constructor: sizes give zeros, data a copy."""
+        if args and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+            return Tensor(np.zeros(tuple(int(a) for a in args), dtype=numpy_dtype))
+        return tensor(args[0] if args else [], dtype=numpy_dtype)
+    constructor.__name__ = constructor.__qualname__ = name
+    return constructor
+
+
+FloatTensor = _legacy("FloatTensor", np.float32)
+DoubleTensor = _legacy("DoubleTensor", np.float64)
+LongTensor = _legacy("LongTensor", np.int64)
+IntTensor = _legacy("IntTensor", np.int32)
+ByteTensor = _legacy("ByteTensor", np.uint8)
+BoolTensor = _legacy("BoolTensor", np.bool_)
+__all__ += ["FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor", "BoolTensor"]

@@ -367,6 +367,8 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return "torch." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
+        if callable(dtype) and getattr(dtype, "__name__", "") in _TYPE_NAMES.values():
+            dtype = "torch." + dtype.__name__            # x.type(torch.LongTensor)
         if isinstance(dtype, str) and dtype.startswith("torch."):
             names = {v: k for k, v in _TYPE_NAMES.items()}
             dtype = names.get(dtype[len("torch."):], dtype)
@@ -554,6 +556,14 @@ class Tensor:
         other = other.data if isinstance(other, Tensor) else np.asarray(other)
         return self.data.shape == other.shape and bool((self.data == other).all())
 
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+        other = other.data if isinstance(other, Tensor) else np.asarray(other)
+        return bool(np.allclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> "Tensor":
+        other = other.data if isinstance(other, Tensor) else np.asarray(other)
+        return _wrap(np.isclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
     def isnan(self): return _wrap(np.isnan(self.data))
     def isinf(self): return _wrap(np.isinf(self.data))
     def isfinite(self): return _wrap(np.isfinite(self.data))
@@ -656,6 +666,40 @@ class Tensor:
         return self._inplace("clamp_", lambda old: old.clamp(min, max), in_array)
 
     clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        """Set the elements where ``mask`` is true to ``value``, in place."""
+        mask = np.broadcast_to(np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool),
+                               self.data.shape)
+        source = value if isinstance(value, Tensor) else None
+
+        def out_of_place(old):
+            return old.masked_fill(mask, value)
+
+        def in_array(array):
+            np.copyto(array, value.data if source is not None else value, where=mask, casting="same_kind")
+        return self._inplace("masked_fill_", out_of_place, in_array,
+                             other_needs_grad=source is not None and source.requires_grad)
+
+    def masked_fill(self, mask, value):
+        """A copy with the elements where ``mask`` is true set to ``value``
+        (differentiable in this tensor and in a tensor ``value``)."""
+        mask = mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask, dtype=bool))
+        if not isinstance(value, Tensor):
+            value = _wrap(np.asarray(value, dtype=self.data.dtype))
+        return apply(_OPS["where"], mask._cast(np.bool_), value._cast(self.data.dtype), self)
+
+    def repeat(self, *sizes):
+        """The tensor tiled ``sizes[i]`` times along dimension i (leading
+        sizes add dimensions), as PyTorch's ``repeat``."""
+        sizes = shape_arg(sizes, "repeat")
+        if len(sizes) < self.data.ndim:
+            raise RuntimeError(f"repeat: got {len(sizes)} sizes for a tensor with {self.data.ndim} dimensions")
+        shape = (1,) * (len(sizes) - self.data.ndim) + tuple(self.data.shape)
+        spread = [n for pair in zip((1,) * len(shape), shape) for n in pair]
+        tiled = [n for pair in zip(sizes, shape) for n in pair]
+        out = self.reshape(spread).expand(tiled)
+        return out.reshape(tuple(r * n for r, n in zip(sizes, shape)))
 
     def relu_(self):
         return self._inplace("relu_", lambda old: old.relu(), lambda a: np.maximum(a, 0, out=a))

@@ -11,7 +11,7 @@ from .._args import pair
 from ..random import generator
 from ..tensor import Tensor, get_op
 
-__all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
+__all__ = ["one_hot", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
            "log_softmax", "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "dropout", "flatten"]
 
@@ -109,6 +109,20 @@ def _softmax_dim(op, x, dim, axis):
             raise TypeError(f"{op}: got dim={dim} and its alias axis={axis}; pass one of them")
         dim = axis
     return _implicit_dim(op, x.ndim) if dim is None else int(dim)
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """Integer labels (any shape) -> int64 rows with a 1 at each label
+    (``num_classes`` defaults to the largest label + 1)."""
+    labels = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if labels.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot: expects an integer tensor of class labels, got dtype {labels.dtype}")
+    if num_classes < 0:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes}), got "
+                           f"{int(labels.min())} to {int(labels.max())}")
+    return Tensor((labels[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
 def softmax(x, dim=None, dtype=None, *, axis=None) -> Tensor:

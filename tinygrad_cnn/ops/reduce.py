@@ -386,3 +386,55 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     values, indices = _sorted_along(input, dim, largest, "topk")
     index = (slice(None),) * dim + (slice(0, k),)
     return return_types["topk"](values[index], _wrap(indices.data[index]))
+
+
+@defop("cumsum", spec=Spec(cases="tinygrad_cnn.testing.cases:cumsum_cases"), saves=())
+def cumsum(ctx, x, axis):
+    """Running sums along ``axis``."""
+    return np.cumsum(x, axis=axis, dtype=x.dtype)
+
+
+@cumsum.defvjp
+def cumsum_vjp(ctx, grad_out):
+    # each input feeds every later output: the running sum of the gradient from the end
+    axis = ctx.params["axis"]
+    return (grad_out.flip(axis).cumsum(axis).flip(axis),)
+
+
+@cumsum.face
+def cumsum(input, dim, *, dtype=None, axis=None):
+    """Running sums along ``dim``."""
+    input = _tensor(input)
+    if dtype is not None:
+        input = input.to(dtype)
+    dim = alias(dim, axis, None, "cumsum", "dim", "axis")
+    if input.data.ndim == 0:
+        return input.clone()
+    return apply(get_op("cumsum"), input, axis=dim_arg(dim, input.data.ndim, "cumsum"))
+
+
+@add_face
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values (sorted), optionally with the inverse indices and counts."""
+    input = _tensor(input)
+    if dim is not None:
+        raise NotImplementedError("unique: dim= is not supported")
+    values, inverse, counts = np.unique(input.data, return_inverse=True, return_counts=True)
+    result = [_wrap(values)]
+    if return_inverse:
+        result.append(_wrap(inverse.reshape(input.data.shape).astype(np.int64)))
+    if return_counts:
+        result.append(_wrap(counts.astype(np.int64)))
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+@add_face
+def bincount(input, weights=None, minlength=0):
+    """How often each non-negative integer occurs in a 1-D tensor."""
+    input = _tensor(input)
+    if input.data.ndim != 1 or input.data.dtype.kind not in "iu":
+        raise ValueError(f"bincount: expects a 1-D integer tensor, got shape {tuple(input.data.shape)} "
+                         f"and dtype {input.dtype}")
+    w = None if weights is None else np.asarray(weights.data if isinstance(weights, Tensor) else weights)
+    counts = np.bincount(input.data, weights=w, minlength=minlength)
+    return _wrap(counts if w is not None else counts.astype(np.int64))

@@ -208,3 +208,9 @@ def where_cases(draw, spec):
     condition_shape, x_shape, y_shape = draw(broadcastable_shapes(3, 0, 3))
     condition = draw(arrays(condition_shape)) > 0
     return Case(args=(condition, draw(arrays(x_shape)), draw(arrays(y_shape))))
+
+
+@st.composite
+def cumsum_cases(draw, spec):
+    shape = draw(shapes(1, 3))
+    return Case(args=(draw(arrays(shape)),), kwargs={"axis": draw(st.integers(0, len(shape) - 1))})
