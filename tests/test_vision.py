@@ -362,3 +362,23 @@ def test_custom_transform_falls_back_to_items(sample):
     finally:
         sample.transform = None
     assert len(calls) == 5 and images.shape == (5, 1, 28, 28)
+
+
+def test_make_grid_lays_out_images_like_torchvision():
+    from tinygrad_cnn.vision import utils as vutils
+    images = np.arange(5 * 1 * 2 * 3, dtype=np.float32).reshape(5, 1, 2, 3) / 30
+    grid = vutils.make_grid(tc.tensor(images), nrow=3, padding=1, pad_value=0.5)
+    assert grid.shape == (3, 2 * 3 + 1, 3 * 4 + 1)           # 2 rows of 3, one-pixel borders
+    np.testing.assert_allclose(grid.numpy()[0, 1:3, 1:4], images[0, 0])
+    np.testing.assert_allclose(grid.numpy()[2, 4:6, 5:8], images[4, 0])    # row 2, column 2
+    assert grid.numpy()[1, 0, 0] == 0.5 and grid.numpy()[0, 4:6, 9:12].tolist() == [[0.5] * 3] * 2
+    scaled = vutils.make_grid(tc.tensor(images), normalize=True)
+    assert scaled.numpy().max() == 1.0
+
+
+def test_save_image_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tinygrad_cnn.vision import utils as vutils
+    path = tmp_path / "grid.png"
+    vutils.save_image(tc.rand(4, 1, 8, 8), path, nrow=2)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
