@@ -360,3 +360,23 @@ def test_sort_and_topk_match_torch():
         ours, theirs = tc.tensor(X).topk(3, dim), torch.tensor(X).topk(3, dim)
         np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
         np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+
+
+def test_set_printoptions_like_pytorch():
+    values = np.array([[0.123456, 12.5], [3.0, 1e-3]], dtype=np.float32)
+    try:
+        tc.set_printoptions(precision=2, sci_mode=False)
+        assert repr(tc.tensor(values)) == "tensor([[ 0.12, 12.50],\n        [ 3.00,  0.00]])"
+    finally:
+        tc.set_printoptions(profile="default")
+    assert repr(tc.tensor(values)).startswith("tensor([[1.2346e-01")
+    torch = pytest.importorskip("torch")
+    try:
+        for options in ({"precision": 2}, {"sci_mode": False}, {"threshold": 5, "edgeitems": 1}):
+            tc.set_printoptions(**options)
+            torch.set_printoptions(**options)
+            for array in (values, np.arange(12, dtype=np.float32).reshape(3, 4) / 7):
+                assert repr(tc.tensor(array)) == repr(torch.tensor(array))
+    finally:
+        tc.set_printoptions(profile="default")
+        torch.set_printoptions(profile="default")

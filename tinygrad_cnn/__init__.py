@@ -48,6 +48,7 @@ def _accepting_out(fn):
 engine.on_face(_publish)
 
 from .creation import *  # noqa: E402,F401,F403
+from ._printing import set_printoptions  # noqa: E402,F401
 
 
 def _method_as_function(name):

@@ -5,11 +5,35 @@ import math
 
 import numpy as np
 
-__all__ = ["format_array", "with_suffixes"]
+__all__ = ["format_array", "with_suffixes", "set_printoptions"]
 
 
 # PyTorch's print options (torch.set_printoptions defaults)
 _PRECISION, _THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH = 4, 1000, 3, 80
+_SCI_MODE = None      # None: chosen from the values; True/False: forced
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
+                     sci_mode=None) -> None:
+    """PyTorch's ``torch.set_printoptions``: digits after the point, the
+    element count above which tensors are summarised, the items kept at each
+    end of a summarised dimension, the line width, and scientific notation
+    (``profile`` 'default', 'short' or 'full' sets the first four)."""
+    global _PRECISION, _THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH, _SCI_MODE
+    profiles = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, float("inf"), 3, 80)}
+    if profile is not None:
+        if profile not in profiles:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(profiles)}, got {profile!r}")
+        _PRECISION, _THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH = profiles[profile]
+    if precision is not None:
+        _PRECISION = int(precision)
+    if threshold is not None:
+        _THRESHOLD = threshold
+    if edgeitems is not None:
+        _EDGE_ITEMS = int(edgeitems)
+    if linewidth is not None:
+        _LINE_WIDTH = int(linewidth)
+    _SCI_MODE = sci_mode
 
 
 def _value_formatter(shown: np.ndarray):
@@ -28,6 +52,8 @@ def _value_formatter(shown: np.ndarray):
         big, small = max(map(abs, finite)), min(map(abs, finite))
         whole = all(math.ceil(value) == value for value in finite)
         scientific = big / small > 1000.0 or big > 1.0e8 or (not whole and small < 1.0e-4)
+        if _SCI_MODE is not None:
+            scientific = bool(_SCI_MODE)
         if scientific:
             width = max(len(f"{value:.{_PRECISION}e}") for value in finite)
         elif whole:
