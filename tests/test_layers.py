@@ -421,3 +421,25 @@ def test_batch_norm_cnn_trains():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("kernel, dilation, padding", [(3, 1, "same"), (4, 1, "same"), (4, 2, "same"),
+                                                       (2, 1, "same"), (3, 1, "valid")])
+def test_conv2d_string_padding(kernel, dilation, padding):
+    x = np.random.default_rng(0).standard_normal((2, 3, 9, 8)).astype(np.float32)
+    conv = nn.Conv2d(3, 4, kernel, padding=padding, dilation=dilation)
+    out = conv(tc.tensor(x))
+    assert out.shape == ((2, 4, 9, 8) if padding == "same" else (2, 4, 9 - kernel + 1, 8 - kernel + 1))
+    assert repr(conv).endswith(f"padding={padding})" if dilation == 1 else f"dilation=({dilation}, {dilation}))")
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Conv2d(3, 4, kernel, padding=padding, dilation=dilation)
+    conv.load_state_dict({k: tc.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    assert repr(conv) == repr(theirs)
+    ours_x, theirs_x = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours_out, theirs_out = conv(ours_x), theirs(theirs_x)
+    np.testing.assert_allclose(ours_out.detach().numpy(), theirs_out.detach().numpy(), atol=1e-5)
+    (ours_out * ours_out).sum().backward()
+    theirs_out.square().sum().backward()
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="strided"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")

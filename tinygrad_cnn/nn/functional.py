@@ -31,10 +31,32 @@ def _bias_2d(out: Tensor, bias, op: str) -> Tensor:
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D cross-correlation. x (N, C, H, W), weight (F, C // groups, KH, KW),
-    bias (F,) -> (N, F, OH, OW) with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1."""
-    inputs = (_t(x), _t(weight)) if bias is None else (_t(x), _t(weight), _t(bias))
-    return get_op("conv2d")(*inputs, stride=pair(stride, "stride"), padding=pair(padding, "padding"),
-                            dilation=pair(dilation, "dilation"), groups=int(groups))
+    bias (F,) -> (N, F, OH, OW) with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1.
+    ``padding='valid'`` is 0; ``padding='same'`` (stride 1) keeps H and W, the
+    odd pixel of an even total going to the bottom and right, as in PyTorch."""
+    x, weight = _t(x), _t(weight)
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    if isinstance(padding, str):
+        x, padding = _string_padding(x, weight, padding, stride, dilation)
+    inputs = (x, weight) if bias is None else (x, weight, _t(bias))
+    return get_op("conv2d")(*inputs, stride=stride, padding=pair(padding, "padding"),
+                            dilation=dilation, groups=int(groups))
+
+
+def _string_padding(x: Tensor, weight: Tensor, padding: str, stride, dilation):
+    """(input, padding pair) for ``padding='valid'`` or ``'same'``."""
+    if padding == "valid":
+        return x, (0, 0)
+    if padding != "same":
+        raise ValueError(f"conv2d: padding must be 'valid', 'same', an int or a pair of ints, got {padding!r}")
+    if stride != (1, 1):
+        raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions (stride {stride})")
+    totals = [dilation[i] * (weight.shape[2 + i] - 1) for i in (0, 1)]
+    if totals[0] % 2 == 0 and totals[1] % 2 == 0:
+        return x, (totals[0] // 2, totals[1] // 2)
+    # uneven: the extra row/column of zeros goes after, then the symmetric part as padding
+    extra = [(0, 0), (0, 0), (0, totals[0] % 2), (0, totals[1] % 2)]
+    return x.pad(extra), (totals[0] // 2, totals[1] // 2)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

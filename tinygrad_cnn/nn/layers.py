@@ -65,8 +65,15 @@ class Conv2d(Module):
                              f"and out_channels={out_channels}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.kernel_size = F.pair(kernel_size, "kernel_size")
-        self.stride, self.padding, self.dilation = (F.pair(stride, "stride"), F.pair(padding, "padding"),
-                                                    F.pair(dilation, "dilation"))
+        self.stride, self.dilation = F.pair(stride, "stride"), F.pair(dilation, "dilation")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv2d: padding must be 'valid', 'same', an int or a pair, got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = F.pair(padding, "padding")
         shape = (self.out_channels, self.in_channels // groups) + self.kernel_size
         fan_in = shape[1] * shape[2] * shape[3]
         bound = 1.0 / math.sqrt(fan_in)
