@@ -382,3 +382,20 @@ def test_save_image_writes_a_png(tmp_path):
     path = tmp_path / "grid.png"
     vutils.save_image(tc.rand(4, 1, 8, 8), path, nrow=2)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_center_crop_and_pad():
+    image = np.arange(5 * 6, dtype=np.uint8).reshape(5, 6)
+    crop = T.CenterCrop((3, 2))(image)
+    np.testing.assert_array_equal(crop, image[1:4, 2:4])
+    big = T.CenterCrop(7)(image)                               # padded with zeros first
+    assert big.shape == (7, 7) and big[0].sum() == 0 and big[1:6, :6].sum() == image.sum()
+    padded = T.Pad((1, 2))(image)
+    assert padded.shape == (9, 8) and padded[2:7, 1:7].tolist() == image.tolist()
+    tensor = T.Compose([T.ToTensor(), T.CenterCrop(3)])(image)
+    assert tuple(tensor.shape) == (1, 3, 3)
+    # batched through the loader, the same values as item by item
+    images = np.arange(4 * 5 * 6, dtype=np.uint8).reshape(4, 5, 6)
+    pipeline = T.Compose([T.Pad(1, padding_mode="reflect"), T.CenterCrop(4), T.ToTensor()])
+    batch = T.apply_batched(pipeline, images)
+    np.testing.assert_array_equal(batch.numpy(), np.stack([pipeline(im).numpy() for im in images]))

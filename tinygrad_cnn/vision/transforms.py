@@ -284,6 +284,53 @@ class RandomCrop(Transform):
         return f"{type(self).__name__}(size={self.size}, padding={self.padding})"
 
 
+class CenterCrop(Transform):
+    """Crop the central ``size`` window (an image smaller than ``size`` is
+    first padded with zeros, as in torchvision). When the margin is odd the
+    extra row/column is cut from the top/left's opposite side (torchvision's
+    rounding: top = round((H - h) / 2))."""
+
+    def __init__(self, size):
+        self.size = _pair(size, "size", "CenterCrop")
+        if min(self.size) < 1:
+            raise ValueError(f"CenterCrop: size must be positive, got {size}")
+
+    def _apply(self, batch, layout, uniforms):
+        h_axis, w_axis = _spatial_axes(batch, layout)
+        crop_h, crop_w = self.size
+        height, width = batch.shape[h_axis], batch.shape[w_axis]
+        if crop_h > height or crop_w > width:
+            pad_h, pad_w = max(crop_h - height, 0), max(crop_w - width, 0)
+            batch = _pad(batch, layout, (pad_w // 2, pad_h // 2, (pad_w + 1) // 2, (pad_h + 1) // 2), 0,
+                         "constant")
+            height, width = batch.shape[h_axis], batch.shape[w_axis]
+        top, left = int(round((height - crop_h) / 2.0)), int(round((width - crop_w) / 2.0))
+        index = [slice(None)] * batch.ndim
+        index[h_axis], index[w_axis] = slice(top, top + crop_h), slice(left, left + crop_w)
+        return np.ascontiguousarray(batch[tuple(index)]), layout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size})"
+
+
+class Pad(Transform):
+    """Pad the borders: ``padding`` an int, ``(left/right, top/bottom)`` or
+    ``(left, top, right, bottom)``; ``padding_mode`` as in :class:`RandomCrop`."""
+
+    def __init__(self, padding, fill=0, padding_mode: str = "constant"):
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Pad: padding_mode should be one of {', '.join(_PADDING_MODES)}, "
+                             f"got {padding_mode!r}")
+        self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
+        self._sides = _padding_sides(padding, "Pad")
+
+    def _apply(self, batch, layout, uniforms):
+        return _pad(batch, layout, self._sides, self.fill, self.padding_mode), layout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode})"
+
+
 class RandomHorizontalFlip(Transform):
     """Mirror left-right with probability ``p``."""
 
@@ -325,7 +372,7 @@ class Lambda:
         return f"{type(self).__name__}()"
 
 
-_BATCHABLE = (ToTensor, Normalize, RandomCrop, RandomHorizontalFlip, RandomVerticalFlip)
+_BATCHABLE = (ToTensor, Normalize, RandomCrop, CenterCrop, Pad, RandomHorizontalFlip, RandomVerticalFlip)
 
 
 def _steps(transform):
