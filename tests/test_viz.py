@@ -62,7 +62,7 @@ def test_dot_has_every_op_with_its_shape_the_parameters_and_the_edges():
     shapes = {lines[0]: lines[1] for lines, _ in nodes.values()}
     assert shapes["conv2d"] == "(2, 8, 26, 26)" and shapes["relu"] == "(2, 8, 26, 26)"
     assert shapes["max_pool2d"] == "(2, 8, 13, 13)" and shapes["flatten"] == "(2, 1352)"
-    assert shapes["linear"] == "(2, 10)" and shapes["sum"] == "()"
+    assert shapes["linear"] == "(2, 10)" and shapes["nll_loss"] == "()"
     assert shapes["0.weight"] == "(8, 1, 3, 3)" and shapes["4.bias"] == "(10,)"
     # edges go from each input to the op that used it
     edge_set = {(nodes[a][0][0], nodes[b][0][0]) for a, b in edges}
@@ -73,7 +73,7 @@ def test_dot_has_every_op_with_its_shape_the_parameters_and_the_edges():
     conv_inputs = [nodes[a][0] for a, b in edges if b == names["conv2d"]]
     assert ["input", "(2, 1, 28, 28)"] in conv_inputs and len(conv_inputs) == 3
     # the root is drawn bold; every edge ends at a declared node
-    assert "penwidth" in nodes[names["sum"]][1]
+    assert "penwidth" in nodes[names["nll_loss"]][1]
     assert all(a in nodes and b in nodes for a, b in edges)
     # without params, parameters are still leaves requiring grad
     plain, _ = parse_dot(viz.to_dot(loss))
@@ -122,7 +122,7 @@ def test_collapse_modules_draws_one_node_per_layer_call():
     for layer in ("0: Conv2d", "1: ReLU", "2: MaxPool2d", "3: Flatten", "4: Linear"):
         assert layer in names
     assert "conv2d" not in names and "relu" not in names      # drawn inside their modules
-    assert "log_softmax" in names and "sum" in names           # the loss is not a module
+    assert "log_softmax" in names and "nll_loss" in names      # the loss is not a module
     conv = nodes[names["0: Conv2d"]][0]
     assert "-> (2, 8, 26, 26)" in conv and "0.weight (8, 1, 3, 3)" in conv and "0.bias (8,)" in conv
     layer_edges = [(nodes[a][0][0], nodes[b][0][0]) for a, b in edges]
