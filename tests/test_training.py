@@ -100,14 +100,14 @@ def test_summary_measures_mult_adds_parameter_bytes_and_saved_bytes_of_tinynet()
     # Saved for backward by one step at batch 1, by hand (float32 = 4 bytes, the mask is bool):
     # conv2d keeps its input (1*28*28) and its im2col matrix (26*26 x 9); relu its output
     # (8*26*26); max_pool2d its 0/1 mask (8*26*26 bool); linear its input, the pooled
-    # output (1352); the loss log_softmax's output (10) and its coefficient row (10).
+    # output (1352); the loss: log_softmax's output (10) and the label nll_loss reads.
     assert layers["Conv2d"].saved_bytes == 4 * 28 * 28 + 4 * 26 * 26 * 9
     assert layers["ReLU"].saved_bytes == 4 * 8 * 26 * 26
     assert layers["MaxPool2d"].saved_bytes == 8 * 26 * 26
     assert layers["Flatten"].saved_bytes == 0
     assert layers["Linear"].saved_bytes == 4 * 1352
-    assert stats.loss_saved_bytes == 4 * 10 + 4 * 10
-    assert stats.saved_bytes == 60_000
+    assert stats.loss_saved_bytes == 4 * 10 + 8     # log_softmax's output, nll_loss's int64 label
+    assert stats.saved_bytes == 60_000 - 40 + 8
     assert "Total mult-adds (batch of 1): 62,192" in str(stats)
     assert "Saved for backward by one training step (batch of 1): 58.6 KiB" in str(stats)
     # at batch 10 everything but the parameters scales by 10
