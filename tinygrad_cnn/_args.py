@@ -12,6 +12,12 @@ def shape_arg(args, name: str = "shape") -> tuple:
     """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(Size)`` -> ``(2, 3)``."""
     if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
         args = args[0]
+        if args.__class__ is tuple:       # a shape from .shape or a VJP: usually all ints already
+            for s in args:
+                if s.__class__ is not int:
+                    break
+            else:
+                return args
     try:
         return tuple(map(operator.index, args))
     except TypeError:

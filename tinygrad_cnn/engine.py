@@ -553,8 +553,8 @@ def unbroadcast(grad, shape: tuple):
 
 def _check_gradient(output, gradient, what: str):
     if not isinstance(gradient, Tensor):
-        gradient = Tensor(np.asarray(gradient, dtype=output.dtype))
-    if gradient.shape != output.shape:
+        gradient = Tensor(np.asarray(gradient, dtype=output.data.dtype))
+    if gradient.data.shape != output.data.shape:
         raise RuntimeError(f"{what}: gradient has shape {tuple(gradient.shape)} but the output has shape {tuple(output.shape)}")
     return gradient
 
@@ -643,8 +643,8 @@ def _run_hooks(tensor, g):
 
 
 def _accumulate_grad(tensor, g, create_graph: bool):
-    if g.dtype != tensor.dtype:
-        g = g.astype(tensor.dtype)
+    if g.data.dtype != tensor.data.dtype:
+        g = g.astype(tensor.data.dtype)
     if create_graph:
         tensor.grad = g if tensor.grad is None else tensor.grad + g
     elif tensor.grad is None:
@@ -705,8 +705,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         if g is None and not allow_unused:
             raise RuntimeError("grad: one of the inputs was not used to compute the outputs "
                                "(pass allow_unused=True to get None for it)")
-        if g is not None and g.dtype != t.dtype:
-            g = g.astype(t.dtype)
+        if g is not None and g.data.dtype != t.data.dtype:
+            g = g.astype(t.data.dtype)
         result.append(g)
     return tuple(result)
 

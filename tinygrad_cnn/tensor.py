@@ -240,6 +240,8 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
+        if self.data.ndim == 2:          # the common case, without the face's checks
+            return apply(_OPS["permute"], self, axes=(1, 0))
         return self.permute(tuple(range(self.data.ndim))[::-1])
 
     def __len__(self):
@@ -503,7 +505,9 @@ class Tensor:
     def __rsub__(self, other): return self._other(other).sub(self)
 
     def __mul__(self, other):
-        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+        # same dtypes, or a bool mask on floats (numpy keeps the float dtype)
+        if other.__class__ is Tensor and (other.data.dtype is self.data.dtype or
+                                          other.data.dtype.kind == "b" and self.data.dtype.kind == "f"):
             return apply(_OPS["mul"], self, other)
         return self.mul(other)
 
@@ -517,7 +521,10 @@ class Tensor:
     def __rtruediv__(self, other): return self._other(other).div(self)
     def __pow__(self, other): return self.pow(other)
     def __rpow__(self, other): return self._other(other).pow(self)
-    def __matmul__(self, other): return self.matmul(other)
+    def __matmul__(self, other):
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+            return apply(_OPS["matmul"], self, other)
+        return self.matmul(other)
     def __rmatmul__(self, other): return Tensor(other).matmul(self) if not isinstance(other, Tensor) else other.matmul(self)
     def __neg__(self): return self.neg()
     def __abs__(self): return self.abs()

@@ -359,6 +359,14 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
     ignored examples lose 0. 'mean' divides the sum by sum_i w[t_i] over the
     examples not ignored (NaN when all are ignored, as in PyTorch)."""
     labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    shape = log_probs.data.shape
+    if (len(shape) == 2 and weight is None and not label_smoothing and labels.shape == shape[:1]
+            and labels.dtype == np.int64 and shape[0] and ignore_index < 0
+            and labels.min() >= 0 and labels.max() < shape[1]):
+        # the common case (every label valid, none ignored): the registered
+        # nll_loss op, two recorded ops with log_softmax (a batch-1 step's cost)
+        return get_op("nll_loss")(log_probs, target if isinstance(target, Tensor) else Tensor(labels),
+                                  reduction=reduction)
     batch = _batch_shape(log_probs)
     classes = log_probs.shape[0 if log_probs.ndim == 1 else 1]
     if labels.shape != batch:
@@ -373,8 +381,7 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
         raise ValueError(f"{op}: label {labels[out_of_range][0]} is out of range for {classes} classes "
                          f"(expected 0 to {classes - 1}, or ignore_index={ignore_index})")
     if weight is None and not label_smoothing and log_probs.ndim == 2 and kept.all():
-        # the common case: the registered nll_loss op, two recorded ops with
-        # log_softmax (what a batch-1 training step spends its time on)
+        # valid labels of another integer dtype: the same nll_loss op
         return get_op("nll_loss")(log_probs, Tensor(labels.astype(np.int64, copy=False)), reduction=reduction)
     dtype = log_probs.dtype
     weight = _class_weight(op, weight, classes, dtype)
