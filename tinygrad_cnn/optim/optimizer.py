@@ -199,6 +199,12 @@ class Optimizer:
         """(array buffers, integer counters) a parameter of ``group`` keeps."""
         return self._array_state, self._count_state
 
+    def _l2_penalized(self, data: np.ndarray, grad: np.ndarray, weight_decay: float) -> np.ndarray:
+        """``grad + weight_decay * data`` in a work array (PyTorch's coupled weight decay)."""
+        decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
+        decayed += grad
+        return decayed
+
     def _scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A work array shaped like ``like``, a view of a reusable buffer."""
         key = (slot, like.dtype)
@@ -411,8 +417,7 @@ class SGD(Optimizer):
         dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
         direction = grad
         if weight_decay != 0:
-            direction = np.multiply(data, weight_decay, out=self._scratch(data, 0))
-            direction += grad
+            direction = self._l2_penalized(data, grad, weight_decay)
         if momentum != 0:
             if "momentum_buffer" not in state:
                 # PyTorch starts the buffer at the undamped gradient.
@@ -481,9 +486,7 @@ class Adam(Optimizer):
             if group["decoupled_weight_decay"]:
                 data *= 1.0 - lr * weight_decay
             else:
-                decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
-                decayed += grad
-                grad = decayed
+                grad = self._l2_penalized(data, grad, weight_decay)
         if not state:
             state.update(self._new_state(data, group))
         state["step"].data += 1
@@ -573,9 +576,7 @@ class RMSprop(Optimizer):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         if weight_decay != 0:
-            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
-            decayed += grad
-            grad = decayed
+            grad = self._l2_penalized(data, grad, weight_decay)
         if not state:
             state.update(self._new_state(data, group))
         state["step"].data += 1
@@ -640,9 +641,7 @@ class Adadelta(Optimizer):
         lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         if weight_decay != 0:
-            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
-            decayed += grad
-            grad = decayed
+            grad = self._l2_penalized(data, grad, weight_decay)
         if not state:
             state.update(self._new_state(data, group))
         state["step"].data += 1
@@ -703,9 +702,7 @@ class Adagrad(Optimizer):
         lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         if weight_decay != 0:
-            decayed = np.multiply(data, weight_decay, out=self._scratch(data, 0))
-            decayed += grad
-            grad = decayed
+            grad = self._l2_penalized(data, grad, weight_decay)
         if not state:      # after a load_state_dict that had no state for it
             state.update(self._new_state(data, group, fill=group["initial_accumulator_value"]))
         state["step"].data += 1
