@@ -181,3 +181,21 @@ def test_every_program_has_an_expected_file():
 ])
 def test_compare_outputs_tolerance(expected, actual, agree):
     assert (compare_outputs(expected, actual) == []) == agree
+
+
+def test_the_package_runs_an_unedited_pytorch_program(tmp_path):
+    """``python -m tinygrad_cnn.torch_alias PROGRAM.py``: a user's PyTorch file, not edited."""
+    program = tmp_path / "prog.py"
+    program.write_text(
+        "import sys\n"
+        "import torch\n"
+        "import torch.nn.functional as F\n"
+        "from torch.utils.data import DataLoader, TensorDataset\n"
+        "x = torch.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)\n"
+        "F.relu(x).sum().backward()\n"
+        "print(x.grad, torch.__name__, sys.argv[1:])\n"
+        "print(len(DataLoader(TensorDataset(x.detach()), batch_size=1)))\n")
+    result = subprocess.run([sys.executable, "-m", "tinygrad_cnn.torch_alias", str(program), "--flag"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["tensor([[1., 0.],", "        [1., 1.]]) tinygrad_cnn ['--flag']", "2"]

@@ -154,7 +154,7 @@ def test_functional_ops_inside_a_forward_belong_to_that_module():
 
     model = Net()
     x = Tensor(np.ones((1, 1, 6, 6), dtype=np.float32))
-    with viz.trace_modules(model) as trace:
+    with viz.trace_modules(model):
         out = model(x)
     owners = {tensor._ctx.op.name: viz.graph.module_of(tensor._ctx).label
               for tensor in viz.graph_nodes(out) if tensor._ctx is not None}

@@ -11,9 +11,6 @@ framework is imported once) and writes NAME.out, NAME.err and NAME.rc to OUTDIR.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.abc
-import importlib.util
 import io
 import os
 import runpy
@@ -21,32 +18,7 @@ import sys
 import tempfile
 import traceback
 
-ALIASES = {"torch": "tinygrad_cnn", "torchvision": "tinygrad_cnn.vision"}
-
-
-class TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Answers imports of ``torch...``/``torchvision...`` with the tinygrad_cnn module of the same
-    dotted tail; ``sys.modules`` then holds the one real module under both names."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ALIASES:
-            return importlib.util.spec_from_loader(name, self)
-        return None
-
-    def create_module(self, spec):
-        root = spec.name.split(".")[0]
-        module = importlib.import_module(ALIASES[root] + spec.name[len(root):])
-        spec.loader_state = module.__spec__     # the import system overwrites __spec__; put it back
-        return module
-
-    def exec_module(self, module):
-        if module.__spec__.loader_state is not None:
-            module.__spec__ = module.__spec__.loader_state
-
-
-def install() -> None:
-    if not any(isinstance(finder, TorchAlias) for finder in sys.meta_path):
-        sys.meta_path.insert(0, TorchAlias())
+from tinygrad_cnn.torch_alias import ALIASES, TorchAlias, install  # noqa: E402,F401  (the package's own alias)
 
 
 def run_one(program: str) -> tuple[int, str, str]:
