@@ -151,6 +151,8 @@ class Context:
     """
 
     # no __slots__: autograd.Function users store their own attributes on ctx
+    saved = None
+    out = None
 
     def save(self, **arrays) -> None:
         """Keep named values (numpy arrays, shapes) for the VJP."""
@@ -319,7 +321,6 @@ def apply(op: Op, *inputs, **params):
     needs = tuple([t.requires_grad for t in inputs]) if _grad_mode.enabled else ()
     recording = True in needs
     ctx.needs_input_grad = needs if recording else ()
-    ctx.saved = None
     try:
         out = op.forward(ctx, *arrays, **params)
     except ValueError as err:
@@ -340,7 +341,6 @@ def apply(op: Op, *inputs, **params):
         ctx.op = op
         ctx.inputs = inputs
         ctx.params = params
-        ctx.out = None
         ctx.versions = tuple([t._version for t in inputs])
         result.requires_grad = True
         result._ctx = ctx
