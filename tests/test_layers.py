@@ -443,3 +443,43 @@ def test_conv2d_string_padding(kernel, dilation, padding):
     np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), atol=1e-4)
     with pytest.raises(ValueError, match="strided"):
         nn.Conv2d(3, 4, 3, stride=2, padding="same")
+
+
+FUNCTIONAL_CASES = [
+    ("pad", lambda f, t: f.pad(t, (1, 2, 0, 3), value=0.5)), ("normalize", lambda f, t: f.normalize(t, dim=1)),
+    ("softplus", lambda f, t: f.softplus(t, beta=2.0, threshold=5.0)), ("relu6", lambda f, t: f.relu6(t)),
+    ("hardtanh", lambda f, t: f.hardtanh(t, -2, 3)), ("logsigmoid", lambda f, t: f.logsigmoid(t)),
+    ("softmin", lambda f, t: f.softmin(t, dim=1)), ("layer_norm", lambda f, t: f.layer_norm(t, (4, 5))),
+]
+
+
+@pytest.mark.parametrize("name, call", FUNCTIONAL_CASES)
+def test_more_functionals_gradcheck_and_match_torch(name, call):
+    from tinygrad_cnn.testing import gradcheck
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)) * 3
+    x[np.abs(x) < 0.1] += 0.3                      # away from the kinks of relu6/hardtanh
+    x[np.abs(x - 6) < 0.1] += 0.3
+    x[np.abs(np.abs(x) - 2.5) < 0.1] += 0.3        # softplus's cut-over at beta * x = 5
+    gradcheck(lambda t: call(F, t), [tc.tensor(x, requires_grad=True)])
+    torch = pytest.importorskip("torch")
+    ours, theirs = tc.tensor(x.astype(np.float32), requires_grad=True), torch.tensor(x.astype(np.float32), requires_grad=True)
+    out_ours, out_theirs = call(F, ours), call(torch.nn.functional, theirs)
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_more_modules_print_and_shape_like_torch():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    modules = [nn.LayerNorm((4, 5)), nn.Softplus(), nn.ReLU6(), nn.Hardtanh(), nn.Unflatten(1, (3, 1)),
+               nn.ZeroPad2d((1, 0, 2, 1))]
+    assert [tuple(m(tc.tensor(x)).shape) for m in modules] == [
+        (2, 3, 4, 5), (2, 3, 4, 5), (2, 3, 4, 5), (2, 3, 4, 5), (2, 3, 1, 4, 5), (2, 3, 7, 6)]
+    assert sorted(dict(modules[0].named_parameters())) == ["bias", "weight"]
+    with pytest.raises(ValueError, match="does not end in normalized_shape"):
+        nn.LayerNorm(3)(tc.tensor(x))
+    torch = pytest.importorskip("torch")
+    theirs = [torch.nn.LayerNorm((4, 5)), torch.nn.Softplus(), torch.nn.ReLU6(), torch.nn.Hardtanh(),
+              torch.nn.Unflatten(1, (3, 1)), torch.nn.ZeroPad2d((1, 0, 2, 1))]
+    assert [repr(m) for m in modules] == [repr(m) for m in theirs]

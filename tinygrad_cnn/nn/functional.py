@@ -644,3 +644,82 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "support size; 'batchmean' divides only by the batch size and aligns with the KL "
                       "divergence's math definition (as PyTorch warns)", UserWarning, stacklevel=2)
     return _reduce(losses, reduction)
+
+
+# --- more of PyTorch's functional face, as compositions of registered ops -------------
+
+__all__ += ["pad", "normalize", "softplus", "relu6", "hardtanh", "logsigmoid", "softmin", "layer_norm"]
+
+
+def pad(input, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch's padding: ``pad`` lists (before, after) pairs from the last
+    dimension backwards, e.g. ``(left, right, top, bottom)``. Constant mode."""
+    input = _t(input)
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: expects an even number of sizes, at most 2 per dimension "
+                         f"({2 * input.ndim} for shape {tuple(input.shape)}), got {pad}")
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    if min(pad, default=0) < 0:
+        raise NotImplementedError(f"pad: negative padding (cropping) is not supported, got {pad}")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return input.pad(widths, value)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(||input||_p along dim, eps)."""
+    input = _t(input)
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, computed without overflow; x itself
+    where beta * x > threshold (PyTorch's cut-over to the linear part)."""
+    input = _t(input)
+    scaled = input * beta
+    smooth = ((-scaled.abs()).exp() + 1.0).log() + scaled.relu()
+    if beta != 1.0:
+        smooth = smooth / beta
+    return get_op("where")(scaled.data > threshold, input, smooth) if threshold is not None else smooth
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]."""
+    return _t(input).clamp(min_val, max_val)
+
+
+def relu6(input, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def logsigmoid(input) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    return -softplus(-_t(input), threshold=None)
+
+
+def softmin(input, dim=None, dtype=None) -> Tensor:
+    """softmax(-x) along ``dim``."""
+    return softmax(-_t(input), dim=dim, dtype=dtype)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dimensions with their
+    mean and biased variance, then scale and shift (the gradient flows
+    through the statistics)."""
+    input = _t(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise ValueError(f"layer_norm: input of shape {tuple(input.shape)} does not end in "
+                         f"normalized_shape {shape}")
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    centred = input - input.mean(dims, keepdim=True)
+    out = centred / ((centred * centred).mean(dims, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        out = out * _t(weight)
+    if bias is not None:
+        out = out + _t(bias)
+    return out
