@@ -453,14 +453,23 @@ FUNCTIONAL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name, call", FUNCTIONAL_CASES)
-def test_more_functionals_gradcheck_and_match_torch(name, call):
-    from tinygrad_cnn.testing import gradcheck
+def _functional_input():
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)) * 3
     x[np.abs(x) < 0.1] += 0.3                      # away from the kinks of relu6/hardtanh
     x[np.abs(x - 6) < 0.1] += 0.3
     x[np.abs(np.abs(x) - 2.5) < 0.1] += 0.3        # softplus's cut-over at beta * x = 5
-    gradcheck(lambda t: call(F, t), [tc.tensor(x, requires_grad=True)])
+    return x
+
+
+@pytest.mark.parametrize("name, call", FUNCTIONAL_CASES)
+def test_more_functionals_gradcheck(name, call):
+    from tinygrad_cnn.testing import gradcheck
+    gradcheck(lambda t: call(F, t), [tc.tensor(_functional_input(), requires_grad=True)])
+
+
+@pytest.mark.parametrize("name, call", FUNCTIONAL_CASES)
+def test_more_functionals_match_torch(name, call):
+    x = _functional_input()
     torch = pytest.importorskip("torch")
     ours, theirs = tc.tensor(x.astype(np.float32), requires_grad=True), torch.tensor(x.astype(np.float32), requires_grad=True)
     out_ours, out_theirs = call(F, ours), call(torch.nn.functional, theirs)
@@ -470,7 +479,7 @@ def test_more_functionals_gradcheck_and_match_torch(name, call):
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_more_modules_print_and_shape_like_torch():
+def test_more_modules_shapes_and_errors():
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
     modules = [nn.LayerNorm((4, 5)), nn.Softplus(), nn.ReLU6(), nn.Hardtanh(), nn.Unflatten(1, (3, 1)),
                nn.ZeroPad2d((1, 0, 2, 1))]
@@ -479,7 +488,12 @@ def test_more_modules_print_and_shape_like_torch():
     assert sorted(dict(modules[0].named_parameters())) == ["bias", "weight"]
     with pytest.raises(ValueError, match="does not end in normalized_shape"):
         nn.LayerNorm(3)(tc.tensor(x))
+
+
+def test_more_modules_print_like_torch():
     torch = pytest.importorskip("torch")
+    modules = [nn.LayerNorm((4, 5)), nn.Softplus(), nn.ReLU6(), nn.Hardtanh(), nn.Unflatten(1, (3, 1)),
+               nn.ZeroPad2d((1, 0, 2, 1))]
     theirs = [torch.nn.LayerNorm((4, 5)), torch.nn.Softplus(), torch.nn.ReLU6(), torch.nn.Hardtanh(),
               torch.nn.Unflatten(1, (3, 1)), torch.nn.ZeroPad2d((1, 0, 2, 1))]
     assert [repr(m) for m in modules] == [repr(m) for m in theirs]
