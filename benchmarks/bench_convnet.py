@@ -1,13 +1,23 @@
 """The seed networks against PyTorch on the CPU, same process, interleaved.
 
-    python benchmarks/bench_convnet.py [--repeats 15] [--skip-memory]
+    python benchmarks/bench_convnet.py [--repeats 15] [--skip-memory | --memory-only]
+                                       [--memory-steps 7] [--malloc tuned|system|both]
 
 Times (medians, and ratios ours / PyTorch when torch is installed):
   * ConvNet training step at batch 100: forward + backward + Adam
   * ConvNet forward-only evaluation at batch 1000
   * TinyNet training step at batch 1 (per-op overhead dominates)
-and the peak memory one ConvNet training step adds (resident-set growth of a
-fresh child process running one step, median of 3 children per framework).
+and the peak memory a ConvNet training run holds: the growth of the peak
+resident set (VmHWM) of a fresh child process over its first
+``--memory-steps`` training steps (batch 100, Adam), from just before the
+first step (model, optimizer and batch already built) to after the last, so
+the optimizer state created by the first step and whatever the allocator
+keeps between steps are included. Median of ``--memory-runs`` children per
+framework, each run's value printed, and the ratio ours / PyTorch.
+``--malloc`` picks how our child's C allocator runs: ``tuned`` (the
+package's default, see tinygrad_cnn/_malloc.py), ``system`` (glibc's own
+thresholds, TINYGRAD_CNN_SYSTEM_MALLOC=1) or ``both``. The PyTorch child
+always runs with glibc's own thresholds, as a plain PyTorch program does.
 PyTorch runs with 2 threads (torch.set_num_threads(2)); numpy's BLAS uses the
 machine's cores. Each timed call follows a short sleep, so that neither
 framework's idle worker threads are still spinning when the other one runs. Install the comparison with ``pip install torch==2.13.0``.
@@ -119,9 +129,9 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory_child(framework):
-    """One ConvNet training step in this (fresh) process: print the growth of
-    the peak resident set, in MiB."""
+def memory_child(framework, steps):
+    """``steps`` ConvNet training steps in this (fresh) process: print the
+    growth of the peak resident set over them (and after each step), in MiB."""
     images, labels = batch(100)
     if framework == "torch":
         torch = try_torch(2)
@@ -129,28 +139,68 @@ def memory_child(framework):
     else:
         step = train_step_ours(convnet_ours(), images, labels)
     before = peak_rss_mib()
-    step()
-    print(json.dumps({"added_mib": peak_rss_mib() - before}))
+    per_step = []
+    for _ in range(steps):
+        step()
+        per_step.append(peak_rss_mib() - before)
+    print(json.dumps({"added_mib": per_step[-1], "per_step_mib": per_step}))
 
 
-def measure_memory(framework, runs=3):
+def measure_memory(framework, steps, runs=3, system_malloc=False):
+    """Median (and each run's value) of the VmHWM growth over ``steps`` steps,
+    one fresh child process per run."""
+    env = dict(os.environ)
+    env.pop("TINYGRAD_CNN_SYSTEM_MALLOC", None)
+    if system_malloc or framework == "torch":
+        env["TINYGRAD_CNN_SYSTEM_MALLOC"] = "1"
     values = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", framework],
-                             capture_output=True, text=True, check=True,
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", framework,
+                              "--memory-steps", str(steps)],
+                             capture_output=True, text=True, check=True, env=env,
                              cwd=os.path.dirname(os.path.abspath(__file__)))
         values.append(json.loads(out.stdout.strip().splitlines()[-1])["added_mib"])
     return median(values), values
 
 
+def report_memory(steps, runs, malloc, with_torch):
+    print(f"\nPeak memory of a ConvNet training run: VmHWM growth over its first {steps} step{'s' if steps != 1 else ''} "
+          f"(batch 100, Adam; fresh process, median of {runs})")
+    runs_text = lambda values: ", ".join(f"{v:.0f}" for v in values)
+    torch_mib = None
+    if with_torch:
+        torch_mib, torch_all = measure_memory("torch", steps, runs)
+        print(f"  {'torch':<32} {torch_mib:7.1f} MiB  (runs: {runs_text(torch_all)})")
+    modes = ["tuned", "system"] if malloc == "both" else [malloc]
+    for mode in modes:
+        ours_mib, ours_all = measure_memory("ours", steps, runs, system_malloc=mode == "system")
+        name = "tinygrad_cnn" + (" (glibc thresholds)" if mode == "system" else " (tuned malloc)")
+        line = f"  {name:<32} {ours_mib:7.1f} MiB  (runs: {runs_text(ours_all)})"
+        if torch_mib:
+            line += f"   ratio vs torch: {ours_mib / torch_mib:.2f}x"
+        print(line)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true", help="only the timings")
+    parser.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
+    parser.add_argument("--memory-steps", type=int, default=7,
+                        help="training steps each memory child runs (default 7)")
+    parser.add_argument("--memory-runs", type=int, default=3, help="fresh children per framework (default 3)")
+    parser.add_argument("--malloc", choices=["tuned", "system", "both"], default="tuned",
+                        help="our child's allocator: the package's tuning, glibc's own thresholds "
+                             "(TINYGRAD_CNN_SYSTEM_MALLOC=1), or both (default tuned)")
     parser.add_argument("--memory-child", choices=["ours", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_steps < 1 or args.memory_runs < 1:
+        parser.error("--memory-steps and --memory-runs must be at least 1")
     if args.memory_child:
-        return memory_child(args.memory_child)
+        return memory_child(args.memory_child, args.memory_steps)
+    if args.memory_only:
+        report_memory(args.memory_steps, args.memory_runs, args.malloc, try_torch(threads=2) is not None)
+        return
 
     torch = try_torch(threads=2)
     tc.manual_seed(0)
@@ -186,14 +236,7 @@ def main():
            interleaved(fns, args.repeats * 2, inner=50), unit=1e6, unit_name="us")
 
     if not args.skip_memory:
-        print("\nPeak memory added by one ConvNet training step (fresh process, median of 3)")
-        ours_mib, ours_all = measure_memory("ours")
-        line = f"  tinygrad_cnn   {ours_mib:7.1f} MiB  (runs: {', '.join(f'{v:.0f}' for v in ours_all)})"
-        print(line)
-        if torch is not None:
-            torch_mib, torch_all = measure_memory("torch")
-            print(f"  torch          {torch_mib:7.1f} MiB  (runs: {', '.join(f'{v:.0f}' for v in torch_all)})")
-            print(f"  ratio ours / torch: {ours_mib / torch_mib:.2f}x")
+        report_memory(args.memory_steps, args.memory_runs, args.malloc, torch is not None)
     if torch is None:
         print("\n(torch not installed: pip install torch==2.13.0 to compare)")
 
