@@ -14,6 +14,35 @@ def try_torch(threads=2):
     return torch
 
 
+def _cpu_sample():
+    """(all jiffies, idle jiffies, this process's jiffies) from /proc, or None."""
+    try:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:9]]
+        with open("/proc/self/stat") as own:
+            fields = own.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    return sum(values), values[3] + values[4], int(fields[11]) + int(fields[12])
+
+
+def wait_quiet(seconds: float = 0.3, limit: float = 30.0, busy: float = 0.08):
+    """Sleep ``seconds``; on Linux, keep sleeping (up to ``limit`` seconds)
+    while other processes keep more than ``busy`` of the machine's CPU time
+    busy, so that a timed call does not share the cores with a neighbour."""
+    deadline = time.monotonic() + limit
+    while True:
+        before = _cpu_sample()
+        time.sleep(seconds)
+        after = _cpu_sample()
+        if before is None or after is None or time.monotonic() > deadline:
+            return
+        total = max(after[0] - before[0], 1)
+        others = (total - (after[1] - before[1])) - (after[2] - before[2])
+        if others / total < busy:
+            return
+
+
 def interleaved(fns: dict, repeats: int, warmup: int = 2, inner: int = 1, pause: float = 0.3):
     """Time each callable ``repeats`` times, alternating between them so that
     machine noise hits all alike. Returns name -> list of seconds per call.
@@ -22,7 +51,8 @@ def interleaved(fns: dict, repeats: int, warmup: int = 2, inner: int = 1, pause:
     threads keep spinning for a while after they finish, and without a pause
     the previous framework's spinning threads steal cores from the next one
     (measured here: PyTorch's ConvNet step went from ~66 ms alone to ~106 ms
-    when interleaved with no pause)."""
+    when interleaved with no pause). The pause also waits while another
+    process keeps the cores busy (see ``wait_quiet``)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -30,7 +60,7 @@ def interleaved(fns: dict, repeats: int, warmup: int = 2, inner: int = 1, pause:
     for _ in range(repeats):
         for name, fn in fns.items():
             if pause:
-                time.sleep(pause)
+                wait_quiet(pause)
             start = time.perf_counter()
             for _ in range(inner):
                 fn()

@@ -1,19 +1,24 @@
 """Where one ConvNet training step spends its time, op by op.
 
-    python benchmarks/profile_convnet.py [--steps 10]
+    python benchmarks/profile_convnet.py [--steps 15]
 
 Wraps every registered op's forward and VJP with a timer and runs the seed
-ConvNet's forward + backward at batch 100 (no optimizer step), then prints
-milliseconds per step for each. A VJP's time includes the ops it calls (for
-conv2d: its two adjoints), so the rows overlap; the forward rows do not.
+ConvNet's training step at batch 100 (forward, backward, Adam step), then
+prints each op's median milliseconds per step over the steps (each step
+follows a short pause, as in bench_convnet.py, so medians shrug off a busy
+neighbour). A VJP's time includes the ops it calls (for conv2d: its two
+adjoints), so the rows overlap; the forward rows do not.
 """
 import argparse
 import collections
+import statistics
 import time
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from bench_convnet import batch, convnet_ours
+from tinygrad_cnn import optim
+from _common import wait_quiet
 
 
 def instrument(totals):
@@ -34,30 +39,41 @@ def instrument(totals):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=15)
     args = parser.parse_args()
     tc.manual_seed(0)
     model = convnet_ours()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
     images, labels = batch(100)
     x, y = tc.Tensor(images), tc.Tensor(labels)
-
-    def step():
-        model.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-
     totals = collections.defaultdict(float)
     instrument(totals)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        start = time.perf_counter()
+        opt.step()
+        totals["Adam step"] += time.perf_counter() - start
+
     for _ in range(2):
         step()
-    totals.clear()
-    start = time.perf_counter()
+    per_step, elapsed = collections.defaultdict(list), []
     for _ in range(args.steps):
+        totals.clear()
+        wait_quiet(0.3)
+        start = time.perf_counter()
         step()
-    elapsed = (time.perf_counter() - start) / args.steps
-    print(f"forward + backward, batch 100: {elapsed * 1e3:.1f} ms per step")
-    for key, seconds in sorted(totals.items(), key=lambda item: -item[1]):
-        if seconds / args.steps >= 5e-5:
-            print(f"  {key:<42} {seconds / args.steps * 1e3:7.2f} ms")
+        elapsed.append(time.perf_counter() - start)
+        for key, seconds in totals.items():
+            per_step[key].append(seconds)
+    print(f"training step, batch 100: median {statistics.median(elapsed) * 1e3:.1f} ms "
+          f"(forward + backward + Adam, {args.steps} steps)")
+    medians = {key: statistics.median(values + [0.0] * (args.steps - len(values)))
+               for key, values in per_step.items()}
+    for key, seconds in sorted(medians.items(), key=lambda item: -item[1]):
+        if seconds >= 5e-5:
+            print(f"  {key:<42} {seconds * 1e3:7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,10 @@ Layouts are PyTorch's: x (N, C, H, W), w (F, C // groups, KH, KW). Outputs
 are NCHW-shaped views of channels-last memory (what the matrix product
 produces); every op here accepts either memory order.
 """
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import _parallel
 from .._args import conv_output_size
 from ..engine import defop, get_op
 from ..spec import Spec
@@ -56,27 +54,6 @@ def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
     return out
 
 
-_COPY_THREADS = int(os.environ.get("TINYGRAD_CNN_COPY_THREADS", min(4, os.cpu_count() or 1)))
-_copy_pool = None     # started on first use, not on import
-
-
-def _contiguous_copy(view: np.ndarray) -> np.ndarray:
-    """A C-contiguous copy of a strided view. numpy copies on one core but
-    releases the GIL, so large copies are split over the batch axis between
-    a few threads (the im2col copy is the largest memory cost of a conv)."""
-    global _copy_pool
-    if _COPY_THREADS < 2 or view.size < (1 << 20) or view.shape[0] < 2:
-        return np.ascontiguousarray(view)
-    if _copy_pool is None:
-        _copy_pool = ThreadPoolExecutor(_COPY_THREADS, thread_name_prefix="tinygrad_cnn-im2col")
-    out = np.empty(view.shape, dtype=view.dtype)
-    bounds = np.linspace(0, view.shape[0], _COPY_THREADS + 1).astype(int)
-    jobs = [_copy_pool.submit(np.copyto, out[a:b], view[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    for job in jobs:
-        job.result()
-    return out
-
-
 def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
     """Windows of a padded channels-last buffer (N, H, W, C) as a
     (groups, N*OH*OW, KH*KW*C/groups) matrix: one copy of a strided view."""
@@ -87,8 +64,8 @@ def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
                          (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc * cg, sc),
                          writeable=False)
     if groups == 1:
-        return _contiguous_copy(windows).reshape(1, n * out_h * out_w, kh * kw * c)
-    return _contiguous_copy(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(groups, n * out_h * out_w, kh * kw * cg)
+        return _parallel.copy(windows).reshape(1, n * out_h * out_w, kh * kw * c)
+    return _parallel.copy(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(groups, n * out_h * out_w, kh * kw * cg)
 
 
 def _weight_matrix(w, groups):
@@ -250,7 +227,9 @@ def conv2d(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     if bias is not None:
         if bias.shape != (w.shape[0],):
             raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({w.shape[0]},)")
-        out += bias.reshape(1, -1, 1, 1)   # in place: the output is freshly allocated
+        column = bias.reshape(1, -1, 1, 1)   # in place: the output is freshly allocated
+        _parallel.run(lambda start, stop: np.add(out[start:stop], column, out=out[start:stop]),
+                      out.shape[0], out.size)
     return out
 
 

@@ -3,6 +3,7 @@ gradient back down to its input's shape, so the VJPs here are pure math.
 Each is also ``Tensor.<name>`` and ``tinygrad_cnn.<name>``."""
 import numpy as np
 
+from .. import _parallel
 from ..engine import add_face, apply, defop, get_op, is_grad_enabled
 from ..spec import Spec
 from ..tensor import Tensor, _wrap
@@ -168,13 +169,23 @@ def sigmoid_vjp(ctx, grad_out):
 @defop("relu", spec=Spec(avoid=(0.0,)), saves=("out",), method=True, function=True)
 def relu(ctx, x):
     """max(x, 0), elementwise."""
-    return np.maximum(x, 0)
+    if x.dtype.kind != "f":
+        return np.maximum(x, 0)
+    return _parallel.elementwise(lambda out, part: np.maximum(part, 0, out=out), _parallel.empty_like(x), x)
+
+
+def _relu_grad(result, grad, out):
+    np.multiply(grad, out > 0, out=result)
 
 
 @relu.defvjp
 def relu_vjp(ctx, grad_out):
     # the gradient at exactly 0 is taken as 0, as in PyTorch
-    return (grad_out * _mask(ctx.out.data > 0, grad_out),)
+    out = ctx.out.data
+    if not is_grad_enabled() and grad_out.dtype == out.dtype and _parallel.same_layout(grad_out.data, out):
+        # not differentiated again: one threaded pass, no separate mask array
+        return (Tensor(_parallel.elementwise(_relu_grad, _parallel.empty_like(out), grad_out.data, out)),)
+    return (grad_out * _mask(out > 0, grad_out),)
 
 
 @defop("abs", spec=Spec(avoid=(0.0,)), saves=(0,), method=True, function=True)

@@ -3,7 +3,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._args import conv_output_size, pair
-from ..engine import defop, get_op
+from .. import _parallel
+from ..engine import defop, get_op, is_grad_enabled
 from ..spec import Spec
 from ..tensor import Tensor
 
@@ -43,6 +44,46 @@ def _pad_constant(x, padding, value):
     return np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), constant_values=value)
 
 
+def _max_pool_2x2(x, out, mask):
+    """2x2/2 max pool of x into ``out``; ``mask`` (N, C, OH, 2, OW, 2), if
+    given, receives the winners: the first maximum in row-major window order
+    (PyTorch's tie rule)."""
+    corners = [x[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)]   # row-major window order
+    np.maximum(corners[0], corners[1], out=out)
+    np.maximum(out, corners[2], out=out)
+    np.maximum(out, corners[3], out=out)
+    if mask is None:
+        return
+    # if none of the first three corners holds the maximum, the fourth does
+    first = np.equal(corners[0], out, out=mask[:, :, :, 0, :, 0])
+    second = np.equal(corners[1], out, out=mask[:, :, :, 0, :, 1])
+    second &= ~first
+    taken = first | second
+    third = np.equal(corners[2], out, out=mask[:, :, :, 1, :, 0])
+    third &= ~taken
+    taken |= third
+    np.logical_not(taken, out=mask[:, :, :, 1, :, 1])
+
+
+def _max_pool_2x2_grad(grad, mask):
+    """Each gradient spread over its 2x2 window, kept at the winner. The
+    product runs in the mask's memory order (a float times a bool, no
+    casts of strided data): a gradient in the other order is copied first."""
+    n, c, out_h, out_w = grad.shape
+    if mask.strides[1] == 1 and c > 1:       # channels-last mask (N, OH, 2, OW, 2, C) in memory
+        memory = mask.transpose(0, 2, 3, 4, 5, 1)
+        rows = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n, out_h, 1, out_w, 1, c)
+        result = np.empty(memory.shape, dtype=grad.dtype)
+        _parallel.run(lambda start, stop: np.multiply(rows[start:stop], memory[start:stop], out=result[start:stop]),
+                      n, mask.size)
+        return result.transpose(0, 5, 1, 2, 3, 4)
+    rows = np.ascontiguousarray(grad).reshape(n, c, out_h, 1, out_w, 1)
+    result = np.empty(mask.shape, dtype=grad.dtype)
+    _parallel.run(lambda start, stop: np.multiply(rows[start:stop], mask[start:stop], out=result[start:stop]),
+                  n, mask.size)
+    return result
+
+
 @defop("max_pool2d", spec=Spec(cases=_CASES + "max_pool2d_cases"), saves=())
 def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     """Max over each window. Ties: the gradient goes to the first maximum in
@@ -50,28 +91,24 @@ def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     kernel, stride, padding, out_h, out_w = _pool_geometry("max_pool2d", x, kernel_size, stride, padding)
     n, c, h, w = x.shape
     if padding == (0, 0) and kernel == stride == (2, 2) and h % 2 == 0 and w % 2 == 0:
-        # the seeds' 2x2/2 pool: four strided views instead of a window copy
-        corners = [x[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)]   # row-major window order
-        out = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
-        if not ctx.needs_input_grad:    # not recorded: no VJP will need the winners
-            return out
-        # winners as a 0/1 mask over x, first maximum first (PyTorch's tie rule)
-        if x.strides[1] < x.strides[3]:
-            # channels-last memory (what conv2d produces): keep that layout, so
-            # the VJP's product runs over long contiguous channel rows
-            mask = np.empty((n, out_h, 2, out_w, 2, c), dtype=bool).transpose(0, 5, 1, 2, 3, 4)
+        # the seeds' 2x2/2 pool: four strided views instead of a window copy;
+        # channels-last inputs (what conv2d produces) keep that memory order
+        channels_last = x.strides[1] < x.strides[3]
+        if channels_last:
+            out = np.empty((n, out_h, out_w, c), dtype=x.dtype).transpose(0, 3, 1, 2)
         else:
-            mask = np.empty((n, c, out_h, 2, out_w, 2), dtype=bool)
-        # first maximum in row-major window order wins; if none of the first
-        # three corners holds the maximum, the fourth does
-        first = corners[0] == out
-        second = (corners[1] == out) & ~first
-        taken = first | second
-        third = (corners[2] == out) & ~taken
-        taken |= third
-        for k, wins in enumerate((first, second, third, ~taken)):
-            mask[:, :, :, k // 2, :, k % 2] = wins
-        ctx.save(mask=mask)
+            out = np.empty((n, c, out_h, out_w), dtype=x.dtype)
+        mask = None
+        if ctx.needs_input_grad:
+            # winners as a 0/1 mask over x, in x's memory order
+            if channels_last:
+                mask = np.empty((n, out_h, 2, out_w, 2, c), dtype=bool).transpose(0, 5, 1, 2, 3, 4)
+            else:
+                mask = np.empty((n, c, out_h, 2, out_w, 2), dtype=bool)
+            ctx.save(mask=mask)
+        _parallel.run(lambda start, stop: _max_pool_2x2(x[start:stop], out[start:stop],
+                                                          None if mask is None else mask[start:stop]),
+                      n, x.size)
         return out
     low = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = _pad_constant(x, padding, -np.inf if x.dtype.kind == "f" else low)
@@ -96,6 +133,8 @@ def max_pool2d_vjp(ctx, grad_out):
     if "mask" in saved:   # 2x2/2: spread each gradient over its window, keep the winner
         mask = saved["mask"]
         n, c, out_h, out_w = grad_out.data.shape
+        if not is_grad_enabled():    # not differentiated again: one numpy pass
+            return (Tensor(_max_pool_2x2_grad(grad_out.data, mask).reshape(x.data.shape)),)
         spread = grad_out.reshape(n, c, out_h, 1, out_w, 1).broadcast_to(mask.shape)
         return ((spread * Tensor(mask)).reshape(x.data.shape),)
     flat = get_op("index_add")(grad_out.reshape(-1), shape=(x.data.size,), index=saved["positions"],

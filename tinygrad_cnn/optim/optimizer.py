@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from .. import _parallel
 from ..tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]
@@ -492,33 +493,66 @@ class Adam(Optimizer):
         state["step"].data += 1
         step = float(state["step"].data)
         exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-        work = self._scratch(data, 1)
-
-        # m += (1 - b1) * (g - m): PyTorch's lerp form of the moving average.
-        np.subtract(grad, exp_avg, out=work)
-        work *= 1.0 - beta1
-        exp_avg += work
-        # v = b2 * v + (1 - b2) * g * g
-        np.multiply(grad, 1.0 - beta2, out=work)
-        work *= grad
-        exp_avg_sq *= beta2
-        exp_avg_sq += work
-
-        # Python floats, so float32 arrays stay float32.
-        step_size = lr / (1.0 - beta1 ** step)
-        bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+        max_exp_avg_sq = None
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:      # amsgrad switched on after some steps
                 state["max_exp_avg_sq"] = Tensor(np.zeros(data.shape, dtype=data.dtype))
             max_exp_avg_sq = state["max_exp_avg_sq"].data
-            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            exp_avg_sq = max_exp_avg_sq
-        np.sqrt(exp_avg_sq, out=work)
-        work /= bias_correction2_sqrt
-        work += eps
-        np.divide(exp_avg, work, out=work)
-        work *= step_size
-        data -= work
+        # Python floats, so float32 arrays stay float32.
+        constants = (beta1, beta2, lr / (1.0 - beta1 ** step), math.sqrt(1.0 - beta2 ** step), eps)
+        arrays = [data, grad, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
+        _blocked(_adam_math, arrays, constants)
+
+
+def _adam_math(work, data, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, constants):
+    """One Adam update of matching pieces of the arrays, in place; ``work``
+    is scratch space of the same size."""
+    beta1, beta2, step_size, bias_correction2_sqrt, eps = constants
+    # m += (1 - b1) * (g - m): PyTorch's lerp form of the moving average.
+    np.subtract(grad, exp_avg, out=work)
+    work *= 1.0 - beta1
+    exp_avg += work
+    # v = b2 * v + (1 - b2) * g * g
+    np.multiply(grad, 1.0 - beta2, out=work)
+    work *= grad
+    exp_avg_sq *= beta2
+    exp_avg_sq += work
+    if max_exp_avg_sq is not None:
+        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        exp_avg_sq = max_exp_avg_sq
+    np.sqrt(exp_avg_sq, out=work)
+    work /= bias_correction2_sqrt
+    work += eps
+    np.divide(exp_avg, work, out=work)
+    work *= step_size
+    data -= work
+
+
+# an update's arrays are processed this many elements at a time, so that all
+# of its passes over a block run in the core's cache
+_BLOCK = 1 << 15
+
+
+def _blocked(math_fn, arrays, constants):
+    """``math_fn(work, *parts, constants=...)`` over matching blocks of
+    same-shaped arrays, on all threads when they are large. Arrays whose
+    memory orders differ are handled in one piece."""
+    views = [_parallel.flat(a) for a in arrays] if _parallel.same_layout(*arrays) else [None]
+    if any(view is None for view in views):
+        math_fn(np.empty_like(arrays[0]), *arrays, constants=constants)
+        return
+    if views[0].size <= _BLOCK:
+        math_fn(np.empty_like(views[0]), *views, constants=constants)
+        return
+
+    def part(start, stop):
+        work = np.empty(_BLOCK, dtype=views[0].dtype)
+        for low in range(start, stop, _BLOCK):
+            high = min(low + _BLOCK, stop)
+            math_fn(work[:high - low], *(view[low:high] for view in views), constants=constants)
+    blocks = -(-views[0].size // _BLOCK)
+    _parallel.run(lambda first, last: part(first * _BLOCK, min(last * _BLOCK, views[0].size)),
+                  blocks, views[0].size)
 
 
 class AdamW(Adam):
