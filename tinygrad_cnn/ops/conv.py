@@ -54,6 +54,10 @@ def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
     return out
 
 
+# window rows shorter than this many values are copied in transposed order
+_SHORT_RUN = 16
+
+
 def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
     """Windows of a padded channels-last buffer (N, H, W, C) as a
     (groups, N*OH*OW, KH*KW*C/groups) matrix: one copy of a strided view."""
@@ -63,6 +67,14 @@ def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
     windows = as_strided(xp, (n, out_h, out_w, kh, kw, groups, cg),
                          (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc * cg, sc),
                          writeable=False)
+    if groups == 1 and kw * c < _SHORT_RUN:
+        # few channels (a first layer): each window row is only kw * c values,
+        # too short for a fast copy. Build the transposed matrix instead, one
+        # row per kernel position holding the image's pixels in order (long
+        # runs), and hand the product its transpose (BLAS reads either order)
+        transposed = np.empty((kh, kw, c, n, out_h, out_w), dtype=xp.dtype)
+        np.copyto(transposed, windows[:, :, :, :, :, 0].transpose(3, 4, 5, 0, 1, 2))
+        return transposed.reshape(1, kh * kw * c, n * out_h * out_w).transpose(0, 2, 1)
     if groups == 1:
         return _parallel.copy(windows).reshape(1, n * out_h * out_w, kh * kw * c)
     return _parallel.copy(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(groups, n * out_h * out_w, kh * kw * cg)
@@ -83,10 +95,10 @@ def _check_input(op, x, w, groups, weight_name="weight"):
         raise ValueError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
 
 
-def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, keep_cols=None):
+def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, keep_cols=None, bias=None):
     """The forward kernel on arrays (also used by the two adjoint ops).
     ``keep_cols``: a list that receives the im2col matrix, for reuse by the
-    weight gradient."""
+    weight gradient; ``bias``: an optional (F,) array added to the output."""
     _check_input("conv2d", x, w, groups)
     n, c, h, width = x.shape
     f, cg, kh, kw = w.shape
@@ -106,7 +118,9 @@ def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
             f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
             f"dilation {dilation}, padding {padding}")
     xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
-    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols)
+    if bias is not None and bias.shape != (f,):
+        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({f},)")
+    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols, bias)
 
 
 # im2col matrices are built for a few images at a time, at most this many
@@ -123,10 +137,11 @@ def _batch_chunks(n, values_per_image):
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols=None):
+def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols=None, bias=None):
     """Convolution of an already padded (N, H, W, C) buffer; returns NCHW-shaped
     output whose memory is channels last (the matrix product's own layout).
-    ``keep_cols`` (a list) receives the im2col matrix when it fits in one chunk."""
+    ``keep_cols`` (a list) receives the im2col matrix when it fits in one chunk;
+    ``bias`` (F,) is added to each piece of the output while it is in cache."""
     n, c = xp.shape[0], xp.shape[3]
     f, _, kh, kw = w.shape
     weights = _weight_matrix(w, groups)
@@ -140,6 +155,8 @@ def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols
         else:
             per_group = np.matmul(cols, weights.transpose(0, 2, 1))           # (G, rows, F/G)
             rows[...] = per_group.transpose(1, 0, 2).reshape(rows.shape)
+        if bias is not None:
+            rows += bias
     if keep_cols is not None and len(chunks) == 1:
         keep_cols.append(cols)
     return out.transpose(0, 3, 1, 2)
@@ -224,15 +241,9 @@ def conv2d(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     # the weight gradient needs x's im2col matrix again: keep it (when small
     # enough to be built in one piece) rather than copying x's windows twice
     keep = [] if ctx.needs_input_grad[1:2] == (True,) else None
-    out = conv2d_array(x, w, stride, padding, dilation, groups, keep_cols=keep)
+    out = conv2d_array(x, w, stride, padding, dilation, groups, keep_cols=keep, bias=bias)
     if keep:
         ctx.save(cols=keep[0])
-    if bias is not None:
-        if bias.shape != (w.shape[0],):
-            raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({w.shape[0]},)")
-        column = bias.reshape(1, -1, 1, 1)   # in place: the output is freshly allocated
-        _parallel.run(lambda start, stop: np.add(out[start:stop], column, out=out[start:stop]),
-                      out.shape[0], out.size)
     return out
 
 
