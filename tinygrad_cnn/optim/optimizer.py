@@ -147,6 +147,8 @@ class Optimizer:
                 self._check_switches(group)
                 self._check_group(group)
                 checked[group_index] = options
+            if self._update_group(group_index, group):
+                continue
             for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
@@ -164,6 +166,11 @@ class Optimizer:
 
     def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
+
+    def _update_group(self, group_index: int, group: dict) -> bool:
+        """Update a whole group at once and return True, or return False to
+        have ``_update`` called once per parameter."""
+        return False
 
     def _check_group(self, group: Mapping) -> None:
         raise NotImplementedError
@@ -503,6 +510,84 @@ class Adam(Optimizer):
         arrays = [data, grad, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
         _blocked(_adam_math, arrays, constants)
 
+    def _update_group(self, group_index, group):
+        """A small group in one pass: its gradients concatenated, its moments
+        kept in two flat arrays (each parameter's state Tensors are views of
+        them), then each parameter moves by its slice of the update. Taken
+        only in the plain case: every parameter has a gradient of its own
+        dtype and shape, all share one step count, and no weight decay,
+        amsgrad or maximize."""
+        params = group["params"]
+        if (not params or group["amsgrad"] or group["maximize"] or group["weight_decay"] != 0
+                or sum(p.data.size for p in params) > _FLAT_LIMIT):
+            return False
+        dtype = params[0].data.dtype
+        grads = []
+        for param in params:
+            grad = param.grad
+            if grad is None:
+                return False
+            grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+            if grad.dtype != dtype or grad.shape != param.data.shape or param.data.dtype != dtype:
+                return False
+            grads.append(grad)
+        flat = self._flat_moments(group_index, params)
+        if flat is None:
+            return False
+        exp_avg, exp_avg_sq, offsets = flat
+        for param in params:
+            self.state[param]["step"].data += 1
+        step = float(self.state[params[0]]["step"].data)
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        lr, eps = float(group["lr"]), float(group["eps"])
+        constants = (beta1, beta2, lr / (1.0 - beta1 ** step), math.sqrt(1.0 - beta2 ** step), eps)
+        grad = np.concatenate([g.reshape(-1) for g in grads])
+        work = np.empty_like(grad)
+        _adam_math(work, None, grad, exp_avg, exp_avg_sq, constants=constants)
+        for param, start, stop in zip(params, offsets[:-1], offsets[1:]):
+            param.data -= work[start:stop].reshape(param.data.shape)
+            param._version += 1      # an in-place change, as in the per-parameter path
+        return True
+
+    def _flat_moments(self, group_index, params):
+        """(exp_avg, exp_avg_sq, offsets): flat arrays whose slices are the
+        group's state Tensors, built (from the current state) when the group
+        or its state changed since the last step, e.g. after load_state_dict.
+        None when the parameters' step counts differ."""
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        entry = cache.get(group_index)
+        if entry is not None and len(entry[3]) == len(params) and all(
+                param is cached and param in self.state
+                and self.state[param].get("exp_avg") is not None
+                and self.state[param]["exp_avg"].data is view_m and self.state[param]["exp_avg_sq"].data is view_v
+                for param, cached, view_m, view_v in zip(params, entry[3], entry[4], entry[5])):
+            return entry[0], entry[1], entry[2]
+        group = self.param_groups[group_index]
+        states = [self.state.get(param) or self._new_state(param.data, group) for param in params]
+        if len({float(state["step"].data) for state in states}) != 1:
+            return None
+        dtype = params[0].data.dtype
+        offsets = np.cumsum([0] + [param.data.size for param in params]).tolist()
+        exp_avg = np.empty(offsets[-1], dtype=dtype)
+        exp_avg_sq = np.empty(offsets[-1], dtype=dtype)
+        views_m, views_v = [], []
+        for param, state, start, stop in zip(params, states, offsets[:-1], offsets[1:]):
+            view_m = exp_avg[start:stop].reshape(param.data.shape)
+            view_v = exp_avg_sq[start:stop].reshape(param.data.shape)
+            view_m[...] = state["exp_avg"].data
+            view_v[...] = state["exp_avg_sq"].data
+            state["exp_avg"].data, state["exp_avg_sq"].data = view_m, view_v
+            self.state[param] = state
+            views_m.append(view_m)
+            views_v.append(view_v)
+        cache[group_index] = (exp_avg, exp_avg_sq, offsets, list(params), views_m, views_v)
+        return exp_avg, exp_avg_sq, offsets
+
+
+# groups with at most this many values in all are updated as one flat array:
+# for small models the per-call cost of numpy, not arithmetic, is the step
+_FLAT_LIMIT = 1 << 16
+
 
 def _adam_math(work, data, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, constants):
     """One Adam update of matching pieces of the arrays, in place; ``work``
@@ -525,24 +610,25 @@ def _adam_math(work, data, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, co
     work += eps
     np.divide(exp_avg, work, out=work)
     work *= step_size
-    data -= work
+    if data is not None:
+        data -= work
 
 
 # an update's arrays are processed this many elements at a time, so that all
 # of its passes over a block run in the core's cache
-_BLOCK = 1 << 15
+_BLOCK = 1 << 16
 
 
 def _blocked(math_fn, arrays, constants):
     """``math_fn(work, *parts, constants=...)`` over matching blocks of
     same-shaped arrays, on all threads when they are large. Arrays whose
     memory orders differ are handled in one piece."""
+    if arrays[0].size <= _BLOCK:
+        math_fn(np.empty_like(arrays[0]), *arrays, constants=constants)
+        return
     views = [_parallel.flat(a) for a in arrays] if _parallel.same_layout(*arrays) else [None]
     if any(view is None for view in views):
         math_fn(np.empty_like(arrays[0]), *arrays, constants=constants)
-        return
-    if views[0].size <= _BLOCK:
-        math_fn(np.empty_like(views[0]), *views, constants=constants)
         return
 
     def part(start, stop):
