@@ -137,3 +137,26 @@ def test_bias_added_per_piece_equals_one_add(monkeypatch):
     np.testing.assert_allclose(pieces, whole, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match=r"conv2d: bias has shape \(4,\), expected \(5,\)"):
         conv_ops.conv2d_array(x, w, bias=bias[:4])
+
+
+def test_bias_gradient_of_a_channels_last_gradient_is_its_channel_sum():
+    rng = np.random.default_rng(4)
+    grad = _channels_last(rng, (5, 6, 7, 3))
+    with tc.no_grad():
+        got = conv_ops._bias_grad(tc.Tensor(grad))
+    np.testing.assert_allclose(got.data, grad.astype(np.float64).sum((0, 2, 3)), rtol=1e-5, atol=1e-5)
+    assert got.dtype == tc.float32 and got.shape == (6,)
+
+
+def test_weight_gradient_orientations_agree():
+    rng = np.random.default_rng(5)
+    for channels, filters in ((1, 32), (16, 4)):       # kernel columns fewer / more than filters
+        x = rng.standard_normal((4, channels, 8, 8)).astype(np.float32)
+        g = rng.standard_normal((4, filters, 8, 8)).astype(np.float32)
+        got = conv_ops.conv2d_weight_array(x, g, (filters, channels, 3, 3), padding=(1, 1))
+        xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+        expected = np.zeros((filters, channels, 3, 3))
+        for i in range(3):
+            for j in range(3):
+                expected[:, :, i, j] = np.einsum("nfhw,nchw->fc", g, xp[:, :, i:i + 8, j:j + 8])
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

@@ -21,8 +21,9 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import _parallel
 from .._args import conv_output_size
-from ..engine import defop, get_op
+from ..engine import defop, get_op, is_grad_enabled
 from ..spec import Spec
+from ..tensor import Tensor
 
 _CASES = "tinygrad_cnn.testing.nn_cases:"
 
@@ -225,7 +226,8 @@ def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilat
             cols = _im2col(xp[start:stop], kh, kw, stride, dilation, out_h, out_w, groups)
         rows = g_matrix[start:stop].reshape(-1, f)
         if groups == 1:
-            grad[0] += rows.T @ cols[0]                                        # (F, K)
+            # the product with the wider result is the faster one for BLAS
+            grad[0] += rows.T @ cols[0] if cols.shape[2] >= f else (cols[0].T @ rows).T   # (F, K)
         else:
             grad += np.matmul(rows.reshape(-1, groups, f // groups).transpose(1, 2, 0), cols)
     return np.ascontiguousarray(grad.reshape(f, kh, kw, cg).transpose(0, 3, 1, 2))
@@ -253,7 +255,7 @@ def conv2d_vjp(ctx, grad_out):
     geometry = _geometry(ctx.params)
     grad_x = grad_w = grad_b = None
     if len(ctx.inputs) > 2 and ctx.needs_input_grad[2]:
-        grad_b = grad_out.sum((0, 2, 3))
+        grad_b = _bias_grad(grad_out)
     if ctx.needs_input_grad[0]:
         grad_x = get_op("conv_transpose2d")(grad_out, w, **geometry,
                                             output_padding=_output_padding(x.shape, w.shape, geometry))
@@ -261,6 +263,19 @@ def conv2d_vjp(ctx, grad_out):
         grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry,
                                          cols=ctx.saved["cols"] if ctx.saved else None)
     return grad_x, grad_w, grad_b
+
+
+def _bias_grad(grad_out):
+    """Sum over all but the channel axis. A channels-last gradient (what the
+    adjoint ops produce) is a (pixels, channels) matrix: summed by one BLAS
+    product with a vector of ones, several times faster than numpy's sum."""
+    data = grad_out.data
+    n, f, h, w = data.shape
+    if not is_grad_enabled() and data.dtype.kind == "f" and data.strides[1] == data.itemsize and n * h * w > 1:
+        rows = data.transpose(0, 2, 3, 1).reshape(-1, f)      # a view when channels-last
+        if np.shares_memory(rows, data):
+            return Tensor(np.ones(rows.shape[0], dtype=data.dtype) @ rows)
+    return grad_out.sum((0, 2, 3))
 
 
 def _output_padding(input_shape, weight_shape, geometry):
