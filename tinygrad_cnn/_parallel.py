@@ -1,13 +1,14 @@
-"""Large numpy passes on every core.
+"""Large numpy passes split across threads (opt-in).
 
 numpy runs a ufunc, a copy or a reduction on one core but releases the GIL
-while it does, so a pass over a big array split into a few contiguous parts,
-one per thread, runs that many times faster (the matrix products already use
-all cores through BLAS). Small arrays stay on the calling thread: handing
-work to a thread costs ~10-20 us.
-
-``TINYGRAD_CNN_THREADS`` sets the number of threads (default: the machine's
-cores, at most 4); 1 turns the splitting off.
+while it does, so a pass over a big array can be split into contiguous
+parts, one per thread. On this project's 2-core development machine that
+did not pay: the matrix products already keep both cores busy, waking a
+parked thread costs from 20 us to over 0.5 ms, and the second core does not
+share the first one's cache, so the ConvNet step was no faster (and the
+im2col copies slower) with 2 threads than with 1. The default is therefore
+1 thread; ``TINYGRAD_CNN_THREADS=N`` turns the splitting on for machines
+where it pays (measure with benchmarks/bench_convnet.py).
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ import numpy as np
 def _threads_from_environment() -> int:
     value = os.environ.get("TINYGRAD_CNN_THREADS", os.environ.get("TINYGRAD_CNN_COPY_THREADS"))
     if value is None:
-        return max(1, min(4, os.cpu_count() or 1))
+        return 1
     try:
         return max(1, int(value))
     except ValueError:
