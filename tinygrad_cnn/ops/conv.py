@@ -40,15 +40,12 @@ def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
     n, c, h, w = x.shape
     inner_h, inner_w = (h - 1) * spread[0] + 1, (w - 1) * spread[1] + 1
     shape = (n, top + inner_h + bottom, left + inner_w + right, c)
-    if spread != (1, 1):
-        out = np.zeros(shape, dtype=x.dtype)
-    else:
+    if spread == (1, 1) and top == bottom == left == right == 0:
         out = np.empty(shape, dtype=x.dtype)
-        # zero only the border; the interior is overwritten below
-        out[:, :top] = 0
-        out[:, top + inner_h:] = 0
-        out[:, top:top + inner_h, :left] = 0
-        out[:, top:top + inner_h, left + inner_w:] = 0
+    else:
+        # zero-filling the whole buffer is faster than zeroing the border's
+        # short strided runs (measured: 0.65 against 1.0 ms for 100x18x18x64)
+        out = np.zeros(shape, dtype=x.dtype)
     out[:, top:top + inner_h:spread[0], left:left + inner_w:spread[1], :] = x.transpose(0, 2, 3, 1)
     if any(crops):   # negative padding: a view that drops rows/columns (strides stay valid)
         out = out[:, crops[0]:out.shape[1] - crops[1], crops[2]:out.shape[2] - crops[3]]
@@ -133,6 +130,11 @@ def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
 _COLS_BUDGET = 3 << 18
 
 
+# an im2col matrix of at most this many values (8 MiB of float32, e.g. the
+# first layer's) is kept from the forward for the weight gradient
+_KEEP_LIMIT = 1 << 21
+
+
 def _batch_chunks(n, values_per_image):
     step = max(1, _COLS_BUDGET // max(values_per_image, 1))
     return [(start, min(start + step, n)) for start in range(0, n, step)]
@@ -148,6 +150,8 @@ def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols
     weights = _weight_matrix(w, groups)
     out = np.empty((n, out_h, out_w, f), dtype=np.result_type(xp.dtype, w.dtype))
     chunks = _batch_chunks(n, out_h * out_w * kh * kw * c)
+    if keep_cols is not None and n * out_h * out_w * kh * kw * c <= _KEEP_LIMIT:
+        chunks = [(0, n)]     # small enough to keep for the weight gradient: build it whole
     for start, stop in chunks:
         cols = _im2col(xp[start:stop], kh, kw, stride, dilation, out_h, out_w, groups)
         rows = out[start:stop].reshape(-1, f)
