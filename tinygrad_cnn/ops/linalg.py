@@ -12,6 +12,10 @@ def matmul(ctx, a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
                          "(use * to multiply by a scalar)")
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == 1 and b.shape[0] == 1:
+        # an outer product (a linear layer's weight gradient at batch 1):
+        # broadcasting is ~4x faster than BLAS with an inner dimension of 1
+        return np.multiply(a, b)
     try:
         return np.matmul(a, b)
     except ValueError:

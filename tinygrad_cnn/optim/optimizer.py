@@ -149,6 +149,8 @@ class Optimizer:
                 checked[group_index] = options
             if self._update_group(group_index, group):
                 continue
+            # per parameter from here: a group-wide fast path must re-check its state
+            self.__dict__.get("_flat_cache", {}).pop(group_index, None)
             for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
@@ -517,31 +519,35 @@ class Adam(Optimizer):
         only in the plain case: every parameter has a gradient of its own
         dtype and shape, all share one step count, and no weight decay,
         amsgrad or maximize."""
-        params = group["params"]
-        if (not params or group["amsgrad"] or group["maximize"] or group["weight_decay"] != 0
-                or sum(p.data.size for p in params) > _FLAT_LIMIT):
+        if group["amsgrad"] or group["maximize"] or group["weight_decay"] != 0:
             return False
-        dtype = params[0].data.dtype
+        params = group["params"]
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        entry = cache.get(group_index)
+        if entry is None or not _flat_entry_current(entry, params, self.state):
+            if not params or sum(param.data.size for param in params) > _FLAT_LIMIT:
+                return False
+            entry = self._flat_moments(group_index, params)
+            if entry is None:
+                return False
+        exp_avg, exp_avg_sq, offsets, _, states, _, _ = entry
         grads = []
         for param in params:
             grad = param.grad
             if grad is None:
                 return False
             grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-            if grad.dtype != dtype or grad.shape != param.data.shape or param.data.dtype != dtype:
+            data = param.data
+            if grad.dtype != data.dtype or grad.shape != data.shape or data.dtype != exp_avg.dtype:
                 return False
-            grads.append(grad)
-        flat = self._flat_moments(group_index, params)
-        if flat is None:
-            return False
-        exp_avg, exp_avg_sq, offsets = flat
-        for param in params:
-            self.state[param]["step"].data += 1
-        step = float(self.state[params[0]]["step"].data)
+            grads.append(grad.reshape(-1))
+        for state in states:
+            state["step"].data += 1
+        step = float(states[0]["step"].data)
         beta1, beta2 = (float(beta) for beta in group["betas"])
         lr, eps = float(group["lr"]), float(group["eps"])
         constants = (beta1, beta2, lr / (1.0 - beta1 ** step), math.sqrt(1.0 - beta2 ** step), eps)
-        grad = np.concatenate([g.reshape(-1) for g in grads])
+        grad = np.concatenate(grads)
         work = np.empty_like(grad)
         _adam_math(work, None, grad, exp_avg, exp_avg_sq, constants=constants)
         for param, start, stop in zip(params, offsets[:-1], offsets[1:]):
@@ -550,18 +556,10 @@ class Adam(Optimizer):
         return True
 
     def _flat_moments(self, group_index, params):
-        """(exp_avg, exp_avg_sq, offsets): flat arrays whose slices are the
-        group's state Tensors, built (from the current state) when the group
-        or its state changed since the last step, e.g. after load_state_dict.
-        None when the parameters' step counts differ."""
-        cache = self.__dict__.setdefault("_flat_cache", {})
-        entry = cache.get(group_index)
-        if entry is not None and len(entry[3]) == len(params) and all(
-                param is cached and param in self.state
-                and self.state[param].get("exp_avg") is not None
-                and self.state[param]["exp_avg"].data is view_m and self.state[param]["exp_avg_sq"].data is view_v
-                for param, cached, view_m, view_v in zip(params, entry[3], entry[4], entry[5])):
-            return entry[0], entry[1], entry[2]
+        """The group's flat-state entry (exp_avg, exp_avg_sq, offsets, params,
+        states, views of exp_avg, views of exp_avg_sq): flat arrays whose
+        slices become the parameters' state Tensors, filled from the current
+        state. None when the parameters' step counts differ."""
         group = self.param_groups[group_index]
         states = [self.state.get(param) or self._new_state(param.data, group) for param in params]
         if len({float(state["step"].data) for state in states}) != 1:
@@ -580,8 +578,24 @@ class Adam(Optimizer):
             self.state[param] = state
             views_m.append(view_m)
             views_v.append(view_v)
-        cache[group_index] = (exp_avg, exp_avg_sq, offsets, list(params), views_m, views_v)
-        return exp_avg, exp_avg_sq, offsets
+        entry = (exp_avg, exp_avg_sq, offsets, list(params), states, views_m, views_v)
+        self._flat_cache[group_index] = entry
+        return entry
+
+
+def _flat_entry_current(entry, params, state) -> bool:
+    """Whether a flat-state entry still describes ``params`` and their state
+    (not after load_state_dict, a changed parameter list, or state replaced
+    by hand)."""
+    cached_params, states, views_m, views_v = entry[3:]
+    if len(params) != len(cached_params):
+        return False
+    for param, cached, entry_state, view_m, view_v in zip(params, cached_params, states, views_m, views_v):
+        if (param is not cached or state.get(param) is not entry_state
+                or entry_state.get("exp_avg") is None or entry_state["exp_avg"].data is not view_m
+                or entry_state.get("exp_avg_sq") is None or entry_state["exp_avg_sq"].data is not view_v):
+            return False
+    return True
 
 
 # groups with at most this many values in all are updated as one flat array:
