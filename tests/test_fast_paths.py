@@ -160,3 +160,29 @@ def test_weight_gradient_orientations_agree():
             for j in range(3):
                 expected[:, :, i, j] = np.einsum("nfhw,nchw->fc", g, xp[:, :, i:i + 8, j:j + 8])
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_channels_last_pool_equals_the_corner_pool_with_ties():
+    from tinygrad_cnn.ops import pool as pool_ops
+    rng = np.random.default_rng(6)
+    memory = rng.integers(0, 3, (4, 6, 8, 5)).astype(np.float32)      # many ties
+    x_last = memory.transpose(0, 3, 1, 2)
+    x_first = np.ascontiguousarray(x_last)
+    results = []
+    for x in (x_last, x_first):
+        out = np.empty((4, 5, 3, 4), dtype=np.float32)
+        mask = np.empty((4, 5, 3, 2, 4, 2), dtype=bool)
+        pool_ops._max_pool_2x2(x, out, mask)
+        results.append((out, mask))
+    if x_last.strides[1] < x_last.strides[3]:      # the channels-last call took the two-stage path
+        out = np.empty((4, 3, 4, 5), dtype=np.float32).transpose(0, 3, 1, 2)
+        mask = np.empty((4, 3, 2, 4, 2, 5), dtype=bool).transpose(0, 5, 1, 2, 3, 4)
+        pool_ops._max_pool_2x2(x_last, out, mask)
+        results.append((out, mask))
+    for out, mask in results[1:]:
+        np.testing.assert_array_equal(out, results[0][0])
+        np.testing.assert_array_equal(mask, results[0][1])
+    windows = results[-1][1].reshape(4, 5, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4)
+    np.testing.assert_array_equal(windows.sum(1), 1)          # exactly one winner per window
+    values = x_first.reshape(4, 5, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4)
+    np.testing.assert_array_equal(windows.argmax(1), values.argmax(1))   # the first maximum

@@ -48,6 +48,14 @@ def _max_pool_2x2(x, out, mask):
     """2x2/2 max pool of x into ``out``; ``mask`` (N, C, OH, 2, OW, 2), if
     given, receives the winners: the first maximum in row-major window order
     (PyTorch's tie rule)."""
+    n, c, h, w = x.shape
+    memory = x.transpose(0, 2, 3, 1)
+    out_memory = out.transpose(0, 2, 3, 1)
+    mask_memory = None if mask is None else mask.transpose(0, 2, 3, 4, 5, 1)
+    if (memory.flags.c_contiguous and out_memory.flags.c_contiguous
+            and (mask is None or mask_memory.flags.c_contiguous)):
+        _max_pool_2x2_channels_last(memory, out_memory, mask_memory)
+        return
     corners = [x[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)]   # row-major window order
     np.maximum(corners[0], corners[1], out=out)
     np.maximum(out, corners[2], out=out)
@@ -82,6 +90,34 @@ def _max_pool_2x2_grad(grad, mask):
     _parallel.run(lambda start, stop: np.multiply(rows[start:stop], mask[start:stop], out=result[start:stop]),
                   n, mask.size)
     return result
+
+
+def _max_pool_2x2_channels_last(x, out, mask):
+    """The 2x2/2 pool on channels-last memory: x (N, H, W, C), out (N, OH, OW, C),
+    mask (N, OH, 2, OW, 2, C), all C-contiguous. Two pairwise maxima, one of
+    them over whole image rows (long runs) instead of three over strided
+    corners."""
+    n, h, w, c = x.shape
+    if mask is None:
+        # rows first, then columns: the order does not change a maximum
+        rows = x.reshape(n, h // 2, 2, w * c)
+        pairs = np.maximum(rows[:, :, 0], rows[:, :, 1]).reshape(n, h // 2, w // 2, 2, c)
+        np.maximum(pairs[:, :, :, 0], pairs[:, :, :, 1], out=out)
+        return
+    # with winners: columns first, then rows, so that ties go to the first
+    # maximum in row-major window order (PyTorch's rule)
+    pairs = x.reshape(n, h, w // 2, 2, c)
+    left, right = pairs[:, :, :, 0], pairs[:, :, :, 1]
+    right_wins = (right > left).reshape(n, h // 2, 2, w // 2, c)
+    left_wins = ~right_wins
+    halves = np.maximum(left, right).reshape(n, h // 2, 2, w // 2, c)
+    np.maximum(halves[:, :, 0], halves[:, :, 1], out=out)
+    bottom = halves[:, :, 1] > halves[:, :, 0]
+    top = ~bottom
+    np.logical_and(top, left_wins[:, :, 0], out=mask[:, :, 0, :, 0])
+    np.logical_and(top, right_wins[:, :, 0], out=mask[:, :, 0, :, 1])
+    np.logical_and(bottom, left_wins[:, :, 1], out=mask[:, :, 1, :, 0])
+    np.logical_and(bottom, right_wins[:, :, 1], out=mask[:, :, 1, :, 1])
 
 
 @defop("max_pool2d", spec=Spec(cases=_CASES + "max_pool2d_cases"), saves=())
