@@ -631,7 +631,7 @@ def _adam_math(work, data, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, co
 
 # an update's arrays are processed this many elements at a time, so that all
 # of its passes over a block run in the core's cache
-_BLOCK = 1 << 16
+_BLOCK = 1 << 17
 
 
 def _blocked(math_fn, arrays, constants):
