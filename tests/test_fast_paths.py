@@ -186,3 +186,35 @@ def test_channels_last_pool_equals_the_corner_pool_with_ties():
     np.testing.assert_array_equal(windows.sum(1), 1)          # exactly one winner per window
     values = x_first.reshape(4, 5, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4)
     np.testing.assert_array_equal(windows.argmax(1), values.argmax(1))   # the first maximum
+
+
+@pytest.mark.parametrize("kernel,padding", [((3, 3), (1, 1)), ((5, 5), (2, 2)), ((3, 5), (0, 2)),
+                                            ((5, 3), (4, 0)), ((1, 1), (0, 0))])
+def test_both_conv_gradients_from_one_im2col(kernel, padding):
+    rng = np.random.default_rng(7)
+    x = _channels_last(rng, (3, 4, 9, 7))
+    w = rng.standard_normal((6, 4) + kernel).astype(np.float32)
+    geometry = dict(stride=(1, 1), padding=padding, dilation=(1, 1), groups=1)
+    assert conv_ops._shares_input_im2col(w.shape, geometry)
+    out = conv_ops.conv2d_array(x, w, padding=padding)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    grad_x, grad_w = conv_ops._input_and_weight_grads(x, w, g, padding)
+    expected_x = conv_ops.conv_transpose2d_array(g, w, padding=padding,
+                                                 output_padding=conv_ops._output_padding(x.shape, w.shape, geometry))
+    expected_w = conv_ops.conv2d_weight_array(x, g, w.shape, padding=padding)
+    assert grad_x.shape == x.shape and grad_w.shape == w.shape
+    np.testing.assert_allclose(grad_x, expected_x, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(grad_w, expected_w, rtol=1e-5, atol=1e-4)
+
+
+def test_conv_backward_takes_the_shared_path_and_matches_the_ops(monkeypatch):
+    rng = np.random.default_rng(8)
+    x = tc.Tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32), requires_grad=True)
+    w = tc.Tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    (F.conv2d(x, w, padding=1) ** 2).sum().backward()
+    shared = x.grad.data.copy(), w.grad.data.copy()
+    x.grad = w.grad = None
+    monkeypatch.setattr(conv_ops, "_shares_input_im2col", lambda *args: False)
+    (F.conv2d(x, w, padding=1) ** 2).sum().backward()
+    np.testing.assert_allclose(shared[0], x.grad.data, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(shared[1], w.grad.data, rtol=1e-5, atol=1e-5)

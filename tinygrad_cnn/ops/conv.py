@@ -260,6 +260,11 @@ def conv2d_vjp(ctx, grad_out):
     grad_x = grad_w = grad_b = None
     if len(ctx.inputs) > 2 and ctx.needs_input_grad[2]:
         grad_b = _bias_grad(grad_out)
+    if (ctx.needs_input_grad[0] and ctx.needs_input_grad[1] and not is_grad_enabled()
+            and _shares_input_im2col(w.shape, geometry)):
+        # not differentiated again: both gradients from one im2col of the gradient
+        grad_x, grad_w = _input_and_weight_grads(x.data, w.data, grad_out.data, geometry["padding"])
+        return Tensor(grad_x), Tensor(grad_w), grad_b
     if ctx.needs_input_grad[0]:
         grad_x = get_op("conv_transpose2d")(grad_out, w, **geometry,
                                             output_padding=_output_padding(x.shape, w.shape, geometry))
@@ -267,6 +272,45 @@ def conv2d_vjp(ctx, grad_out):
         grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry,
                                          cols=ctx.saved["cols"] if ctx.saved else None)
     return grad_x, grad_w, grad_b
+
+
+def _shares_input_im2col(weight_shape, geometry) -> bool:
+    """Whether _input_and_weight_grads applies: stride 1, no dilation, one
+    group, padding within the kernel's reach."""
+    kh, kw = weight_shape[2:]
+    padding = geometry["padding"]
+    return (geometry["stride"] == (1, 1) and geometry["dilation"] == (1, 1) and geometry["groups"] == 1
+            and 0 <= padding[0] <= kh - 1 and 0 <= padding[1] <= kw - 1)
+
+
+def _input_and_weight_grads(x, w, g, padding):
+    """Both gradients of a stride-1 conv2d from one im2col matrix.
+
+    The input gradient is the convolution of the gradient g, padded by
+    (K - 1 - padding), with the flipped kernel: rows of its im2col matrix are
+    the input's pixels, columns the (i, j, f) offsets. The same matrix gives
+    the weight gradient: x's pixels (a channels-last (pixels, C) matrix,
+    no copy) times it is dW with its kernel flipped,
+    dW[f, c, K-1-i, K-1-j] = sum over pixels of x[pixel, c] * cols[pixel, (i, j, f)],
+    so x's own windows are never copied (the separate weight gradient needs
+    an im2col of x as large as the forward's)."""
+    n, c, h, width = x.shape
+    f, _, kh, kw = w.shape
+    out_h, out_w = g.shape[2:]
+    top, left = kh - 1 - padding[0], kw - 1 - padding[1]
+    gp = _padded_channels_last(g, top, h + kh - 1 - out_h - top, left, width + kw - 1 - out_w - left)
+    # the flipped kernel as a (C, KH*KW*F) matrix whose columns follow the im2col's (i, j, f) order
+    flipped = _weight_matrix(w.transpose(1, 0, 2, 3)[..., ::-1, ::-1], 1)[0]
+    dtype = np.result_type(x.dtype, w.dtype, g.dtype)
+    pixels = np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=dtype).reshape(n * h * width, c)
+    grad_x = np.empty((n, h, width, c), dtype=dtype)
+    grad_w = np.zeros((c, kh * kw * f), dtype=dtype)
+    for start, stop in _batch_chunks(n, h * width * kh * kw * f):
+        cols = _im2col(gp[start:stop], kh, kw, (1, 1), (1, 1), h, width, 1)[0]      # (pixels, KH*KW*F)
+        np.matmul(cols, flipped.T, out=grad_x[start:stop].reshape(-1, c))
+        grad_w += pixels[start * h * width:stop * h * width].T @ cols
+    grad_w = grad_w.reshape(c, kh, kw, f)[:, ::-1, ::-1, :].transpose(3, 0, 1, 2)
+    return grad_x.transpose(0, 3, 1, 2), np.ascontiguousarray(grad_w)
 
 
 def _bias_grad(grad_out):
