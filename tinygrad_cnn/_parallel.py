@@ -17,7 +17,7 @@ import numpy as np
 
 
 def _threads_from_environment() -> int:
-    value = os.environ.get("TINYGRAD_CNN_THREADS", os.environ.get("TINYGRAD_CNN_COPY_THREADS"))
+    value = os.environ.get("TINYGRAD_CNN_THREADS")
     if value is None:
         return 1
     try:
