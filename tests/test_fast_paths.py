@@ -218,3 +218,24 @@ def test_conv_backward_takes_the_shared_path_and_matches_the_ops(monkeypatch):
     (F.conv2d(x, w, padding=1) ** 2).sum().backward()
     np.testing.assert_allclose(shared[0], x.grad.data, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(shared[1], w.grad.data, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_numpy_vjps_equal_the_recorded_ones(batch, reduction):
+    """Plain backward takes the numpy VJPs of linear, log_softmax and
+    nll_loss; create_graph=True takes the Tensor-op ones."""
+    rng = np.random.default_rng(9)
+    x = tc.Tensor(rng.standard_normal((batch, 5)).astype(np.float32), requires_grad=True)
+    layer = nn.Linear(5, 4)
+    labels = tc.Tensor(rng.integers(0, 4, batch))
+    results = []
+    for create_graph in (False, True):
+        loss = F.nll_loss(F.log_softmax(layer(x), dim=1), labels, reduction=reduction)
+        if reduction == "none":
+            loss = (loss * tc.Tensor(np.arange(1, batch + 1, dtype=np.float32))).sum()
+        grads = tc.autograd.grad(loss, [x, layer.weight, layer.bias], create_graph=create_graph)
+        results.append([g.data.copy() for g in grads])
+    for plain, recorded in zip(*results):
+        assert plain.dtype == recorded.dtype == np.float32
+        np.testing.assert_allclose(plain, recorded, rtol=1e-5, atol=1e-6)
