@@ -319,7 +319,7 @@ def _bias_grad(grad_out):
     product with a vector of ones, several times faster than numpy's sum."""
     data = grad_out.data
     n, f, h, w = data.shape
-    if not is_grad_enabled() and data.dtype.kind == "f" and data.strides[1] == data.itemsize and n * h * w > 1:
+    if not is_grad_enabled() and data.dtype.kind == "f" and data.strides[1] == data.itemsize and n * h * w >= 4096:
         rows = data.transpose(0, 2, 3, 1).reshape(-1, f)      # a view when channels-last
         if np.shares_memory(rows, data):
             return Tensor(np.ones(rows.shape[0], dtype=data.dtype) @ rows)
