@@ -1,6 +1,6 @@
 """Where one ConvNet training step spends its time, op by op.
 
-    python benchmarks/profile_convnet.py [--steps 15]
+    python benchmarks/profile_convnet.py [--steps 15] [--torch]
 
 Wraps every registered op's forward and VJP with a timer and runs the seed
 ConvNet's training step at batch 100 (forward, backward, Adam step), then
@@ -8,6 +8,10 @@ prints each op's median milliseconds per step over the steps (each step
 follows a short pause, as in bench_convnet.py, so medians shrug off a busy
 neighbour). A VJP's time includes the ops it calls (for conv2d: its two
 adjoints), so the rows overlap; the forward rows do not.
+
+``--torch`` (with torch installed) also profiles PyTorch's step on the same
+model and batch with torch.profiler (2 threads) and prints its time per step
+for the same parts: convolutions, dense layers, pooling, ReLU, dropout, Adam.
 """
 import argparse
 import collections
@@ -16,9 +20,20 @@ import time
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from bench_convnet import batch, convnet_ours
+from bench_convnet import batch, convnet_ours, convnet_torch, copy_weights
 from tinygrad_cnn import optim
-from _common import wait_quiet
+from _common import try_torch, wait_quiet
+
+# PyTorch's CPU kernels for each part of the step (self time, torch.profiler)
+TORCH_PARTS = {
+    "convolutions, forward": ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward"),
+    "convolutions, backward": ("aten::convolution_backward",),
+    "dense layers": ("aten::mm", "aten::addmm"),
+    "pooling, forward and backward": ("aten::max_pool2d_with_indices", "aten::max_pool2d_with_indices_backward"),
+    "ReLU, forward and backward": ("aten::clamp_min", "aten::threshold_backward", "aten::relu"),
+    "dropout": ("aten::bernoulli_", "aten::div_", "aten::mul"),
+    "Adam": ("Optimizer.step#Adam.step",),
+}
 
 
 def instrument(totals):
@@ -40,6 +55,7 @@ def instrument(totals):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--torch", action="store_true", help="also profile PyTorch's step (torch.profiler)")
     args = parser.parse_args()
     tc.manual_seed(0)
     model = convnet_ours()
@@ -74,6 +90,42 @@ def main():
     for key, seconds in sorted(medians.items(), key=lambda item: -item[1]):
         if seconds >= 5e-5:
             print(f"  {key:<42} {seconds * 1e3:7.2f} ms")
+    if args.torch:
+        profile_torch(model, images, labels, args.steps)
+
+
+def profile_torch(model, images, labels, steps):
+    torch = try_torch(threads=2)
+    if torch is None:
+        print("\n(torch not installed: pip install torch==2.13.0 to compare)")
+        return
+    from torch.profiler import ProfilerActivity, profile
+    theirs = convnet_torch(torch)
+    copy_weights(model, theirs, torch)
+    opt = torch.optim.Adam(theirs.parameters(), lr=1e-3)
+    x, y = torch.tensor(images), torch.tensor(labels)
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(theirs(x), y).backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    wait_quiet(0.3)
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    elapsed = (time.perf_counter() - start) / steps
+    events = {event.key: event for event in prof.key_averages()}
+    print(f"\nPyTorch's step (torch.profiler, {steps} steps in a row, profiler included): "
+          f"{elapsed * 1e3:.1f} ms per step")
+    for part, names in TORCH_PARTS.items():
+        # Adam's step is a Python-level range: its total time; kernels: their own time
+        total = sum((events[name].cpu_time_total if name.startswith("Optimizer") else
+                     events[name].self_cpu_time_total) for name in names if name in events)
+        print(f"  {part:<42} {total / steps / 1e3:7.2f} ms")
 
 
 if __name__ == "__main__":
