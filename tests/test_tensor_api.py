@@ -380,3 +380,24 @@ def test_set_printoptions_like_pytorch():
     finally:
         tc.set_printoptions(profile="default")
         torch.set_printoptions(profile="default")
+
+
+def test_square_is_pow_two():
+    x = tc.tensor([1.5, -2.0, 3.0], requires_grad=True)
+    y = x.square()
+    np.testing.assert_allclose(y.data, [2.25, 4.0, 9.0])
+    assert "PowBackward0" in repr(y.grad_fn) and y.dtype == tc.float32
+    tc.square(x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, -4.0, 6.0])
+    ints = tc.tensor([1, -2, 3]).square()
+    assert ints.dtype == tc.int64 and ints.tolist() == [1, 4, 9]
+
+
+def test_square_matches_torch():
+    torch = pytest.importorskip("torch")
+    values = [[0.5, -1.25], [3.0, -0.0]]
+    ours, theirs = tc.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours.square().sum().backward()
+    theirs.square().sum().backward()
+    np.testing.assert_allclose(ours.square().data, theirs.square().detach().numpy())
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy())

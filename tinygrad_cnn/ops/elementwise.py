@@ -302,6 +302,13 @@ def div(input, other, rounding_mode=None):
 add_face("divide", div)
 
 
+@add_face
+def square(input):
+    """input ** 2, elementwise (as PyTorch, through pow: grad_fn PowBackward0)."""
+    input = input if isinstance(input, Tensor) else Tensor(input)
+    return input ** 2
+
+
 @defop("sin", spec=Spec(), saves=(0,), method=True, function=True)
 def sin(ctx, x):
     """Sine, elementwise."""
