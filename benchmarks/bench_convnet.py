@@ -20,7 +20,9 @@ thresholds, TINYGRAD_CNN_SYSTEM_MALLOC=1) or ``both``. The PyTorch child
 always runs with glibc's own thresholds, as a plain PyTorch program does.
 PyTorch runs with 2 threads (torch.set_num_threads(2)); numpy's BLAS uses the
 machine's cores. Each timed call follows a short sleep, so that neither
-framework's idle worker threads are still spinning when the other one runs. Install the comparison with ``pip install torch==2.13.0``.
+framework's idle worker threads are still spinning when the other one runs,
+and waits while another process keeps the cores busy (benchmarks/_common.py).
+Install the comparison with ``pip install torch==2.13.0``.
 """
 import argparse
 import json
