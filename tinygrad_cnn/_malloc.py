@@ -1,17 +1,14 @@
 """Keep freed array memory for reuse (glibc only).
 
-A training step allocates and frees the same large arrays (im2col matrices,
-activations, gradients) every step. By default glibc hands blocks over 32 MiB
-straight back to the kernel, so each step pays for fresh zeroed pages again
-(page faults cost ~20% of a ConvNet step here). Raising the mmap and trim
-thresholds keeps that memory in the process for the next step, as PyTorch's
-CPU allocator does; resident memory then stays at the high-water mark.
-
-The high-water mark itself does not move (measured when this was written:
-over the first 7 steps of the benchmark ConvNet, batch 100 with Adam, the
-peak resident set grows by 151 MiB with and without the tuning), while with
-glibc's own thresholds every step faults ~9000 pages back in (~134 ms a step
-instead of ~111 ms here).
+A training step allocates and frees the same large arrays (activations,
+gradients, padded buffers) every step. By default glibc hands large blocks
+straight back to the kernel, so each step pays for fresh zeroed pages again:
+measured on the benchmark ConvNet (batch 100, Adam), about 9,000 page faults
+a step with glibc's own thresholds and none with these. Raising the mmap and
+trim thresholds keeps that memory in the process for the next step, as
+PyTorch's CPU allocator does; resident memory then stays at the high-water
+mark, and the high-water mark itself does not move (the peak resident set
+grows by 114 MiB over the first 7 steps either way).
 ``python benchmarks/bench_convnet.py --memory-only --malloc both`` measures it.
 
 Set TINYGRAD_CNN_SYSTEM_MALLOC=1 to leave the C allocator untouched.
