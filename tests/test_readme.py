@@ -5,10 +5,13 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_readme_python_blocks_run(tmp_path):
+    pytest.importorskip("matplotlib", reason="the README's snippets plot (matplotlib: the plot extra)")
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     assert len(blocks) >= 3
     script = tmp_path / "readme_snippets.py"

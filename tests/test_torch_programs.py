@@ -13,9 +13,22 @@ taken out must be identical after collapsing runs of whitespace, replacing ``0x.
 and reading ``torch.float32``/``torch.int64``/... as the numpy dtype names our tensors report
 (the one type-name difference we accept, besides ``.data`` being a numpy array, which no program
 prints). Numbers must be of the same kind (an integer token against an integer token) and
-integers equal exactly; decimals agree within rtol 1e-4 / atol 1e-5, or within one unit of the
-last printed digit (so ``0.1235`` vs ``0.1234`` from float32 rounding across a formatting boundary
-passes, ``46.0 %`` vs ``46.5 %`` does not).
+integers equal exactly. Decimals printed before the program's first optimizer step agree within
+rtol 1e-4 / atol 1e-5, or within one unit of the last printed digit (so ``0.1235`` vs ``0.1234``
+from float32 rounding across a formatting boundary passes, ``46.0 %`` vs ``46.5 %`` does not).
+
+Decimals printed after one or more optimizer steps agree within ``TRAINED_RTOL``. Float32 results
+differ between CPUs by an ulp here and there (another BLAS kernel, another SIMD loop for exp), and
+training magnifies that: the seed ConvNet's second max-pool has two values 2.2e-8 (3 ulps) apart,
+whose order one machine's rounding keeps and another's swaps, so the pool's gradient goes to the
+other pixel; Adam's first update, lr * g / (|g| + eps), is about lr * sign(g) for every component,
+so a few weights whose gradient is ~1e-9 move by a full lr in the other direction. The later
+losses then differ in the 4th digit, on any framework. ``TRAINED_RTOL`` comes from measuring that
+(tests/torch_programs/_sensitivity.py: every summing or transcendental op's float32 output moved
+by one ulp, deterministically per value, 24 runs): the largest relative deviation of a number
+printed after training steps was 3.3e-4 (convnet_mnist; an AVX2 machine against an AVX-512 one
+differs by the same 3.3e-4); the tolerance is three times that. Integers stay exact, and so do
+accuracies in effect: out of a batch of 100 they move in steps of 1%, far beyond the tolerance.
 
 Programs that do not yet work through the alias are listed in KNOWN_FAILING with the reason;
 they are xfail(strict=True), so a program that starts passing fails the suite until its entry is
@@ -23,7 +36,9 @@ removed.
 """
 from __future__ import annotations
 
+import bisect
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -46,6 +61,8 @@ KNOWN_FAILING: dict[str, str] = {}
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 RTOL, ATOL = 1e-4, 1e-5
+# see the module docstring: 3x the largest deviation _sensitivity.py measured after training steps
+TRAINED_RTOL = 1e-3
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
@@ -65,36 +82,43 @@ def _unit(token: str) -> float:
     return 10.0 ** (int(exponent or 0) - decimals)
 
 
-def _numbers_agree(expected: str, actual: str) -> bool:
+def _numbers_agree(expected: str, actual: str, trained: bool = False) -> bool:
     is_int = [not re.search(r"[.eE]", t) for t in (expected, actual)]
     if is_int[0] != is_int[1]:
         return False
     if is_int[0]:
         return int(expected) == int(actual)
     a, b = float(expected), float(actual)
-    tolerance = max(ATOL, RTOL * max(abs(a), abs(b)), 1.01 * max(_unit(expected), _unit(actual)))
+    rtol = TRAINED_RTOL if trained else RTOL
+    tolerance = max(ATOL, rtol * max(abs(a), abs(b)), 1.01 * max(_unit(expected), _unit(actual)))
     return abs(a - b) <= tolerance
 
 
-def compare_outputs(expected: str, actual: str) -> list[str]:
-    """The differences between two program outputs under the suite's tolerance; [] if they agree."""
+def compare_outputs(expected: str, actual: str, steps: list[int] | None = None) -> list[str]:
+    """The differences between two program outputs under the suite's tolerance; [] if they agree.
+    ``steps``: the line counts at which the program took optimizer steps (what the runner records);
+    line i (from 0) was printed after ``bisect_right(steps, i)`` steps."""
     want, got = expected.rstrip("\n").splitlines(), actual.rstrip("\n").splitlines()
+    steps = sorted(steps or [])
     problems = []
     for lineno, (w, g) in enumerate(zip(want, got), 1):
+        trained = bisect.bisect_right(steps, lineno - 1) > 0
         w_norm, g_norm = _normalise(w), _normalise(g)
         w_nums, g_nums = _NUMBER.findall(w_norm), _NUMBER.findall(g_norm)
         same_text = _NUMBER.sub("#", w_norm) == _NUMBER.sub("#", g_norm)
         if not (same_text and len(w_nums) == len(g_nums)
-                and all(_numbers_agree(x, y) for x, y in zip(w_nums, g_nums))):
-            problems.append(f"line {lineno}:\n  torch: {w}\n  ours:  {g}")
+                and all(_numbers_agree(x, y, trained) for x, y in zip(w_nums, g_nums))):
+            after = " (after training steps)" if trained else ""
+            problems.append(f"line {lineno}{after}:\n  torch: {w}\n  ours:  {g}")
     if len(want) != len(got):
         problems.append(f"torch printed {len(want)} lines, ours {len(got)}; first extra line: "
                         f"{(want[len(got)] if len(want) > len(got) else got[len(want)])!r}")
     return problems
 
 
-def _run_all(real: bool) -> dict[str, tuple[int, str, str]]:
-    """Run every program in one subprocess (one import of the framework); name -> (status, out, err)."""
+def _run_all(real: bool) -> dict[str, tuple[int, str, str, list]]:
+    """Run every program in one subprocess (one import of the framework);
+    name -> (status, out, err, line counts at the optimizer steps)."""
     env = dict(os.environ)
     extra = [REPO] if not real else ([TORCHVISION_STUB] if importlib.util.find_spec("torchvision") is None else [])
     env["PYTHONPATH"] = os.pathsep.join(extra + [p for p in [env.get("PYTHONPATH")] if p])
@@ -108,7 +132,8 @@ def _run_all(real: bool) -> dict[str, tuple[int, str, str]]:
                 path = os.path.join(outdir, f"{name}.{suffix}")
                 return open(path).read() if os.path.exists(path) else ""
             status = read("rc")
-            results[name] = (int(status) if status else 1, read("out"), read("err") or "runner died")
+            results[name] = (int(status) if status else 1, read("out"), read("err") or "runner died",
+                             json.loads(read("steps") or "[]"))
         return results
 
 
@@ -130,9 +155,9 @@ def _params():
 
 
 def _check_alias_run(name, result, expected):
-    status, out, err = result
+    status, out, err, steps = result
     assert status == 0 and "Traceback" not in err, f"{name} failed through the alias:\n{err[-3000:]}"
-    problems = compare_outputs(expected, out)
+    problems = compare_outputs(expected, out, steps)
     assert not problems, f"{name}: output differs from PyTorch's:\n" + "\n".join(problems[:10])
 
 
@@ -145,17 +170,17 @@ def test_program_matches_expected(name, alias_runs):
 
 @pytest.mark.parametrize("name", _params())
 def test_program_matches_live_torch(name, alias_runs, torch_runs):
-    status, out, err = torch_runs[name]
+    status, out, err, _ = torch_runs[name]
     assert status == 0, f"{name} fails under real torch:\n{err[-3000:]}"
     _check_alias_run(name, alias_runs[name], out)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_expected_file_is_current(name, torch_runs):
-    status, out, err = torch_runs[name]
+    status, out, err, steps = torch_runs[name]
     assert status == 0, f"{name} fails under real torch:\n{err[-3000:]}"
     with open(os.path.join(PROGRAM_DIR, name + ".expected")) as f:
-        problems = compare_outputs(f.read(), out)
+        problems = compare_outputs(f.read(), out, steps)
     assert not problems, f"{name}.expected is stale; run tests/torch_programs/regenerate.py:\n" + "\n".join(problems)
 
 
@@ -181,6 +206,30 @@ def test_every_program_has_an_expected_file():
 ])
 def test_compare_outputs_tolerance(expected, actual, agree):
     assert (compare_outputs(expected, actual) == []) == agree
+
+
+@pytest.mark.parametrize("expected, actual, before, after", [
+    ("Loss: 2.2016", "Loss: 2.2021", False, True),        # 2.3e-4: what another CPU's rounding gives
+    ("Loss: 2.2016", "Loss: 2.2046", False, False),       # 1.4e-3: beyond TRAINED_RTOL
+    ("Loss: 2.2016", "Loss: 2.2017", True, True),         # one unit of the last digit
+    ("Accuracy: 47.00%", "Accuracy: 48.00%", False, False),   # one more right answer is a difference
+    ("correct 47", "correct 48", False, False),
+])
+def test_compare_outputs_after_training_steps(expected, actual, before, after):
+    """Line 2 printed before any optimizer step (steps=[]) or after one (a step at line count 1)."""
+    assert (compare_outputs("model\n" + expected, "model\n" + actual, steps=[]) == []) == before
+    assert (compare_outputs("model\n" + expected, "model\n" + actual, steps=[1]) == []) == after
+    assert compare_outputs("model\n" + expected, "model\n" + actual, steps=[2]) == [] or not before
+
+
+def test_runner_records_the_optimizer_steps(alias_runs):
+    """convnet_mnist takes 6 Adam steps, each after a printed line count that does not decrease;
+    its first step comes after the 3 data lines and the model's 15-line repr."""
+    status, out, err, steps = alias_runs["convnet_mnist"]
+    assert status == 0, err
+    assert len(steps) == 6 and steps == sorted(steps)
+    assert steps[0] == 18 and out.splitlines()[18].startswith("Epoch [1/2], Step [1/3]")
+    assert alias_runs["tensors_basics"][3] == []
 
 
 def test_the_package_runs_an_unedited_pytorch_program(tmp_path):

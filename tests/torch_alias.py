@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import runpy
 import sys
@@ -21,8 +22,48 @@ import traceback
 from tinygrad_cnn.torch_alias import ALIASES, TorchAlias, install  # noqa: E402,F401  (the package's own alias)
 
 
-def run_one(program: str) -> tuple[int, str, str]:
-    """Run ``program`` as __main__ in a fresh empty working directory; return (status, stdout, stderr)."""
+@contextlib.contextmanager
+def counting_optimizer_steps(out: io.StringIO, real: bool):
+    """Within the block, every optimizer step appends to the yielded list the number of complete
+    lines ``out`` held when the step began: line i was printed after ``bisect_right(list, i)`` steps.
+    Every Optimizer class that defines ``step`` is wrapped (a subclass calling its parent's step
+    counts once)."""
+    if real:
+        import torch.optim as optim_module
+    else:
+        import tinygrad_cnn.optim as optim_module
+    marks: list[int] = []
+    originals = {}
+
+    def counted(fn):
+        def step(self, *args, **kwargs):
+            if self.__dict__.get("_counting_step"):
+                return fn(self, *args, **kwargs)
+            marks.append(out.getvalue().count("\n"))
+            self.__dict__["_counting_step"] = True
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                self.__dict__["_counting_step"] = False
+        return step
+
+    classes = [optim_module.Optimizer]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if "step" in cls.__dict__ and cls not in originals:
+            originals[cls] = cls.__dict__["step"]
+            cls.step = counted(originals[cls])
+    try:
+        yield marks
+    finally:
+        for cls, fn in originals.items():
+            cls.step = fn
+
+
+def run_one(program: str, real: bool = False) -> tuple[int, str, str, list]:
+    """Run ``program`` as __main__ in a fresh empty working directory; return (status, stdout,
+    stderr, steps): ``steps`` as :func:`counting_optimizer_steps` records them."""
     out, err = io.StringIO(), io.StringIO()
     status = 0
     old_cwd, old_argv = os.getcwd(), sys.argv
@@ -30,7 +71,8 @@ def run_one(program: str) -> tuple[int, str, str]:
         os.chdir(workdir)
         sys.argv = [program]
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                    counting_optimizer_steps(out, real) as steps:
                 try:
                     runpy.run_path(program, run_name="__main__")
                 except SystemExit as stop:
@@ -41,15 +83,15 @@ def run_one(program: str) -> tuple[int, str, str]:
         finally:
             os.chdir(old_cwd)
             sys.argv = old_argv
-    return status, out.getvalue(), err.getvalue()
+    return status, out.getvalue(), err.getvalue(), list(steps)
 
 
-def run_batch(outdir: str, programs: list[str]) -> None:
+def run_batch(outdir: str, programs: list[str], real: bool = False) -> None:
     os.makedirs(outdir, exist_ok=True)
     for program in programs:
-        status, out, err = run_one(os.path.abspath(program))
+        status, out, err, steps = run_one(os.path.abspath(program), real)
         name = os.path.splitext(os.path.basename(program))[0]
-        for suffix, text in (("out", out), ("err", err), ("rc", str(status))):
+        for suffix, text in (("out", out), ("err", err), ("rc", str(status)), ("steps", json.dumps(steps))):
             with open(os.path.join(outdir, f"{name}.{suffix}"), "w") as f:
                 f.write(text)
 
@@ -57,11 +99,12 @@ def run_batch(outdir: str, programs: list[str]) -> None:
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--batch"]:
         argv = argv[1:]
-        if argv[:1] == ["--real"]:
+        real = argv[:1] == ["--real"]
+        if real:
             argv = argv[1:]
         else:
             install()
-        run_batch(argv[0], argv[1:])
+        run_batch(argv[0], argv[1:], real)
         return
     install()
     program = argv[0]
