@@ -73,6 +73,7 @@ from . import optim  # noqa: E402,F401
 from . import utils  # noqa: E402,F401  (torch.utils.data; vision is imported explicitly, as torchvision is)
 from .serialization import CheckpointError, load, save  # noqa: E402,F401
 from .training import evaluate, fit, load_checkpoint, plot_history, summary  # noqa: E402,F401
+from . import kernels  # noqa: E402,F401  (the fast implementations register against the ops above)
 
 # numpy's dtypes under PyTorch's names (they print as torch.float32 etc.)
 float32 = float = _torch_dtype(_np.float32)

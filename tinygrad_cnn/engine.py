@@ -153,6 +153,8 @@ class Context:
     # no __slots__: autograd.Function users store their own attributes on ctx
     saved = None
     out = None
+    kernel = None          # the op's fast kernel, when one is in force (see Op.kernel)
+    ran_kernel = False     # whether that kernel's forward ran (else the reference's did)
 
     def save(self, **arrays) -> None:
         """Keep named values (numpy arrays, shapes) for the VJP."""
@@ -181,7 +183,18 @@ class Op:
     positions and/or ``"out"``. Changing one of those in place before the
     backward makes the backward raise instead of computing a wrong gradient.
     The default, ``"all"``, is the safe choice for ops that do not say.
+
+    ``kernel`` is the one hook for fast implementations (tinygrad_cnn.kernels
+    sets it; the engine only calls it): an object with ``forward(ctx, *arrays,
+    **params)`` and ``vjp(ctx, grad_out_array)``, either of which may be None
+    or return ``NotImplemented`` to leave the case to the reference. Its VJP
+    works on arrays and is used only when the gradient is not differentiated
+    again (``create_graph=False``); otherwise the reference VJP runs, after the
+    reference forward is replayed if the kernel's forward ran (so the VJP sees
+    what its own forward saves).
     """
+
+    kernel = None
 
     def __init__(self, name: str, forward: Callable, spec=None, broadcast: bool = False,
                  saves="all"):
@@ -321,8 +334,14 @@ def apply(op: Op, *inputs, **params):
     needs = tuple([t.requires_grad for t in inputs]) if _grad_mode.enabled else ()
     recording = True in needs
     ctx.needs_input_grad = needs if recording else ()
+    kernel = op.kernel
     try:
-        out = op.forward(ctx, *arrays, **params)
+        out = NotImplemented
+        if kernel is not None and kernel.forward is not None:
+            out = kernel.forward(ctx, *arrays, **params)
+            ctx.ran_kernel = out is not NotImplemented
+        if out is NotImplemented:
+            out = op.forward(ctx, *arrays, **params)
     except ValueError as err:
         if op.broadcast:
             try:
@@ -342,6 +361,8 @@ def apply(op: Op, *inputs, **params):
         ctx.inputs = inputs
         ctx.params = params
         ctx.versions = tuple([t._version for t in inputs])
+        if kernel is not None:
+            ctx.kernel = kernel
         result.requires_grad = True
         result._ctx = ctx
         if _anomaly_enabled:
@@ -610,7 +631,7 @@ def _walk(order, grads, wanted, found, retain_graph, create_graph):
             _check_saved(ctx)
             ctx.out = tensor
             try:
-                input_grads = ctx.op.vjp_fn(ctx, g)
+                input_grads = _vjp(ctx, g, create_graph)
             finally:
                 ctx.out = None
             if isinstance(input_grads, Tensor) or input_grads is None:
@@ -629,6 +650,23 @@ def _walk(order, grads, wanted, found, retain_graph, create_graph):
                 grads[key] = grads[key] + parent_grad if key in grads else parent_grad
             if not retain_graph:
                 ctx.release()
+
+
+def _vjp(ctx, g, create_graph: bool):
+    """The input gradients of one recorded op: its kernel's array-level VJP
+    when it has one and the result is not differentiated again, else the
+    reference VJP (in Tensor ops)."""
+    kernel = ctx.kernel
+    if kernel is not None:
+        if not create_graph and kernel.vjp is not None:
+            grads = kernel.vjp(ctx, g.data)
+            if grads is not NotImplemented:
+                return grads
+        if ctx.ran_kernel:
+            # the reference VJP reads what the reference forward saves
+            ctx.saved = None
+            ctx.op.forward(ctx, *[t.data for t in ctx.inputs], **ctx.params)
+    return ctx.op.vjp_fn(ctx, g)
 
 
 def _run_hooks(tensor, g):
