@@ -28,3 +28,18 @@ def pytest_runtest_makereport(item, call):
         if "torch" in reason.lower():
             report.outcome = "failed"
             report.longrepr = f"TINYGRAD_CNN_REQUIRE_TORCH=1 but the test skipped: {reason}"
+
+
+@pytest.fixture
+def fast_kernels():
+    """For tests that describe what the fast kernels keep or do (saved buffers, memory)."""
+    from tinygrad_cnn import kernels
+    with kernels.use("fast"):
+        yield
+
+
+@pytest.fixture
+def reference_kernels():
+    from tinygrad_cnn import kernels
+    with kernels.use("reference"):
+        yield

@@ -89,7 +89,7 @@ def test_summary_of_tinynet_lists_layers_shapes_and_counts():
     assert str(summary(model, (None, 1, 28, 28), print_fn=None)) == text
 
 
-def test_summary_measures_mult_adds_parameter_bytes_and_saved_bytes_of_tinynet():
+def test_summary_measures_mult_adds_parameter_bytes_and_saved_bytes_of_tinynet(fast_kernels):
     stats = summary(tinynet(), (1, 28, 28), print_fn=None)
     layers = {row.type: row for row in stats.layers}
     # by hand: conv 8*26*26 outputs x 1*3*3 taps; linear 10 outputs x 1352 inputs

@@ -80,7 +80,7 @@ def test_dot_has_every_op_with_its_shape_the_parameters_and_the_edges():
     assert sum(lines[0] == "leaf (requires grad)" for lines, _ in plain.values()) == 4
 
 
-def test_show_saved_lists_what_each_op_keeps_and_the_total_is_counted_once_per_buffer():
+def test_show_saved_lists_what_each_op_keeps_and_the_total_is_counted_once_per_buffer(fast_kernels):
     model = tinynet()
     loss = tinynet_loss(model)
     text = viz.to_dot(loss, params=dict(model.named_parameters()), show_saved=True)

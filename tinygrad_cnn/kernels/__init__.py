@@ -32,14 +32,17 @@ KERNEL_SETS = ("fast", "reference")
 
 @dataclass
 class Kernel:
-    """The fast side of one op (or optimizer): ``forward(ctx, *arrays, **params)`` and
-    ``vjp(ctx, grad_out) -> one array (or None) per input``; ``thresholds`` names the sizes at
-    which the kernel changes path (name -> value), so the tests can draw cases on both sides."""
+    """The fast side of one op: ``forward(ctx, *arrays, **params)`` and ``vjp(ctx, grad_out) ->
+    one array (or None) per input``; or of one optimizer: ``step(optimizer, group_index, group)
+    -> bool``, a whole group's update (False leaves the group to the reference update).
+    ``thresholds`` names the sizes at which the kernel changes path (name -> value), so the
+    tests can draw cases on both sides."""
     target: object
     forward: Callable | None = None
     vjp: Callable | None = None
     thresholds: dict = field(default_factory=dict)
     name: str = ""
+    step: Callable | None = None
 
     def __repr__(self):
         return f"<kernel {self.name or getattr(self.target, 'name', self.target)}>"
@@ -50,11 +53,13 @@ _current = "fast"
 
 
 def register(target, forward: Callable | None = None, vjp: Callable | None = None,
-             thresholds: dict | None = None) -> Kernel:
-    """Register the fast forward and/or VJP of ``target`` (an Op, or an Optimizer class whose
-    ``kernel`` is a group update). Replaces an earlier registration for the same target."""
+             thresholds: dict | None = None, step: Callable | None = None) -> Kernel:
+    """Register the fast forward and/or VJP of ``target`` (an Op), or the fast group ``step`` of
+    an Optimizer class. Replaces an earlier registration for the same target."""
+    if not hasattr(target, "kernel"):
+        raise TypeError(f"kernels.register: {target!r} has no kernel hook (expected an Op or an Optimizer class)")
     name = getattr(target, "name", None) or getattr(target, "__name__", repr(target))
-    kernel = Kernel(target, forward, vjp, dict(thresholds or {}), name)
+    kernel = Kernel(target, forward, vjp, dict(thresholds or {}), name, step)
     _KERNELS[target] = kernel
     if _current == "fast":
         target.kernel = kernel
@@ -108,4 +113,4 @@ def _from_environment() -> str:
 
 _current = _from_environment()
 
-# (the kernel modules register themselves on import; see the end of this file once they exist)
+from . import conv, pool, elementwise, linalg, loss, adam  # noqa: E402,F401  (registration)

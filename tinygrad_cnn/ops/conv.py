@@ -1,187 +1,80 @@
-"""Convolution as one matrix product, and its two adjoints.
+"""Convolution and its two adjoints, as the math states them.
 
-Three registered ops close under differentiation, so second derivatives work:
+    conv2d(x, w)            y[n, f, i, j] = sum over c, p, q of
+                                x_padded[n, c, i*s + p*d, j*s + q*d] * w[f, c, p, q]
+    conv_transpose2d(g, w)  the adjoint in x: each g[n, f, i, j] * w[f, c, p, q] is added back
+                            to the input position that the forward read it from
+    conv2d_weight(x, g)     the adjoint in w: dw[f, c, p, q] = sum over n, i, j of
+                                x_padded[n, c, i*s + p*d, j*s + q*d] * g[n, f, i, j]
 
-    conv2d(x, w)            y = x (*) w                      forward
-    conv_transpose2d(g, w)  the input gradient of conv2d      (adjoint in x)
-    conv2d_weight(x, g)     the weight gradient of conv2d     (adjoint in w)
+The three ops close under differentiation (each VJP is written with the other two), so
+gradients of gradients work. The forwards are the plainest numpy: the windows of the padded
+input as a strided view (``as_strided``: no copy), and one ``einsum`` over them.
+``tinygrad_cnn.kernels.conv`` has the fast versions (chunked im2col matrices in channels-last
+memory, one BLAS product per chunk), tested against these.
 
-Each VJP is written with the other two. All three lower to the same kernel:
-im2col windows from ``numpy.lib.stride_tricks.as_strided`` (a read-only view,
-copied once into a matrix), then a single BLAS matrix product. The input
-gradient is computed as a convolution of the (dilated, padded) upstream
-gradient with the flipped kernel, which avoids a col2im scatter-add.
-
-Layouts are PyTorch's: x (N, C, H, W), w (F, C // groups, KH, KW). Outputs
-are NCHW-shaped views of channels-last memory (what the matrix product
-produces); every op here accepts either memory order.
+Layouts are PyTorch's: x (N, C, H, W), w (F, C // groups, KH, KW), output (N, F, OH, OW) with
+OH = (H + 2*padding - dilation*(KH - 1) - 1) // stride + 1.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import _parallel
 from .._args import conv_output_size
-from ..engine import defop, get_op, is_grad_enabled
+from ..engine import defop
 from ..spec import Spec
-from ..tensor import Tensor
 
 _CASES = "tinygrad_cnn.testing.nn_cases:"
 
 
-def _padded_channels_last(x, top, bottom, left, right, spread=(1, 1)):
-    """x (N, C, H, W) in any memory order -> a C-contiguous (N, H', W', C)
-    buffer: zero-padded (negative amounts crop), with ``spread - 1`` zeros
-    between samples when spread > 1 (the transposed convolution's input).
+# --- shape checks (shared with the kernels) ----------------------------------------------------
 
-    Channels last makes each window row (KW x C values) one contiguous run,
-    so the im2col copy moves whole blocks instead of single floats."""
-    crops = [max(-amount, 0) for amount in (top, bottom, left, right)]
-    top, bottom, left, right = (max(amount, 0) for amount in (top, bottom, left, right))
-    n, c, h, w = x.shape
-    inner_h, inner_w = (h - 1) * spread[0] + 1, (w - 1) * spread[1] + 1
-    shape = (n, top + inner_h + bottom, left + inner_w + right, c)
-    if spread == (1, 1) and top == bottom == left == right == 0:
-        out = np.empty(shape, dtype=x.dtype)
-    else:
-        # zero-filling the whole buffer is faster than zeroing the border's
-        # short strided runs (measured: 0.65 against 1.0 ms for 100x18x18x64)
-        out = np.zeros(shape, dtype=x.dtype)
-    out[:, top:top + inner_h:spread[0], left:left + inner_w:spread[1], :] = x.transpose(0, 2, 3, 1)
-    if any(crops):   # negative padding: a view that drops rows/columns (strides stay valid)
-        out = out[:, crops[0]:out.shape[1] - crops[1], crops[2]:out.shape[2] - crops[3]]
-    return out
-
-
-# window rows shorter than this many values are copied in transposed order
-_SHORT_RUN = 16
-
-
-def _im2col(xp, kh, kw, stride, dilation, out_h, out_w, groups):
-    """Windows of a padded channels-last buffer (N, H, W, C) as a
-    (groups, N*OH*OW, KH*KW*C/groups) matrix: one copy of a strided view."""
-    n, _, _, c = xp.shape
-    sn, sh, sw, sc = xp.strides
-    cg = c // groups
-    windows = as_strided(xp, (n, out_h, out_w, kh, kw, groups, cg),
-                         (sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc * cg, sc),
-                         writeable=False)
-    if groups == 1 and kw * c < _SHORT_RUN:
-        # few channels (a first layer): each window row is only kw * c values,
-        # too short for a fast copy. Build the transposed matrix instead, one
-        # row per kernel position holding the image's pixels in order (long
-        # runs), and hand the product its transpose (BLAS reads either order)
-        transposed = np.empty((kh, kw, c, n, out_h, out_w), dtype=xp.dtype)
-        np.copyto(transposed, windows[:, :, :, :, :, 0].transpose(3, 4, 5, 0, 1, 2))
-        return transposed.reshape(1, kh * kw * c, n * out_h * out_w).transpose(0, 2, 1)
-    if groups == 1:
-        return _parallel.copy(windows).reshape(1, n * out_h * out_w, kh * kw * c)
-    return _parallel.copy(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(groups, n * out_h * out_w, kh * kw * cg)
-
-
-def _weight_matrix(w, groups):
-    """(F, Cg, KH, KW) -> (groups, F // groups, KH*KW*Cg), matching _im2col's column order."""
-    f = w.shape[0]
-    return w.transpose(0, 2, 3, 1).reshape(groups, f // groups, -1)
-
-
-def _check_input(op, x, w, groups, weight_name="weight"):
-    if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    if w.ndim != 4:
-        raise ValueError(f"{op}: {weight_name} must be 4-D (F, C/groups, KH, KW), got shape {w.shape}")
-    if groups < 1 or x.shape[1] % groups:
-        raise ValueError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
-
-
-def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, keep_cols=None, bias=None):
-    """The forward kernel on arrays (also used by the two adjoint ops).
-    ``keep_cols``: a list that receives the im2col matrix, for reuse by the
-    weight gradient; ``bias``: an optional (F,) array added to the output."""
-    _check_input("conv2d", x, w, groups)
-    n, c, h, width = x.shape
-    f, cg, kh, kw = w.shape
+def check_conv2d(x_shape, w_shape, stride, padding, dilation, groups, bias_shape=None):
+    """Validate conv2d's arguments; return the output's (OH, OW)."""
+    if len(x_shape) != 4:
+        raise ValueError(f"conv2d: input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(f"conv2d: weight must be 4-D (F, C/groups, KH, KW), got shape {tuple(w_shape)}")
+    n, c, h, width = x_shape
+    f, cg, kh, kw = w_shape
+    if groups < 1 or c % groups:
+        raise ValueError(f"conv2d: groups={groups} does not divide the input's {c} channels")
     if c != cg * groups:
         expects = f"{cg}" if groups == 1 else f"{cg} per group x {groups} groups = {cg * groups}"
         raise ValueError(f"conv2d: input has {c} channels but weight expects {expects} "
-                         f"(input shape {x.shape}, weight shape {w.shape})")
+                         f"(input shape {tuple(x_shape)}, weight shape {tuple(w_shape)})")
     if f % groups:
         raise ValueError(f"conv2d: groups={groups} does not divide the weight's {f} output channels")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
+                         f"dilation {dilation}, padding {padding}")
     out_h = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
     out_w = conv_output_size(width, kw, stride[1], padding[1], dilation[1])
-    if out_h < 1 or out_w < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(
-            f"conv2d: kernel {kh}x{kw} (dilation {dilation}) is larger than the padded input "
-            f"{h + 2 * padding[0]}x{width + 2 * padding[1]} (input shape {x.shape}, padding {padding}, "
-            f"stride {stride})" if out_h < 1 or out_w < 1 else
-            f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
-            f"dilation {dilation}, padding {padding}")
-    xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
-    if bias is not None and bias.shape != (f,):
-        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({f},)")
-    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols, bias)
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"conv2d: kernel {kh}x{kw} (dilation {dilation}) is larger than the padded input "
+                         f"{h + 2 * padding[0]}x{width + 2 * padding[1]} (input shape {tuple(x_shape)}, "
+                         f"padding {padding}, stride {stride})")
+    if bias_shape is not None and tuple(bias_shape) != (f,):
+        raise ValueError(f"conv2d: bias has shape {tuple(bias_shape)}, expected ({f},)")
+    return out_h, out_w
 
 
-# im2col matrices are built for a few images at a time, at most this many
-# values (3 MiB of float32): each piece is still in the cache when the matrix
-# product reads it (measured on the seed ConvNet's second convolution: input
-# gradient 30 -> 19 ms against 16 MiB pieces, forward 19 -> 15 ms), memory
-# stays bounded for any batch size, and the products stay large enough
-# (hundreds of rows) for BLAS to run at full speed
-_COLS_BUDGET = 3 << 18
-
-
-# an im2col matrix of at most this many values (8 MiB of float32, e.g. the
-# first layer's) is kept from the forward for the weight gradient
-_KEEP_LIMIT = 1 << 21
-
-
-def _batch_chunks(n, values_per_image):
-    step = max(1, _COLS_BUDGET // max(values_per_image, 1))
-    return [(start, min(start + step, n)) for start in range(0, n, step)]
-
-
-def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols=None, bias=None):
-    """Convolution of an already padded (N, H, W, C) buffer; returns NCHW-shaped
-    output whose memory is channels last (the matrix product's own layout).
-    ``keep_cols`` (a list) receives the im2col matrix when it fits in one chunk;
-    ``bias`` (F,) is added to each piece of the output while it is in cache."""
-    n, c = xp.shape[0], xp.shape[3]
-    f, _, kh, kw = w.shape
-    weights = _weight_matrix(w, groups)
-    out = np.empty((n, out_h, out_w, f), dtype=np.result_type(xp.dtype, w.dtype))
-    chunks = _batch_chunks(n, out_h * out_w * kh * kw * c)
-    if keep_cols is not None and n * out_h * out_w * kh * kw * c <= _KEEP_LIMIT:
-        chunks = [(0, n)]     # small enough to keep for the weight gradient: build it whole
-    for start, stop in chunks:
-        cols = _im2col(xp[start:stop], kh, kw, stride, dilation, out_h, out_w, groups)
-        rows = out[start:stop].reshape(-1, f)
-        if groups == 1:
-            np.matmul(cols[0], weights[0].T, out=rows)                          # (rows, F)
-        else:
-            per_group = np.matmul(cols, weights.transpose(0, 2, 1))           # (G, rows, F/G)
-            rows[...] = per_group.transpose(1, 0, 2).reshape(rows.shape)
-        if bias is not None:
-            rows += bias
-    if keep_cols is not None and len(chunks) == 1:
-        keep_cols.append(cols)
-    return out.transpose(0, 3, 1, 2)
-
-
-def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                           output_padding=(0, 0)):
-    """Transposed convolution: g (N, Cin, H, W), w (Cin, Cout/groups, KH, KW).
-    Output (N, Cout, (H-1)*s - 2p + d*(K-1) + output_padding + 1, ...)."""
-    _check_input("conv_transpose2d", g, w, groups)
-    n, c_in, h, width = g.shape
-    w_in, cout_g, kh, kw = w.shape
+def check_conv_transpose2d(g_shape, w_shape, stride, padding, dilation, groups, output_padding):
+    """Validate conv_transpose2d's arguments; return the output's (OH, OW)."""
+    if len(g_shape) != 4 or len(w_shape) != 4:
+        raise ValueError(f"conv_transpose2d: input {tuple(g_shape)} and weight {tuple(w_shape)} must be "
+                         "4-D: (N, C_in, H, W) and (C_in, C_out/groups, KH, KW)")
+    n, c_in, h, width = g_shape
+    w_in, _, kh, kw = w_shape
+    if groups < 1 or c_in % groups:
+        raise ValueError(f"conv_transpose2d: groups={groups} does not divide the input's {c_in} channels")
     if c_in != w_in:
         raise ValueError(f"conv_transpose2d: input has {c_in} channels but weight expects {w_in} "
-                         f"(input shape {g.shape}, weight shape {w.shape})")
+                         f"(input shape {tuple(g_shape)}, weight shape {tuple(w_shape)})")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
         raise ValueError(f"conv_transpose2d: invalid geometry stride {stride}, padding {padding}, "
                          f"dilation {dilation}, output_padding {output_padding}")
-    # (PyTorch also accepts output_padding < dilation; we keep it below the
-    # stride, where this op is exactly the adjoint of conv2d)
+    # (PyTorch also accepts output_padding < dilation; below the stride this op is exactly
+    # the adjoint of conv2d)
     if output_padding[0] >= stride[0] or output_padding[1] >= stride[1]:
         raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than "
                          f"stride {stride}")
@@ -189,189 +82,144 @@ def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     out_w = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
     if out_h < 1 or out_w < 1:
         raise ValueError(f"conv_transpose2d: geometry gives an empty output ({out_h}x{out_w}) for "
-                         f"input shape {g.shape} and weight shape {w.shape}")
-    reach_h, reach_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-    top, left = reach_h - padding[0], reach_w - padding[1]
-    spread_h, spread_w = (h - 1) * stride[0] + 1, (width - 1) * stride[1] + 1
-    bottom = out_h + reach_h - spread_h - top
-    right = out_w + reach_w - spread_w - left
-    gp = _padded_channels_last(g, top, bottom, left, right, spread=stride)
-    # flipped kernel with in/out channels swapped within each group
-    flipped = w.reshape(groups, c_in // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
-    flipped = flipped[..., ::-1, ::-1].reshape(groups * cout_g, c_in // groups, kh, kw)
-    return _conv_channels_last(gp, flipped, (1, 1), dilation, groups, out_h, out_w)
+                         f"input shape {tuple(g_shape)} and weight shape {tuple(w_shape)}")
+    return out_h, out_w
 
 
-def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                        cols=None):
-    """Gradient of conv2d with respect to its weight: correlates the input
-    x (N, C, H, W) with the upstream gradient g (N, F, OH, OW). ``cols``: the
-    im2col matrix of x saved by the forward, if any (saves one copy)."""
+def check_conv2d_weight(x_shape, g_shape, weight_shape, stride, padding, dilation, groups):
+    if len(x_shape) != 4 or len(g_shape) != 4 or len(weight_shape) != 4:
+        raise ValueError(f"conv2d_weight: input {tuple(x_shape)}, upstream gradient {tuple(g_shape)} and "
+                         f"weight shape {tuple(weight_shape)} must all be 4-D")
     f, cg, kh, kw = weight_shape
-    if x.ndim != 4 or g.ndim != 4 or len(weight_shape) != 4:
-        raise ValueError(f"conv2d_weight: input {x.shape}, upstream gradient {g.shape} and weight "
-                         f"shape {tuple(weight_shape)} must all be 4-D")
-    n, c, h, width = x.shape
-    out_h, out_w = g.shape[2], g.shape[3]
+    n, c, h, width = x_shape
     expected = (n, f, conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
                 conv_output_size(width, kw, stride[1], padding[1], dilation[1]))
-    if g.shape != expected or c != cg * groups:
-        raise ValueError(f"conv2d_weight: input {x.shape} and upstream gradient {g.shape} do not fit "
-                         f"weight shape {tuple(weight_shape)} (expected gradient shape {expected})")
-    g_matrix = g.transpose(0, 2, 3, 1).reshape(n, out_h * out_w, f)        # (N, OH*OW, F)
-    if cols is not None:
-        chunks, xp = [(0, n)], None
-    else:
-        chunks = _batch_chunks(n, out_h * out_w * kh * kw * c)
-        xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
-    grad = np.zeros((groups, f // groups, kh * kw * cg), dtype=np.result_type(x.dtype, g.dtype))
-    for start, stop in chunks:   # the weight gradient sums over the batch: accumulate chunks
-        if xp is not None:
-            cols = _im2col(xp[start:stop], kh, kw, stride, dilation, out_h, out_w, groups)
-        rows = g_matrix[start:stop].reshape(-1, f)
-        if groups == 1:
-            # the product with the wider result is the faster one for BLAS
-            grad[0] += rows.T @ cols[0] if cols.shape[2] >= f else (cols[0].T @ rows).T   # (F, K)
-        else:
-            grad += np.matmul(rows.reshape(-1, groups, f // groups).transpose(1, 2, 0), cols)
-    return np.ascontiguousarray(grad.reshape(f, kh, kw, cg).transpose(0, 3, 1, 2))
+    if tuple(g_shape) != expected or c != cg * groups:
+        raise ValueError(f"conv2d_weight: input {tuple(x_shape)} and upstream gradient {tuple(g_shape)} do "
+                         f"not fit weight shape {tuple(weight_shape)} (expected gradient shape {expected})")
+
+
+# --- the math ------------------------------------------------------------------------------------
+
+def windows(x, kernel, stride, padding, dilation, out_size):
+    """The (N, C, OH, OW, KH, KW) view of zero-padded x whose [n, c, i, j] entry is the window
+    that output pixel (i, j) reads (read-only; the only copy is the padding)."""
+    x = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    sn, sc, sh, sw = x.strides
+    shape = x.shape[:2] + tuple(out_size) + tuple(kernel)
+    strides = (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1])
+    return as_strided(x, shape, strides, writeable=False)
+
+
+def _grouped(array, groups, axis):
+    """Split ``axis`` of ``array`` into (groups, size // groups)."""
+    shape = array.shape
+    return array.reshape(shape[:axis] + (groups, shape[axis] // groups) + shape[axis + 1:])
+
+
+def conv2d_reference(x, w, bias, stride, padding, dilation, groups):
+    out_size = check_conv2d(x.shape, w.shape, stride, padding, dilation, groups,
+                            None if bias is None else bias.shape)
+    cols = _grouped(windows(x, w.shape[2:], stride, padding, dilation, out_size), groups, 1)
+    # n batch, g group, c channel in group, i j output pixel, p q kernel offset, f filter in group
+    out = np.einsum("ngcijpq,gfcpq->ngfij", cols, _grouped(w, groups, 0), optimize=True)
+    out = out.reshape(x.shape[0], w.shape[0], *out_size)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out.astype(np.result_type(x.dtype, w.dtype), copy=False)
+
+
+def conv_transpose2d_reference(g, w, stride, padding, dilation, groups, output_padding):
+    out_h, out_w = check_conv_transpose2d(g.shape, w.shape, stride, padding, dilation, groups, output_padding)
+    n, c_in, h, width = g.shape
+    kh, kw = w.shape[2:]
+    # every (input pixel, kernel offset) pair's contribution, channels mixed per group
+    parts = np.einsum("ngfij,gfcpq->ngcijpq", _grouped(g, groups, 1), _grouped(w, groups, 0), optimize=True)
+    parts = parts.reshape(n, -1, h, width, kh, kw)
+    # scatter-add each kernel offset's contributions to the positions the forward read them from
+    top, left = padding
+    padded = np.zeros((n, parts.shape[1], out_h + 2 * top, out_w + 2 * left), dtype=np.result_type(g, w))
+    for p in range(kh):
+        for q in range(kw):
+            rows = slice(p * dilation[0], p * dilation[0] + (h - 1) * stride[0] + 1, stride[0])
+            cols = slice(q * dilation[1], q * dilation[1] + (width - 1) * stride[1] + 1, stride[1])
+            padded[:, :, rows, cols] += parts[:, :, :, :, p, q]
+    return padded[:, :, top:top + out_h, left:left + out_w]
+
+
+def conv2d_weight_reference(x, g, weight_shape, stride, padding, dilation, groups):
+    check_conv2d_weight(x.shape, g.shape, weight_shape, stride, padding, dilation, groups)
+    cols = _grouped(windows(x, weight_shape[2:], stride, padding, dilation, g.shape[2:]), groups, 1)
+    grad = np.einsum("ngcijpq,ngfij->gfcpq", cols, _grouped(g, groups, 1), optimize=True)
+    return grad.reshape(weight_shape).astype(np.result_type(x.dtype, g.dtype), copy=False)
+
+
+def output_padding_for(input_shape, weight_shape, stride, padding, dilation):
+    """The output_padding that makes conv_transpose2d give back ``input_shape``: the rows and
+    columns that a strided window never reached (their gradient is zero)."""
+    result = []
+    for axis in (0, 1):
+        size, kernel = input_shape[2 + axis], weight_shape[2 + axis]
+        out = conv_output_size(size, kernel, stride[axis], padding[axis], dilation[axis])
+        result.append(size - ((out - 1) * stride[axis] - 2 * padding[axis] + dilation[axis] * (kernel - 1) + 1))
+    return tuple(result)
 
 
 def _geometry(params):
     return {k: params[k] for k in ("stride", "padding", "dilation", "groups")}
 
 
+# --- the ops --------------------------------------------------------------------------------------
+
 @defop("conv2d", spec=Spec(cases=_CASES + "conv2d_cases"), saves=(0, 1))
 def conv2d(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    """x (N, C, H, W), w (F, C/groups, KH, KW), optional bias (F,)."""
-    # the weight gradient needs x's im2col matrix again: keep it (when small
-    # enough to be built in one piece) rather than copying x's windows twice
-    keep = [] if ctx.needs_input_grad[1:2] == (True,) else None
-    out = conv2d_array(x, w, stride, padding, dilation, groups, keep_cols=keep, bias=bias)
-    if keep:
-        ctx.save(cols=keep[0])
-    return out
+    """x (N, C, H, W), w (F, C/groups, KH, KW), optional bias (F,) -> (N, F, OH, OW)."""
+    return conv2d_reference(x, w, bias, stride, padding, dilation, groups)
 
 
 @conv2d.defvjp
 def conv2d_vjp(ctx, grad_out):
     x, w = ctx.inputs[:2]
     geometry = _geometry(ctx.params)
-    grad_x = grad_w = grad_b = None
-    if len(ctx.inputs) > 2 and ctx.needs_input_grad[2]:
-        grad_b = _bias_grad(grad_out)
-    if (ctx.needs_input_grad[0] and ctx.needs_input_grad[1] and not is_grad_enabled()
-            and _shares_input_im2col(w.shape, geometry)):
-        # not differentiated again: both gradients from one im2col of the gradient
-        grad_x, grad_w = _input_and_weight_grads(x.data, w.data, grad_out.data, geometry["padding"])
-        return Tensor(grad_x), Tensor(grad_w), grad_b
-    if ctx.needs_input_grad[0]:
-        grad_x = get_op("conv_transpose2d")(grad_out, w, **geometry,
-                                            output_padding=_output_padding(x.shape, w.shape, geometry))
-    if ctx.needs_input_grad[1]:
-        grad_w = get_op("conv2d_weight")(x, grad_out, weight_shape=w.shape, **geometry,
-                                         cols=ctx.saved["cols"] if ctx.saved else None)
+    needs = ctx.needs_input_grad
+    grad_x = conv_transpose2d(grad_out, w, **geometry, output_padding=output_padding_for(
+        x.shape, w.shape, geometry["stride"], geometry["padding"], geometry["dilation"])) if needs[0] else None
+    grad_w = conv2d_weight(x, grad_out, weight_shape=w.shape, **geometry) if needs[1] else None
+    grad_b = grad_out.sum((0, 2, 3)) if len(needs) > 2 and needs[2] else None
     return grad_x, grad_w, grad_b
-
-
-def _shares_input_im2col(weight_shape, geometry) -> bool:
-    """Whether _input_and_weight_grads applies: stride 1, no dilation, one
-    group, padding within the kernel's reach."""
-    kh, kw = weight_shape[2:]
-    padding = geometry["padding"]
-    return (geometry["stride"] == (1, 1) and geometry["dilation"] == (1, 1) and geometry["groups"] == 1
-            and 0 <= padding[0] <= kh - 1 and 0 <= padding[1] <= kw - 1)
-
-
-def _input_and_weight_grads(x, w, g, padding):
-    """Both gradients of a stride-1 conv2d from one im2col matrix.
-
-    The input gradient is the convolution of the gradient g, padded by
-    (K - 1 - padding), with the flipped kernel: rows of its im2col matrix are
-    the input's pixels, columns the (i, j, f) offsets. The same matrix gives
-    the weight gradient: x's pixels (a channels-last (pixels, C) matrix,
-    no copy) times it is dW with its kernel flipped,
-    dW[f, c, K-1-i, K-1-j] = sum over pixels of x[pixel, c] * cols[pixel, (i, j, f)],
-    so x's own windows are never copied (the separate weight gradient needs
-    an im2col of x as large as the forward's)."""
-    n, c, h, width = x.shape
-    f, _, kh, kw = w.shape
-    out_h, out_w = g.shape[2:]
-    top, left = kh - 1 - padding[0], kw - 1 - padding[1]
-    gp = _padded_channels_last(g, top, h + kh - 1 - out_h - top, left, width + kw - 1 - out_w - left)
-    # the flipped kernel as a (C, KH*KW*F) matrix whose columns follow the im2col's (i, j, f) order
-    flipped = _weight_matrix(w.transpose(1, 0, 2, 3)[..., ::-1, ::-1], 1)[0]
-    dtype = np.result_type(x.dtype, w.dtype, g.dtype)
-    pixels = np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=dtype).reshape(n * h * width, c)
-    grad_x = np.empty((n, h, width, c), dtype=dtype)
-    grad_w = np.zeros((c, kh * kw * f), dtype=dtype)
-    for start, stop in _batch_chunks(n, h * width * kh * kw * f):
-        cols = _im2col(gp[start:stop], kh, kw, (1, 1), (1, 1), h, width, 1)[0]      # (pixels, KH*KW*F)
-        np.matmul(cols, flipped.T, out=grad_x[start:stop].reshape(-1, c))
-        grad_w += pixels[start * h * width:stop * h * width].T @ cols
-    grad_w = grad_w.reshape(c, kh, kw, f)[:, ::-1, ::-1, :].transpose(3, 0, 1, 2)
-    return grad_x.transpose(0, 3, 1, 2), np.ascontiguousarray(grad_w)
-
-
-def _bias_grad(grad_out):
-    """Sum over all but the channel axis. A channels-last gradient (what the
-    adjoint ops produce) is a (pixels, channels) matrix: summed by one BLAS
-    product with a vector of ones, several times faster than numpy's sum."""
-    data = grad_out.data
-    n, f, h, w = data.shape
-    if not is_grad_enabled() and data.dtype.kind == "f" and data.strides[1] == data.itemsize and n * h * w >= 4096:
-        rows = data.transpose(0, 2, 3, 1).reshape(-1, f)      # a view when channels-last
-        if np.shares_memory(rows, data):
-            return Tensor(np.ones(rows.shape[0], dtype=data.dtype) @ rows)
-    return grad_out.sum((0, 2, 3))
-
-
-def _output_padding(input_shape, weight_shape, geometry):
-    """The output_padding that makes conv_transpose2d give back ``input_shape``
-    (rows a strided window never reached get zero gradient)."""
-    result = []
-    for axis in (0, 1):
-        size, kernel = input_shape[2 + axis], weight_shape[2 + axis]
-        stride, padding, dilation = (geometry[k][axis] for k in ("stride", "padding", "dilation"))
-        out = conv_output_size(size, kernel, stride, padding, dilation)
-        result.append(size - ((out - 1) * stride - 2 * padding + dilation * (kernel - 1) + 1))
-    return tuple(result)
 
 
 @defop("conv_transpose2d", spec=Spec(cases=_CASES + "conv_transpose2d_cases"), saves=(0, 1))
 def conv_transpose2d(ctx, g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                      output_padding=(0, 0)):
-    return conv_transpose2d_array(g, w, stride, padding, dilation, groups, output_padding)
+    """g (N, C_in, H, W), w (C_in, C_out/groups, KH, KW) ->
+    (N, C_out, (H-1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1, ...)."""
+    return conv_transpose2d_reference(g, w, stride, padding, dilation, groups, output_padding)
 
 
 @conv_transpose2d.defvjp
 def conv_transpose2d_vjp(ctx, grad_out):
     g, w = ctx.inputs
     geometry = _geometry(ctx.params)
-    grad_g = grad_w = None
-    if ctx.needs_input_grad[0]:
-        grad_g = get_op("conv2d")(grad_out, w, **geometry)
-    if ctx.needs_input_grad[1]:
-        # conv_transpose2d(g, w) is the input gradient of conv2d(y, w) at upstream g,
-        # so its weight gradient is the weight gradient of that conv: correlate y's gradient with g
-        grad_w = get_op("conv2d_weight")(grad_out, g, weight_shape=w.shape, **geometry)
+    grad_g = conv2d(grad_out, w, **geometry) if ctx.needs_input_grad[0] else None
+    # conv_transpose2d(g, w) is the input gradient of conv2d(y, w) at upstream g, so its weight
+    # gradient is that conv's weight gradient: y's gradient correlated with g
+    grad_w = conv2d_weight(grad_out, g, weight_shape=w.shape, **geometry) if ctx.needs_input_grad[1] else None
     return grad_g, grad_w
 
 
 @defop("conv2d_weight", spec=Spec(cases=_CASES + "conv2d_weight_cases"), saves=(0, 1))
-def conv2d_weight(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                  cols=None):
-    return conv2d_weight_array(x, g, tuple(weight_shape), stride, padding, dilation, groups, cols)
+def conv2d_weight(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """The weight gradient of conv2d: x (N, C, H, W) correlated with g (N, F, OH, OW)."""
+    return conv2d_weight_reference(x, g, tuple(weight_shape), stride, padding, dilation, groups)
 
 
 @conv2d_weight.defvjp
 def conv2d_weight_vjp(ctx, grad_out):
     x, g = ctx.inputs
     geometry = _geometry(ctx.params)
-    grad_x = grad_g = None
-    if ctx.needs_input_grad[0]:
-        grad_x = get_op("conv_transpose2d")(g, grad_out, **geometry,
-                                            output_padding=_output_padding(x.shape, grad_out.shape, geometry))
-    if ctx.needs_input_grad[1]:
-        grad_g = get_op("conv2d")(x, grad_out, **geometry)
+    grad_x = conv_transpose2d(g, grad_out, **geometry, output_padding=output_padding_for(
+        x.shape, grad_out.shape, geometry["stride"], geometry["padding"], geometry["dilation"])) \
+        if ctx.needs_input_grad[0] else None
+    grad_g = conv2d(x, grad_out, **geometry) if ctx.needs_input_grad[1] else None
     return grad_x, grad_g

@@ -3,8 +3,7 @@ gradient back down to its input's shape, so the VJPs here are pure math.
 Each is also ``Tensor.<name>`` and ``tinygrad_cnn.<name>``."""
 import numpy as np
 
-from .. import _parallel
-from ..engine import add_face, apply, defop, get_op, is_grad_enabled
+from ..engine import add_face, apply, defop, get_op
 from ..spec import Spec
 from ..tensor import Tensor, _wrap
 
@@ -144,10 +143,6 @@ def tanh(ctx, x):
 @tanh.defvjp
 def tanh_vjp(ctx, grad_out):
     out = ctx.out
-    if not is_grad_enabled():
-        # plain backward (no create_graph): one numpy expression instead of
-        # three recorded ops; the property tests check both branches
-        return (Tensor(grad_out.data * (1 - out.data * out.data)),)
     return (grad_out * (1 - out * out),)
 
 
@@ -161,31 +156,19 @@ def sigmoid(ctx, x):
 @sigmoid.defvjp
 def sigmoid_vjp(ctx, grad_out):
     out = ctx.out
-    if not is_grad_enabled():   # see tanh_vjp
-        return (Tensor(grad_out.data * out.data * (1 - out.data)),)
     return (grad_out * out * (1 - out),)
 
 
 @defop("relu", spec=Spec(avoid=(0.0,)), saves=("out",), method=True, function=True)
 def relu(ctx, x):
     """max(x, 0), elementwise."""
-    if x.dtype.kind != "f":
-        return np.maximum(x, 0)
-    return _parallel.elementwise(lambda out, part: np.maximum(part, 0, out=out), _parallel.empty_like(x), x)
-
-
-def _relu_grad(result, grad, out):
-    np.multiply(grad, out > 0, out=result)
+    return np.maximum(x, 0)
 
 
 @relu.defvjp
 def relu_vjp(ctx, grad_out):
     # the gradient at exactly 0 is taken as 0, as in PyTorch
-    out = ctx.out.data
-    if not is_grad_enabled() and grad_out.dtype == out.dtype and _parallel.same_layout(grad_out.data, out):
-        # not differentiated again: one threaded pass, no separate mask array
-        return (Tensor(_parallel.elementwise(_relu_grad, _parallel.empty_like(out), grad_out.data, out)),)
-    return (grad_out * _mask(out > 0, grad_out),)
+    return (grad_out * _mask(ctx.out.data > 0, grad_out),)
 
 
 @defop("abs", spec=Spec(avoid=(0.0,)), saves=(0,), method=True, function=True)

@@ -2,7 +2,7 @@
 promoted and the added axis removed again; leading axes broadcast)."""
 import numpy as np
 
-from ..engine import defop, is_grad_enabled
+from ..engine import defop
 from ..tensor import Tensor
 from ..spec import Spec
 
@@ -13,10 +13,6 @@ def matmul(ctx, a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
                          "(use * to multiply by a scalar)")
-    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == 1 and b.shape[0] == 1:
-        # an outer product (a linear layer's weight gradient at batch 1):
-        # broadcasting is ~4x faster than BLAS with an inner dimension of 1
-        return np.multiply(a, b)
     try:
         return np.matmul(a, b)
     except ValueError:
@@ -80,8 +76,6 @@ def linear(ctx, x, weight, bias=None):
 def linear_vjp(ctx, grad_out):
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs_input_grad
-    if not is_grad_enabled():     # not differentiated again: numpy directly, no recorded ops
-        return _linear_grads(x.data, weight.data, grad_out.data, needs)
     grad_x = grad_out @ weight if needs[0] else None
     grad_w = grad_b = None
     if needs[1] or (len(needs) > 2 and needs[2]):
@@ -90,21 +84,6 @@ def linear_vjp(ctx, grad_out):
             grad_w = rows.T @ x.reshape(-1, weight.shape[1])
         if len(needs) > 2 and needs[2]:
             grad_b = rows.sum(0)
-    return grad_x, grad_w, grad_b
-
-
-def _linear_grads(x, weight, grad_out, needs):
-    """linear's three gradients on arrays (the numpy twin of linear_vjp)."""
-    grad_x = grad_w = grad_b = None
-    if needs[0]:
-        grad_x = Tensor(grad_out @ weight)
-    rows = grad_out.reshape(-1, weight.shape[0])
-    if needs[1]:
-        flat_x = x.reshape(-1, weight.shape[1])
-        # one row: an outer product, which broadcasting does ~4x faster than BLAS
-        grad_w = Tensor(np.multiply(rows.T, flat_x) if rows.shape[0] == 1 else rows.T @ flat_x)
-    if len(needs) > 2 and needs[2]:
-        grad_b = Tensor(rows.sum(0))
     return grad_x, grad_w, grad_b
 
 

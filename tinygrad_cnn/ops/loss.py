@@ -3,7 +3,7 @@ pieces that the classification losses of ``nn.functional`` are built from."""
 import numpy as np
 
 from .._args import check_reduction
-from ..engine import defop, is_grad_enabled
+from ..engine import defop
 from ..spec import Spec
 from ..tensor import Tensor
 
@@ -44,9 +44,6 @@ log_softmax_op = log_softmax
 @log_softmax.defvjp
 def log_softmax_vjp(ctx, grad_out):
     out, axis = ctx.out, ctx.params["axis"]
-    if not is_grad_enabled():     # not differentiated again: numpy directly, no recorded ops
-        g = grad_out.data
-        return (Tensor(g - np.exp(out.data) * g.sum(axis, keepdims=True)),)
     return (grad_out - out.exp() * grad_out.sum(axis, keepdim=True),)
 
 
@@ -79,10 +76,6 @@ def nll_loss_vjp(ctx, grad_out):
     onehot = np.zeros((n, classes), dtype=grad_out.dtype)
     onehot[np.arange(n), target.data] = -1.0
     reduction = ctx.params["reduction"]
-    if not is_grad_enabled():     # not differentiated again: numpy directly
-        g = grad_out.data
-        scale = g.reshape(n, 1) if reduction == "none" else g / n if reduction == "mean" else g
-        return Tensor(np.multiply(onehot, scale, dtype=onehot.dtype)), None
     onehot = Tensor(onehot)
     if reduction == "none":
         return onehot * grad_out.reshape(n, 1), None

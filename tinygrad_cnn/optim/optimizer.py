@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .. import _parallel
 from ..tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]
@@ -54,6 +53,7 @@ class Optimizer:
 
     _array_state: tuple[str, ...] = ()
     _count_state: tuple[str, ...] = ()
+    kernel = None     # a fast whole-group update, set by tinygrad_cnn.kernels (see step)
     # PyTorch's switches: a saved group that lacks one (an older checkpoint)
     # takes the default; every other hyperparameter must be in a loaded group.
     _switches = ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused",
@@ -147,10 +147,10 @@ class Optimizer:
                 self._check_switches(group)
                 self._check_group(group)
                 checked[group_index] = options
-            if self._update_group(group_index, group):
+            # the one hook for a fast update (tinygrad_cnn.kernels sets it): a whole group at once,
+            # or False to leave the group to the per-parameter update below
+            if self.kernel is not None and self.kernel.step(self, group_index, group):
                 continue
-            # per parameter from here: a group-wide fast path must re-check its state
-            self.__dict__.get("_flat_cache", {}).pop(group_index, None)
             for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
@@ -168,11 +168,6 @@ class Optimizer:
 
     def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
-
-    def _update_group(self, group_index: int, group: dict) -> bool:
-        """Update a whole group at once and return True, or return False to
-        have ``_update`` called once per parameter."""
-        return False
 
     def _check_group(self, group: Mapping) -> None:
         raise NotImplementedError
@@ -500,160 +495,20 @@ class Adam(Optimizer):
         if not state:
             state.update(self._new_state(data, group))
         state["step"].data += 1
-        step = float(state["step"].data)
-        exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-        max_exp_avg_sq = None
+        t = float(state["step"].data)
+        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        # the moving averages (Python floats as factors, so float32 stays float32);
+        # m += (1 - b1) * (g - m) is PyTorch's lerp form of m = b1 * m + (1 - b1) * g
+        m += (1.0 - beta1) * (grad - m)
+        v *= beta2
+        v += (1.0 - beta2) * grad * grad
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:      # amsgrad switched on after some steps
                 state["max_exp_avg_sq"] = Tensor(np.zeros(data.shape, dtype=data.dtype))
-            max_exp_avg_sq = state["max_exp_avg_sq"].data
-        # Python floats, so float32 arrays stay float32.
-        constants = (beta1, beta2, lr / (1.0 - beta1 ** step), math.sqrt(1.0 - beta2 ** step), eps)
-        arrays = [data, grad, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
-        _blocked(_adam_math, arrays, constants)
-
-    def _update_group(self, group_index, group):
-        """A small group in one pass: its gradients concatenated, its moments
-        kept in two flat arrays (each parameter's state Tensors are views of
-        them), then each parameter moves by its slice of the update. Taken
-        only in the plain case: every parameter has a gradient of its own
-        dtype and shape, all share one step count, and no weight decay,
-        amsgrad or maximize."""
-        if group["amsgrad"] or group["maximize"] or group["weight_decay"] != 0:
-            return False
-        params = group["params"]
-        cache = self.__dict__.setdefault("_flat_cache", {})
-        entry = cache.get(group_index)
-        if entry is None or not _flat_entry_current(entry, params, self.state):
-            if not params or sum(param.data.size for param in params) > _FLAT_LIMIT:
-                return False
-            entry = self._flat_moments(group_index, params)
-            if entry is None:
-                return False
-        exp_avg, exp_avg_sq, offsets, _, states, _, _ = entry
-        grads = []
-        for param in params:
-            grad = param.grad
-            if grad is None:
-                return False
-            grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-            data = param.data
-            if grad.dtype != data.dtype or grad.shape != data.shape or data.dtype != exp_avg.dtype:
-                return False
-            grads.append(grad.reshape(-1))
-        for state in states:
-            state["step"].data += 1
-        step = float(states[0]["step"].data)
-        beta1, beta2 = (float(beta) for beta in group["betas"])
-        lr, eps = float(group["lr"]), float(group["eps"])
-        constants = (beta1, beta2, lr / (1.0 - beta1 ** step), math.sqrt(1.0 - beta2 ** step), eps)
-        grad = np.concatenate(grads)
-        work = np.empty_like(grad)
-        _adam_math(work, None, grad, exp_avg, exp_avg_sq, constants=constants)
-        for param, start, stop in zip(params, offsets[:-1], offsets[1:]):
-            param.data -= work[start:stop].reshape(param.data.shape)
-            param._version += 1      # an in-place change, as in the per-parameter path
-        return True
-
-    def _flat_moments(self, group_index, params):
-        """The group's flat-state entry (exp_avg, exp_avg_sq, offsets, params,
-        states, views of exp_avg, views of exp_avg_sq): flat arrays whose
-        slices become the parameters' state Tensors, filled from the current
-        state. None when the parameters' step counts differ."""
-        group = self.param_groups[group_index]
-        states = [self.state.get(param) or self._new_state(param.data, group) for param in params]
-        if len({float(state["step"].data) for state in states}) != 1:
-            return None
-        dtype = params[0].data.dtype
-        offsets = np.cumsum([0] + [param.data.size for param in params]).tolist()
-        exp_avg = np.empty(offsets[-1], dtype=dtype)
-        exp_avg_sq = np.empty(offsets[-1], dtype=dtype)
-        views_m, views_v = [], []
-        for param, state, start, stop in zip(params, states, offsets[:-1], offsets[1:]):
-            view_m = exp_avg[start:stop].reshape(param.data.shape)
-            view_v = exp_avg_sq[start:stop].reshape(param.data.shape)
-            view_m[...] = state["exp_avg"].data
-            view_v[...] = state["exp_avg_sq"].data
-            state["exp_avg"].data, state["exp_avg_sq"].data = view_m, view_v
-            self.state[param] = state
-            views_m.append(view_m)
-            views_v.append(view_v)
-        entry = (exp_avg, exp_avg_sq, offsets, list(params), states, views_m, views_v)
-        self._flat_cache[group_index] = entry
-        return entry
-
-
-def _flat_entry_current(entry, params, state) -> bool:
-    """Whether a flat-state entry still describes ``params`` and their state
-    (not after load_state_dict, a changed parameter list, or state replaced
-    by hand)."""
-    cached_params, states, views_m, views_v = entry[3:]
-    if len(params) != len(cached_params):
-        return False
-    for param, cached, entry_state, view_m, view_v in zip(params, cached_params, states, views_m, views_v):
-        if (param is not cached or state.get(param) is not entry_state
-                or entry_state.get("exp_avg") is None or entry_state["exp_avg"].data is not view_m
-                or entry_state.get("exp_avg_sq") is None or entry_state["exp_avg_sq"].data is not view_v):
-            return False
-    return True
-
-
-# groups with at most this many values in all are updated as one flat array:
-# for small models the per-call cost of numpy, not arithmetic, is the step
-_FLAT_LIMIT = 1 << 16
-
-
-def _adam_math(work, data, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, constants):
-    """One Adam update of matching pieces of the arrays, in place; ``work``
-    is scratch space of the same size."""
-    beta1, beta2, step_size, bias_correction2_sqrt, eps = constants
-    # m += (1 - b1) * (g - m): PyTorch's lerp form of the moving average.
-    np.subtract(grad, exp_avg, out=work)
-    work *= 1.0 - beta1
-    exp_avg += work
-    # v = b2 * v + (1 - b2) * g * g
-    np.multiply(grad, 1.0 - beta2, out=work)
-    work *= grad
-    exp_avg_sq *= beta2
-    exp_avg_sq += work
-    if max_exp_avg_sq is not None:
-        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        exp_avg_sq = max_exp_avg_sq
-    # step_size * m / (sqrt(v) / bc2 + eps), with bc2 = sqrt(1 - b2 ** t)
-    # moved out of the denominator: one pass fewer
-    np.sqrt(exp_avg_sq, out=work)
-    work += eps * bias_correction2_sqrt
-    np.divide(exp_avg, work, out=work)
-    work *= step_size * bias_correction2_sqrt
-    if data is not None:
-        data -= work
-
-
-# an update's arrays are processed this many elements at a time, so that all
-# of its passes over a block run in the core's cache
-_BLOCK = 1 << 17
-
-
-def _blocked(math_fn, arrays, constants):
-    """``math_fn(work, *parts, constants=...)`` over matching blocks of
-    same-shaped arrays, on all threads when they are large. Arrays whose
-    memory orders differ are handled in one piece."""
-    if arrays[0].size <= _BLOCK:
-        math_fn(np.empty_like(arrays[0]), *arrays, constants=constants)
-        return
-    views = [_parallel.flat(a) for a in arrays] if _parallel.same_layout(*arrays) else [None]
-    if any(view is None for view in views):
-        math_fn(np.empty_like(arrays[0]), *arrays, constants=constants)
-        return
-
-    def part(start, stop):
-        work = np.empty(_BLOCK, dtype=views[0].dtype)
-        for low in range(start, stop, _BLOCK):
-            high = min(low + _BLOCK, stop)
-            math_fn(work[:high - low], *(view[low:high] for view in views), constants=constants)
-    blocks = -(-views[0].size // _BLOCK)
-    _parallel.run(lambda first, last: part(first * _BLOCK, min(last * _BLOCK, views[0].size)),
-                  blocks, views[0].size)
+            v = np.maximum(state["max_exp_avg_sq"].data, v, out=state["max_exp_avg_sq"].data)
+        # bias-corrected step: p -= lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)
+        denom = np.sqrt(v) / math.sqrt(1.0 - beta2 ** t) + eps
+        data -= (lr / (1.0 - beta1 ** t)) * m / denom
 
 
 class AdamW(Adam):
