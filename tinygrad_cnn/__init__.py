@@ -74,6 +74,7 @@ from . import utils  # noqa: E402,F401  (torch.utils.data; vision is imported ex
 from .serialization import CheckpointError, load, save  # noqa: E402,F401
 from .training import evaluate, fit, load_checkpoint, plot_history, summary  # noqa: E402,F401
 from . import kernels  # noqa: E402,F401  (the fast implementations register against the ops above)
+from .kernels import get_num_threads, set_num_threads  # noqa: E402,F401
 
 # numpy's dtypes under PyTorch's names (they print as torch.float32 etc.)
 float32 = float = _torch_dtype(_np.float32)

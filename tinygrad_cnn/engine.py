@@ -663,9 +663,11 @@ def _vjp(ctx, g, create_graph: bool):
             if grads is not NotImplemented:
                 return grads
         if ctx.ran_kernel:
-            # the reference VJP reads what the reference forward saves
+            # the reference VJP reads what the reference forward saves (from now on, for any
+            # later walk through this node too)
             ctx.saved = None
             ctx.op.forward(ctx, *[t.data for t in ctx.inputs], **ctx.params)
+            ctx.ran_kernel = False
     return ctx.op.vjp_fn(ctx, g)
 
 

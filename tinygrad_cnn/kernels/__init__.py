@@ -25,7 +25,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["Kernel", "register", "registered", "use", "current", "KERNEL_SETS"]
+__all__ = ["Kernel", "register", "registered", "use", "current", "KERNEL_SETS", "set_num_threads",
+           "get_num_threads"]
 
 KERNEL_SETS = ("fast", "reference")
 
@@ -113,4 +114,5 @@ def _from_environment() -> str:
 
 _current = _from_environment()
 
+from ._threads import get_num_threads, set_num_threads  # noqa: E402
 from . import conv, pool, elementwise, linalg, loss, adam  # noqa: E402,F401  (registration)

@@ -34,9 +34,24 @@ _pool = None      # started on first use, not on import
 
 def _executor() -> ThreadPoolExecutor:
     global _pool
-    if _pool is None:
+    if _pool is None or _pool._max_workers != THREADS - 1:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
         _pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="tinygrad_cnn")
     return _pool
+
+
+def set_num_threads(count: int) -> None:
+    """How many threads the kernels may split a large pass across (PyTorch's name; here the
+    default is 1, see the module docstring). Matrix products use BLAS's own threads either way."""
+    global THREADS
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"set_num_threads: expected a whole number >= 1, got {count!r}")
+    THREADS = int(count)
+
+
+def get_num_threads() -> int:
+    return THREADS
 
 
 def bounds(n: int, parts: int) -> list[tuple[int, int]]:

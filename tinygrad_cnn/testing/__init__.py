@@ -32,9 +32,11 @@ from ..tensor import Op, Tensor, get_op
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .strategies import (Case, arrays, away_from, broadcastable_shapes, cases_from_spec,
                          distinct_arrays, shapes, tensors)
+from .kernels import check_kernel, kernel_test  # noqa: E402
 
 __all__ = [
     "Case", "GradcheckError", "gradcheck", "gradgradcheck", "check_op", "cases_for", "op_test",
+    "check_kernel", "kernel_test",
     "arrays", "distinct_arrays", "shapes", "broadcastable_shapes", "tensors", "away_from",
 ]
 
@@ -96,8 +98,13 @@ def check_op(op, case: Case, *, second_order: bool | None = None, seed: int = 0)
         return
     tensors = [Tensor(a, requires_grad=i in float_positions) for i, a in enumerate(args)]
 
-    # 2. first derivatives
+    # 2. first derivatives (with the op's fast kernel, if it has one, and with its reference)
     gradcheck(fn, tensors, seed=seed, name=op.name)
+    if op.kernel is not None:
+        from .. import kernels
+        with kernels.use("reference"):
+            gradcheck(fn, [Tensor(a, requires_grad=i in float_positions) for i, a in enumerate(args)],
+                      seed=seed, name=op.name + " (reference)")
 
     # 3. invariants of one backward pass
     out = fn(*tensors)

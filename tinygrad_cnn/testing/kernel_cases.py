@@ -1,0 +1,179 @@
+"""Case strategies for comparing kernels with their reference: ``<op>_cases(thresholds)``.
+
+Each draws, per threshold the kernel declares, on which side of it the case falls, and builds
+shapes that land there (a conv whose im2col matrix needs several chunks, one small enough to be
+kept from the forward, a first layer's few channels, a bias gradient large enough for BLAS...),
+so every path of every kernel is compared with the reference. Values come from a drawn seed
+(large arrays, drawn element by element, would be slow) in float64; pooling cases include ties.
+"""
+import numpy as np
+from hypothesis import strategies as st
+
+from .strategies import Case
+
+
+def _values(draw, shape, layout="nchw", integers=False):
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    if layout == "channels_last" and len(shape) == 4:
+        n, c, h, w = shape
+        base = rng.integers(-3, 4, (n, h, w, c)) if integers else rng.standard_normal((n, h, w, c))
+        return base.astype(np.float64).transpose(0, 3, 1, 2)
+    base = rng.integers(-3, 4, shape) if integers else rng.standard_normal(shape)
+    return base.astype(np.float64)
+
+
+CONV_SIZES = ("small", "chunked", "beyond_keep")
+
+
+@st.composite
+def _conv_geometry(draw, thresholds, size_class=None, few=None):
+    """A conv2d geometry on a drawn side of each threshold: 'chunks' (im2col values per call
+    above cols_budget: several chunks), 'kept' (whole matrix at most keep_limit), 'few' (window
+    rows shorter than short_run), 'bias_blas' (at least bias_blas_pixels output pixels), and the
+    shared-im2col backward's geometry (stride 1, no dilation, one group) or not."""
+    few = draw(st.booleans()) if few is None else few
+    shared = draw(st.booleans())
+    size_class = draw(st.sampled_from(CONV_SIZES)) if size_class is None else size_class
+    # (a 1x1 kernel above the size thresholds would need millions of values)
+    kernel = draw(st.sampled_from([(3, 3), (5, 5), (3, 2)] if few or size_class != "small"
+                                  else [(3, 3), (5, 5), (3, 2), (1, 1)]))
+    groups = 1 if (shared or few) else draw(st.sampled_from([1, 2]))
+    if few:
+        channels = max(1, (thresholds["short_run"] - 1) // kernel[1])   # kw * c < short_run
+        channels = draw(st.integers(1, channels))
+    else:
+        least = -(-thresholds["short_run"] // kernel[1])        # kw * c >= short_run
+        channels = groups * draw(st.integers(least, least + 4))
+    stride = (1, 1) if shared else draw(st.sampled_from([(1, 1), (2, 2), (2, 1)]))
+    dilation = (1, 1) if shared else draw(st.sampled_from([(1, 1), (2, 1)]))
+    padding = tuple(draw(st.integers(0, k - 1)) if shared else draw(st.integers(0, 2)) for k in kernel)
+    side = draw(st.integers(max(kernel) * 2, 12))
+    out_h = (side + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    out_w = (side + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    per_image = out_h * out_w * kernel[0] * kernel[1] * channels
+    if size_class == "small":
+        n = draw(st.integers(1, 3))
+    elif size_class == "chunked":        # more than one chunk, all of it small enough to keep
+        n = thresholds["cols_budget"] // per_image + 1 + draw(st.integers(0, 2))
+        n = min(n, max(1, thresholds["keep_limit"] // per_image))
+    else:                                # beyond what the forward keeps
+        n = thresholds["keep_limit"] // per_image + 1
+    if draw(st.booleans()):              # enough pixels for the BLAS bias gradient
+        n = max(n, -(-thresholds["bias_blas_pixels"] // (out_h * out_w)))
+    filters = groups * draw(st.integers(1, 6))
+    return {
+        "input": (n, channels, side, side),
+        "weight": (filters, channels // groups) + kernel,
+        "output": (n, filters, out_h, out_w),
+        "params": {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups},
+        "layout": draw(st.sampled_from(["nchw", "channels_last"])),
+    }
+
+
+def conv2d_cases(thresholds, size_class=None, few=None):
+    @st.composite
+    def cases(draw):
+        geometry = draw(_conv_geometry(thresholds, size_class, few))
+        x = _values(draw, geometry["input"], geometry["layout"])
+        w = _values(draw, geometry["weight"]) * 0.2
+        args = (x, w, _values(draw, geometry["weight"][:1])) if draw(st.booleans()) else (x, w)
+        return Case(args=args, kwargs=geometry["params"])
+    return cases()
+
+
+def conv_transpose2d_cases(thresholds, size_class=None, few=None):
+    @st.composite
+    def cases(draw):
+        geometry = draw(_conv_geometry(thresholds, size_class, few))
+        params = dict(geometry["params"])
+        params["output_padding"] = tuple(
+            (geometry["input"][2 + a] + 2 * params["padding"][a] - params["dilation"][a]
+             * (geometry["weight"][2 + a] - 1) - 1) % params["stride"][a] for a in (0, 1))
+        g = _values(draw, geometry["output"], geometry["layout"])
+        w = _values(draw, geometry["weight"]) * 0.2
+        return Case(args=(g, w), kwargs=params)
+    return cases()
+
+
+def conv2d_weight_cases(thresholds, size_class=None, few=None):
+    @st.composite
+    def cases(draw):
+        geometry = draw(_conv_geometry(thresholds, size_class, few))
+        x = _values(draw, geometry["input"], geometry["layout"])
+        g = _values(draw, geometry["output"], draw(st.sampled_from(["nchw", "channels_last"])))
+        return Case(args=(x, g), kwargs=dict(geometry["params"], weight_shape=geometry["weight"]))
+    return cases()
+
+
+def max_pool2d_cases(thresholds):
+    """2x2/2 pools over even sizes in either memory order, with ties (small integers), which
+    the kernel takes; other geometries, which it leaves to the reference."""
+    @st.composite
+    def cases(draw):
+        fast = draw(st.booleans())
+        n, c = draw(st.integers(1, 3)), draw(st.integers(1, 5))
+        if fast:
+            h, w = 2 * draw(st.integers(1, 5)), 2 * draw(st.integers(1, 5))
+            kwargs = {"kernel_size": 2, "stride": 2, "padding": 0}
+        else:
+            h, w = draw(st.integers(3, 7)), draw(st.integers(3, 7))
+            kwargs = {"kernel_size": 3, "stride": draw(st.integers(1, 3)), "padding": draw(st.integers(0, 1))}
+        x = _values(draw, (n, c, h, w), draw(st.sampled_from(["nchw", "channels_last"])), integers=True)
+        # the kernel's first-maximum rule is compared on ties; second order is piecewise linear
+        return Case(args=(x,), kwargs=kwargs)
+    return cases()
+
+
+def relu_cases(thresholds):
+    """Arrays on both sides of the size above which threads split the pass (when on), in
+    either memory order, away from the kink at 0."""
+    @st.composite
+    def cases(draw):
+        large = draw(st.booleans())
+        size = thresholds["thread_min_size"] + 7 if large else draw(st.integers(1, 200))
+        x = _values(draw, (size,))
+        x = np.where(np.abs(x) < 0.05, 0.5, x)
+        if draw(st.booleans()) and size % 4 == 0:
+            x = x.reshape(2, 2, -1, 1).transpose(0, 3, 1, 2)
+        return Case(args=(x,))
+    return cases()
+
+
+def matmul_cases(thresholds):
+    """Outer products (inner dimension 1, which the kernel takes) and other products."""
+    @st.composite
+    def cases(draw):
+        m, n = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+        inner = 1 if draw(st.booleans()) else draw(st.integers(2, 6))
+        return Case(args=(_values(draw, (m, inner)), _values(draw, (inner, n))))
+    return cases()
+
+
+def linear_cases(thresholds):
+    """Batch 1 (the outer-product weight gradient) and larger batches, with and without bias."""
+    @st.composite
+    def cases(draw):
+        batch = 1 if draw(st.booleans()) else draw(st.integers(2, 7))
+        features, out = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+        args = [_values(draw, (batch, features)), _values(draw, (out, features))]
+        if draw(st.booleans()):
+            args.append(_values(draw, (out,)))
+        return Case(args=tuple(args))
+    return cases()
+
+
+def _from_op_cases(name):
+    def cases(thresholds):
+        from . import cases_for
+        return cases_for(name)
+    return cases
+
+
+# kernels with no size threshold: the op's own property-test cases reach every path
+tanh_cases = _from_op_cases("tanh")
+sigmoid_cases = _from_op_cases("sigmoid")
+elu_cases = _from_op_cases("elu")
+log_softmax_cases = _from_op_cases("log_softmax")
+nll_loss_cases = _from_op_cases("nll_loss")
+
+__all__ = [name for name in dir() if name.endswith("_cases") and not name.startswith("_")]
