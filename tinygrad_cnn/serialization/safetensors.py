@@ -49,7 +49,8 @@ def prepare_safetensors(state_dict) -> tuple[bytes, list]:
         code = CODES.get(array.dtype)
         if code is None:
             raise TypeError(f"save: '{name}' has dtype {array.dtype}, which safetensors has no code for")
-        array = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False)
+        array = array if array.flags.c_contiguous else np.array(array, order="C")   # (keeps 0-d arrays 0-d)
+        array = array.astype(array.dtype.newbyteorder("<"), copy=False)
         header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
         arrays.append(array)
         offset += array.nbytes
