@@ -283,15 +283,30 @@ def test_tensor_reaching_past_its_storage_is_refused(tmp_path):
         load(path)
 
 
-def test_missing_storage_record_is_named(tmp_path):
+@pytest.mark.parametrize("record, message", [
+    (None, r"the storage record 'archive/data/0' is missing"),
+    (b"\x00" * 8, r"the storage record 'archive/data/0' has 8 bytes, 6 float32 elements need 24"),
+], ids=["missing", "short"])
+def test_storage_record_that_does_not_fit_is_named(tmp_path, record, message):
     path = tmp_path / "w.pt"
     save({"w": Tensor(np.zeros(6, np.float32))}, path)
     with zipfile.ZipFile(path) as archive:
-        records = [(name, archive.read(name)) for name in archive.namelist() if name != "archive/data/0"]
+        records = [(name, archive.read(name)) for name in archive.namelist()]
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in records:
-            archive.writestr(name, data)
-    with pytest.raises(CheckpointError, match=r"the storage record 'archive/data/0' is missing"):
+            if name == "archive/data/0":
+                data = record
+            if data is not None:
+                archive.writestr(name, data)
+    with pytest.raises(CheckpointError, match=rf"w.pt' cannot be loaded: {message}"):
+        load(path)
+
+
+def test_huge_sizes_are_refused_before_allocating(tmp_path):
+    path = tmp_path / "w.pt"
+    save({"w": Tensor(np.zeros(6, np.float32))}, path)
+    edit_pickle(path, b"K\x06\x85", b"\x8a\x08" + (2 ** 62).to_bytes(8, "little") + b"\x85")   # size (2**62,)
+    with pytest.raises(CheckpointError, match=r"w.pt' cannot be loaded: a tensor of size \[4611686018427387904\]"):
         load(path)
 
 

@@ -13,6 +13,7 @@ exactly.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -123,7 +124,7 @@ def _check_entry(name, entry, data_size: int):
                               f"(dtype, shape, data_offsets): {str(entry)[:100]}")
     begin, stop = entry["data_offsets"]
     itemsize = 2 if entry["dtype"] == "BF16" else np.dtype(DTYPES[entry["dtype"]]).itemsize
-    numel = int(np.prod(entry["shape"], dtype=np.int64))
+    numel = math.prod(entry["shape"])      # Python ints: a crafted shape cannot overflow
     if stop - begin != numel * itemsize or stop > data_size:
         raise CheckpointError(f"its tensor '{name}' ({entry['dtype']}, shape {entry['shape']}) has data "
                               f"offsets [{begin}, {stop}], which do not fit it or the file")

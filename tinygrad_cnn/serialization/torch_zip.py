@@ -100,10 +100,10 @@ def read_archive(archive: zipfile.ZipFile, weights_only: bool):
         if name not in present:
             raise CheckpointError(f"the storage record '{name}' is missing")
         info = archive.getinfo(name)
-        array = np.empty(count, dtype=dtype.newbyteorder(byteorder))
-        if info.file_size < array.nbytes:
+        if info.file_size < count * dtype.itemsize:      # checked before anything is allocated
             raise CheckpointError(f"the storage record '{name}' has {info.file_size} bytes, "
-                                  f"{count} {dtype} elements need {array.nbytes}")
+                                  f"{count} {dtype} elements need {count * dtype.itemsize}")
+        array = np.empty(count, dtype=dtype.newbyteorder(byteorder))
         with archive.open(info) as member:
             view = memoryview(array.view(np.uint8))
             while view.nbytes:       # (the last read also checks the record's CRC)

@@ -13,6 +13,7 @@ imports what the file names, as ``pickle`` does: it can run any code.
 from __future__ import annotations
 
 import codecs
+import math
 import pickle
 from collections import Counter, OrderedDict
 
@@ -97,13 +98,13 @@ def _view(elements: np.ndarray, offset, size, stride) -> np.ndarray:
     if not (isinstance(offset, int) and offset >= 0 and isinstance(size, tuple) and isinstance(stride, tuple)
             and len(size) == len(stride) and all(isinstance(n, int) and n >= 0 for n in size + stride)):
         _fail(f"a tensor has a malformed layout (offset {offset!r}, size {size!r}, stride {stride!r})")
-    numel = int(np.prod(size, dtype=np.int64))
+    numel = math.prod(size)       # Python ints: a crafted size cannot overflow
     if numel == 0:
         return np.empty(size, dtype=elements.dtype)
     last = offset + sum((n - 1) * step for n, step in zip(size, stride))
     if last >= elements.size:
         _fail(f"a tensor of size {list(size)} reaches element {last} of a storage of {elements.size}")
-    contiguous = tuple(int(np.prod(size[axis + 1:], dtype=np.int64)) for axis in range(len(size)))
+    contiguous = tuple(math.prod(size[axis + 1:]) for axis in range(len(size)))
     if all(step == want for n, step, want in zip(size, stride, contiguous) if n > 1):
         return elements[offset:offset + numel].reshape(size)
     window = np.lib.stride_tricks.as_strided(elements[offset:], shape=size,
@@ -113,7 +114,7 @@ def _view(elements: np.ndarray, offset, size, stride) -> np.ndarray:
 
 
 def _tensor(array: np.ndarray, requires_grad) -> Tensor:
-    return Tensor(array, requires_grad=bool(requires_grad) and array.dtype.kind in "fc")
+    return Tensor(array, requires_grad=bool(requires_grad) and array.dtype.kind == "f")
 
 
 def rebuild_tensor(storage, storage_offset, size, stride):
