@@ -189,6 +189,14 @@ def test_whole_model_needs_weights_only_false(tmp_path):
     np.testing.assert_array_equal(back(x).detach().numpy(), model(x).detach().numpy())
 
 
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __eq__(self, other):
+        return type(other) is Point and (self.x, self.y) == (other.x, other.y)
+
+
 def test_modules_and_tensors_pickle_with_pickle_itself():
     model = Net()
     back = pickle.loads(pickle.dumps(model))
@@ -624,3 +632,22 @@ def test_safetensors_package_reads_ours_and_we_read_its(tmp_path, torch):
     for key, value in theirs.items():
         np.testing.assert_array_equal(back[key].data, value.float().numpy() if key == "bf" else value.numpy())
     assert back["bf"].dtype == np.float32 and back["h"].dtype == np.float16
+
+
+def test_safe_globals_allow_named_classes_only(tmp_path):
+    from tinygrad_cnn import serialization
+    save({"step": Point(1, 2)}, tmp_path / "p.pt")
+    with pytest.raises(WeightsOnlyError, match=r"add_safe_globals\(\[Point\]\)"):
+        load(tmp_path / "p.pt")
+    with serialization.safe_globals([Point]):
+        assert serialization.get_safe_globals() == [Point]
+        assert load(tmp_path / "p.pt")["step"] == Point(1, 2)
+    assert serialization.get_safe_globals() == []
+    with pytest.raises(WeightsOnlyError, match=r"test_torch_format.Point"):
+        load(tmp_path / "p.pt")
+    serialization.add_safe_globals([(Point, "test_torch_format.Point")])
+    try:
+        assert load(tmp_path / "p.pt")["step"] == Point(1, 2)
+    finally:
+        serialization.clear_safe_globals()
+    assert serialization.get_safe_globals() == []

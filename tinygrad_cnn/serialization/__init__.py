@@ -36,7 +36,9 @@ containers, numbers and strings, and refuses any other global by name
 (``WeightsOnlyError``) before anything is called: nothing from the file is
 executed. Loading a whole pickled object needs ``weights_only=False``, which
 imports and calls whatever the file names -- do it only for files you trust
-(you wrote them, or you trust where they came from). Saving
+(you wrote them, or you trust where they came from) -- or, as in PyTorch,
+naming the classes you trust with ``add_safe_globals([Net, ...])`` (or the
+``safe_globals([...])`` context manager). Saving
 ``model.state_dict()`` and loading it into a model you build avoids the
 question. safetensors files and the old ``.npz`` checkpoints hold no pickle
 at all.
@@ -59,8 +61,10 @@ from .errors import CheckpointError, WeightsOnlyError
 from .npz import STRUCTURE_MEMBER, read_npz_checkpoint
 from .safetensors import looks_like_safetensors, prepare_safetensors, read_safetensors, write_safetensors
 from .torch_zip import is_torch_archive, pickle_object, read_archive, write_archive
+from .unpickler import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals
 
-__all__ = ["save", "load", "CheckpointError", "WeightsOnlyError"]
+__all__ = ["save", "load", "CheckpointError", "WeightsOnlyError", "add_safe_globals", "get_safe_globals",
+           "clear_safe_globals", "safe_globals"]
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a zip with members / an empty zip
 _NPY_MAGIC = b"\x93NUMPY"

@@ -25,7 +25,8 @@ from ..types import Size, CPU, torch_dtype
 from .errors import CheckpointError, WeightsOnlyError
 from .pickler import STORAGE_TYPES
 
-__all__ = ["WeightsOnlyUnpickler", "FullUnpickler", "LoadedStorage"]
+__all__ = ["WeightsOnlyUnpickler", "FullUnpickler", "LoadedStorage", "add_safe_globals", "get_safe_globals",
+           "clear_safe_globals", "safe_globals"]
 
 _STORAGE_DTYPES = {name: dtype for dtype, name in STORAGE_TYPES.items()}
 _BFLOAT16 = "bfloat16"     # numpy has no bfloat16: such tensors load as float32, exactly
@@ -218,6 +219,57 @@ def _name(module: str, name: str) -> str:
     return f"{_RENAMED_MODULES.get(module, module)}.{name}"
 
 
+# --- globals the user trusts (PyTorch's add_safe_globals) -------------------------------
+
+_user_safe_globals: list = []
+
+
+def _user_allowed() -> dict:
+    allowed = {}
+    for entry in _user_safe_globals:
+        obj, name = entry if isinstance(entry, tuple) else (entry, f"{entry.__module__}.{entry.__qualname__}")
+        allowed[name] = obj
+    return allowed
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Allow these functions or classes in weights-only loads, as PyTorch's
+    ``torch.serialization.add_safe_globals``: the loader may then call them,
+    or create such objects and set their state. Each entry is the object, or
+    ``(object, "module.qualified_name")`` when the file names it otherwise."""
+    for entry in safe_globals:
+        if isinstance(entry, tuple) and not (len(entry) == 2 and isinstance(entry[1], str)):
+            raise TypeError(f"add_safe_globals: expected an object or (object, 'module.name'), got {entry!r}")
+        if not isinstance(entry, tuple) and not hasattr(entry, "__qualname__"):
+            raise TypeError(f"add_safe_globals: {entry!r} is neither a function nor a class; "
+                            "pass (object, 'module.name')")
+    _user_safe_globals.extend(safe_globals)
+
+
+def get_safe_globals() -> list:
+    """The globals added by ``add_safe_globals``."""
+    return list(_user_safe_globals)
+
+
+def clear_safe_globals() -> None:
+    _user_safe_globals.clear()
+
+
+class safe_globals:
+    """``with safe_globals([Net]): load(f)``: ``add_safe_globals`` for the
+    block only."""
+
+    def __init__(self, safe_globals: list):
+        self._globals = list(safe_globals)
+
+    def __enter__(self):
+        self._before = get_safe_globals()
+        add_safe_globals(self._globals)
+
+    def __exit__(self, *exc_info):
+        _user_safe_globals[:] = self._before
+
+
 # --- the two unpicklers ------------------------------------------------------------------
 
 
@@ -266,14 +318,18 @@ class WeightsOnlyUnpickler(_ArchiveUnpickler):
     """Refuses every global outside ``ALLOWED``: nothing from the file runs."""
 
     def _other_global(self, full, module, name):
+        allowed = _user_allowed()
+        if full in allowed:
+            return allowed[full]
         raise WeightsOnlyError(
             f"Weights only load failed: the file names the global {full}, which the weights-only "
             "loader does not allow (it allows tensors, storages, dtypes, OrderedDict and plain "
             "containers, numbers and strings). A whole pickled object -- a model saved with "
             "save(model, f), an optimizer, any class of your own -- needs weights_only=False, but "
             "loading with weights_only=False can run arbitrary code: do it only if you trust the "
-            "source of the file. Better: save model.state_dict(), and load it with "
-            "model.load_state_dict(load(f)).")
+            "source of the file (or, trusting just this one, allow it with "
+            f"serialization.add_safe_globals([{name}])). Better: save model.state_dict(), and "
+            "load it with model.load_state_dict(load(f)).")
 
 
 class FullUnpickler(_ArchiveUnpickler):
