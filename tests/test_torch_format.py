@@ -484,6 +484,16 @@ def test_torch_bfloat16_and_parameters_load(tmp_path, torch):
     assert back["mixed"] == {1: (2.5, None, "s", True)}
 
 
+def test_torch_buffers_and_legacy_files(tmp_path, torch):
+    buffer = io.BytesIO()
+    torch.save({"w": torch.arange(3.0)}, buffer)          # records under "archive/", as ours
+    buffer.seek(0)
+    np.testing.assert_array_equal(load(buffer)["w"].data, [0.0, 1.0, 2.0])
+    torch.save({"w": torch.ones(2)}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match=r"old.pt' is in PyTorch's legacy format .* save it again"):
+        load(tmp_path / "old.pt")
+
+
 def torch_convnet(torch):
     tnn = torch.nn
     return tnn.Sequential(
