@@ -11,7 +11,7 @@ four IDX files, the cache, Debian's ``dataset-fashion-mnist`` package);
 ``--download`` fetches it. Without it the example trains on the MNIST sample
 shipped in the package, and says so.
 
-Writes to --out (default runs/fashion): fashion.npz (checkpoint after every
+Writes to --out (default runs/fashion): fashion.pt (checkpoint after every
 epoch: model, optimizer and scheduler), history.csv and, with matplotlib,
 curves.png.
 """
@@ -102,7 +102,7 @@ def main(argv=None):
     scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
                                               steps_per_epoch=len(train_loader))
     os.makedirs(args.out, exist_ok=True)
-    checkpoint = os.path.join(args.out, "fashion.npz")
+    checkpoint = os.path.join(args.out, "fashion.pt")
     start = time.perf_counter()
     history = fit(model, optimizer, train_loader, args.epochs, val_loader=test_loader,
                   log_every=100, progress=not args.no_progress, checkpoint_path=checkpoint,

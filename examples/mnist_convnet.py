@@ -8,7 +8,7 @@ The model is forward-only code: every backward pass comes from the ops' VJPs.
     python examples/mnist_convnet.py --dataset mnist --download
     python examples/mnist_convnet.py --epochs 1 --limit-train 300 --no-progress   # a quick smoke run
 
-Writes to --out (default runs/convnet): convnet.npz (checkpoint after every
+Writes to --out (default runs/convnet): convnet.pt (checkpoint after every
 epoch: model and optimizer state, epoch, history), history.csv, graph.dot (the
 autograd graph of one training step, one node per layer; graph.svg too when
 Graphviz's `dot` is installed), and, with the optional matplotlib (pip install
@@ -89,7 +89,7 @@ def parse_args(argv=None):
                         help="directory holding the IDX files (default: the cache directory)")
     parser.add_argument("--download", action="store_true", help="download missing MNIST / Fashion-MNIST files")
     parser.add_argument("--out", default=os.path.join("runs", "convnet"), metavar="DIR",
-                        help="where convnet.npz, history.csv, curves.png and the pictures go")
+                        help="where convnet.pt, history.csv, curves.png and the pictures go")
     parser.add_argument("--seed", type=int, default=0, help="seeds initialisation, dropout and shuffling")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--limit-train", type=int, default=None, metavar="N",
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     if log_every is None:
         log_every = 100 if len(train_loader) >= 400 else max(1, len(train_loader) // 4)
     os.makedirs(args.out, exist_ok=True)
-    checkpoint_path = os.path.join(args.out, "convnet.npz")
+    checkpoint_path = os.path.join(args.out, "convnet.pt")
     started = time.perf_counter()
     history = fit(model, optimizer, train_loader, epochs=args.epochs, log_every=log_every,
                   progress=not args.no_progress, checkpoint_path=checkpoint_path, track_gradients=True)

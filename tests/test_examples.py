@@ -68,6 +68,6 @@ def test_fashion_modern_smoke_run(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "BatchNorm2d" in result.stdout and "AdaptiveAvgPool2d" in result.stdout
     assert result.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
-    state = tc.load(out / "fashion.npz")
+    state = tc.load(out / "fashion.pt")
     assert state["scheduler"]["total_steps"] == 2          # 256 images, batches of 128
     assert (out / "history.csv").is_file()

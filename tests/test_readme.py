@@ -23,4 +23,4 @@ def test_readme_python_blocks_run(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "tensor([[ 0.5000, -1.0000,  2.0000]]) tensor([1., 2., 3.])" in result.stdout
     assert "Total params: 13,610" in result.stdout
-    assert (tmp_path / "tiny.npz").exists()
+    assert (tmp_path / "tiny.pt").exists() and (tmp_path / "tiny.safetensors").exists()

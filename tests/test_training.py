@@ -347,7 +347,7 @@ def test_convnet_example_smoke_run(tmp_path):
     assert re.fullmatch(r"test accuracy: \d{1,3}\.\d{2}%", lines[-1]), result.stdout
     assert "Total params: 3,199,106" in result.stdout
     assert any(LOG_LINE.match(line) for line in lines)
-    assert (out / "convnet.npz").is_file() and (out / "history.csv").is_file()
+    assert (out / "convnet.pt").is_file() and (out / "history.csv").is_file()
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -4,7 +4,7 @@ the training history (CSV) and its plot, and checkpoints.
     from tinygrad_cnn.training import summary, fit, evaluate, plot_history
     summary(model, (1, 28, 28))
     history = fit(model, optimizer, train_loader, epochs=6, val_loader=val_loader,
-                  checkpoint_path="runs/convnet/convnet.npz")
+                  checkpoint_path="runs/convnet/convnet.pt")
     test_loss, test_accuracy = evaluate(model, test_loader)
     plot_history(history, "runs/convnet/curves.png")
 
