@@ -15,7 +15,7 @@ the optimizer state created by the first step and whatever the allocator
 keeps between steps are included. Median of ``--memory-runs`` children per
 framework, each run's value printed, and the ratio ours / PyTorch.
 ``--malloc`` picks how our child's C allocator runs: ``tuned`` (the
-package's default, see tinygrad_cnn/_malloc.py), ``system`` (glibc's own
+package's default, see tinygrad_cnn/kernels/_malloc.py), ``system`` (glibc's own
 thresholds, TINYGRAD_CNN_SYSTEM_MALLOC=1) or ``both``. The PyTorch child
 always runs with glibc's own thresholds, as a plain PyTorch program does.
 PyTorch runs with 2 threads (torch.set_num_threads(2)); numpy's BLAS uses the

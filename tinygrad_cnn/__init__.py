@@ -10,7 +10,6 @@ import functools as _functools
 
 import numpy as _np
 
-from . import _malloc
 from . import engine
 from .engine import (  # noqa: F401
     Op, defop, enable_grad, get_op, grad, inference_mode, is_grad_enabled, no_grad,
@@ -118,5 +117,3 @@ class backends:
 
 
 __version__ = "0.2.0"
-
-_malloc.tune()

@@ -22,7 +22,7 @@ accepts either memory order.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import _threads, register
+from . import _malloc, _threads, register
 from ..ops import conv as reference
 from ..ops.conv import check_conv2d, check_conv2d_weight, check_conv_transpose2d, output_padding_for
 
@@ -247,6 +247,7 @@ def _geometry(params):
 
 
 def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    _malloc.tune_once()      # keep freed buffers for the next step (see _malloc)
     # the weight gradient needs x's im2col matrix again: keep it (when small enough to be built
     # in one piece) rather than copying x's windows twice
     keep = [] if ctx.needs_input_grad[1:2] == (True,) else None

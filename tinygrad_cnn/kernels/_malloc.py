@@ -11,7 +11,9 @@ mark, and the high-water mark itself does not move (the peak resident set
 grows by 114 MiB over the first 7 steps either way).
 ``python benchmarks/bench_convnet.py --memory-only --malloc both`` measures it.
 
-Set TINYGRAD_CNN_SYSTEM_MALLOC=1 to leave the C allocator untouched.
+The fast kernels apply this the first time a fast convolution runs (``tune_once``), not on
+import, and the reference ops never do. Set TINYGRAD_CNN_SYSTEM_MALLOC=1 to leave the C
+allocator untouched.
 """
 import ctypes
 import os
@@ -31,3 +33,13 @@ def tune() -> bool:
     except (OSError, AttributeError):   # not glibc (e.g. musl): nothing to tune
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 31))
+
+
+_tuned = None
+
+
+def tune_once() -> None:
+    """``tune()`` on the first call; later calls cost one test."""
+    global _tuned
+    if _tuned is None:
+        _tuned = tune()
