@@ -146,6 +146,9 @@ class Context:
                       (``ctx.save(mask=...)``)
     out               the output Tensor, set only while the VJP runs (keeping
                       it permanently would make a reference cycle)
+    node_name         optional: the name ``grad_fn`` shows when it is not the
+                      op's (PyTorch's overloads, composite functions); kept
+                      after backward
     versions          each input's version counter when the op ran, so that
                       an in-place change to a saved input is caught
     """
@@ -162,11 +165,14 @@ class Context:
             self.saved.update(arrays)
 
     def release(self) -> None:
-        """Drop everything saved for backward (called after the VJP runs)."""
-        op = self.op
+        """Drop everything saved for backward (called after the VJP runs);
+        the node's name (``grad_fn``) stays."""
+        op, name = self.op, self.__dict__.get("node_name")
         self.__dict__.clear()
         self.op = op
         self.inputs = None
+        if name is not None:
+            self.node_name = name
 
 
 class Op:

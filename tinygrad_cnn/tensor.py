@@ -77,6 +77,9 @@ def _backward_name(op_name: str) -> str:
 def _node_name(ctx) -> str:
     """The grad_fn's name; indexing is named by its index, as PyTorch's
     (``x[:2]`` SliceBackward0, ``x[0]`` SelectBackward0, ``x[mask]`` IndexBackward0)."""
+    name = getattr(ctx, "node_name", None)
+    if name is not None:
+        return name
     params = getattr(ctx, "params", None)
     if ctx.op.name != "getitem" or not params or "index" not in params:
         return _backward_name(ctx.op.name)
@@ -767,6 +770,26 @@ class Tensor:
         def out_of_place(old):
             raise RuntimeError("scatter_: not supported on a tensor that is part of a graph")
         return self._inplace("scatter_", out_of_place, in_array)
+
+    def index_put_(self, indices, values, accumulate=False):
+        """``self[indices] = values`` in place (``indices``: a tuple of index
+        tensors); ``accumulate=True`` adds, summing over repeated indices."""
+        from .ops.movement import _indices_arg
+        index = _indices_arg(indices, "index_put_")
+        source = values if isinstance(values, Tensor) else Tensor(np.asarray(values, dtype=self.data.dtype))
+        if source.data.dtype != self.data.dtype:
+            raise RuntimeError(f"index_put_: Index put requires the source and destination dtypes "
+                               f"match, got {self.dtype} for the tensor and {source.dtype} for the values")
+
+        def out_of_place(old):
+            return old.index_put(indices, source, accumulate)
+
+        def in_array(array):
+            if accumulate:
+                np.add.at(array, index, source.data)
+            else:
+                array[index] = source.data
+        return self._inplace("index_put_", out_of_place, in_array, other_needs_grad=source.requires_grad)
 
     def __setitem__(self, index, value):
         index = _index_arg(index)

@@ -2,7 +2,7 @@
 promoted and the added axis removed again; leading axes broadcast)."""
 import numpy as np
 
-from ..engine import defop, is_grad_enabled
+from ..engine import apply, defop, get_op, is_grad_enabled
 from ..tensor import Tensor
 from ..spec import Spec
 
@@ -131,3 +131,107 @@ def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise ValueError(f"dot: expects two 1-D tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}")
     return matmul(input, other)
+
+
+# ---------------------------------------------------------------------------
+# einsum
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum_equation(equation: str, shapes) -> str:
+    """``equation`` in its explicit form, ``"ij,jk->ik"``: ellipses spelled
+    out as letters, the implicit output (the letters used once, sorted, after
+    the ellipsis) written, and every letter's size checked."""
+    text = equation.replace(" ", "")
+    inputs, arrow, output = text.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(terms)} operands but "
+                         f"{len(shapes)} tensors were given")
+    spare = [c for c in _LETTERS if c not in text]
+    ellipsis_dims = max([len(s) - len(t) + 3 for t, s in zip(terms, shapes) if "..." in t] or [0])
+    ellipsis = "".join(spare[:max(ellipsis_dims, 0)])
+    expanded, sizes = [], {}
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        if "..." in term:
+            count = len(shape) - len(term) + 3
+            term = term.replace("...", ellipsis[len(ellipsis) - count:] if count > 0 else "")
+        if len(term) != len(shape) or not all(c in _LETTERS for c in term):
+            raise ValueError(f"einsum: operand {i} has shape {tuple(shape)} but the subscripts "
+                             f"{terms[i]!r} in {equation!r} name {len(term)} dimensions")
+        for letter, size in zip(term, shape):
+            if sizes.setdefault(letter, size) != size:
+                raise ValueError(f"einsum: subscript {letter!r} has size {size} in operand {i} but "
+                                 f"size {sizes[letter]} elsewhere in {equation!r} (shapes "
+                                 f"{', '.join(str(tuple(s)) for s in shapes)})")
+        expanded.append(term)
+    if arrow:
+        output = output.replace("...", ellipsis)
+    else:
+        joined = "".join(expanded)
+        output = ellipsis + "".join(sorted(c for c in set(joined) if joined.count(c) == 1
+                                           and c not in ellipsis))
+    for letter in output:
+        if letter not in sizes or output.count(letter) > 1:
+            raise ValueError(f"einsum: output subscript {letter!r} in {equation!r} must appear "
+                             "once, and in an operand")
+    return ",".join(expanded) + "->" + output
+
+
+@defop("einsum", spec=Spec(cases="tinygrad_cnn.testing.cases:einsum_cases"))
+def einsum(ctx, *operands, equation):
+    """The sum of products named by ``equation`` (explicit form, no ellipsis)."""
+    return np.einsum(equation, *operands, optimize=len(operands) > 2)
+
+
+@einsum.defvjp
+def einsum_vjp(ctx, grad_out):
+    """Each operand's gradient is another einsum: the output's gradient with
+    the other operands, contracted to this operand's subscripts. A letter
+    repeated in the operand (a diagonal) is renamed and tied back by an
+    identity matrix; a letter no other term has (summed away) comes back as
+    a vector of ones, which broadcasts it."""
+    equation = ctx.params["equation"]
+    inputs, output = equation.split("->")
+    terms = inputs.split(",")
+    grads = []
+    for i, needed in enumerate(ctx.needs_input_grad):
+        if not needed:
+            grads.append(None)
+            continue
+        shape = ctx.inputs[i].shape
+        parts = [output] + [t for j, t in enumerate(terms) if j != i]
+        tensors = [grad_out] + [t for j, t in enumerate(ctx.inputs) if j != i]
+        fresh = iter([c for c in _LETTERS if c not in equation])
+        target = ""
+        for letter, size in zip(terms[i], shape):
+            if letter in target:
+                renamed = next(fresh)
+                parts.append(letter + renamed)
+                tensors.append(Tensor(np.eye(size, dtype=grad_out.dtype)))
+                letter = renamed
+            target += letter
+        for letter, size in zip(terms[i], shape):
+            if letter not in "".join(parts):
+                parts.append(letter)
+                tensors.append(Tensor(np.ones(size, dtype=grad_out.dtype)))
+        grads.append(apply(get_op("einsum"), *tensors, equation=",".join(parts) + "->" + target))
+    return tuple(grads)
+
+
+@einsum.face(method=False)
+def einsum(equation, *operands):
+    """``einsum("ij,jk->ik", a, b)``: PyTorch's (and numpy's) Einstein
+    summation; operands may also be given as one list. Differentiable in
+    every operand (its gradients are einsums too)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    operands = [t if isinstance(t, Tensor) else Tensor(t) for t in operands]
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the first argument must be the equation (a string), got "
+                        f"{type(equation).__name__}")
+    dtype = np.result_type(*[t.data.dtype for t in operands]) if operands else None
+    operands = [t if t.data.dtype == dtype else t._cast(dtype) for t in operands]
+    explicit = _einsum_equation(equation, [t.data.shape for t in operands])
+    return apply(get_op("einsum"), *operands, equation=explicit)
