@@ -149,6 +149,8 @@ class Context:
     node_name         optional: the name ``grad_fn`` shows when it is not the
                       op's (PyTorch's overloads, composite functions); kept
                       after backward
+    node_inputs       optional, with node_name: the composite's inputs, which
+                      ``grad_fn.next_functions`` shows
     versions          each input's version counter when the op ran, so that
                       an in-place change to a saved input is caught
     """

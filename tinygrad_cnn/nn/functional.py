@@ -9,7 +9,7 @@ import numpy as np
 
 from .._args import pair
 from ..random import generator
-from ..tensor import Tensor, get_op
+from ..tensor import Tensor, get_op, named_backward
 
 __all__ = ["one_hot", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
            "log_softmax", "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -59,6 +59,7 @@ def _string_padding(x: Tensor, weight: Tensor, padding: str, stride, dilation):
     return x.pad(extra), (totals[0] // 2, totals[1] // 2)
 
 
+@named_backward("ConvolutionBackward0", inputs=("x", "weight", "bias"))
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1) -> Tensor:
     """Transposed convolution (the input gradient of conv2d). x (N, Cin, H, W),
@@ -192,6 +193,7 @@ __all__ += ["batch_norm", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"
             "adaptive_max_pool2d", "dropout2d"]
 
 
+@named_backward("NativeBatchNormBackward0", inputs=("input", "weight", "bias"))
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5) -> Tensor:
     """Batch normalisation per channel, as PyTorch's. input (N, C), (N, C, L)
@@ -516,6 +518,7 @@ def _check_nonnegative(op, name, value):
         raise ValueError(f"{op}: {name} must be >= 0, got {value!r}")
 
 
+@named_backward("SmoothL1LossBackward0", inputs=("input", "target"))
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0) -> Tensor:
     """Smooth L1 of d = |input - target|: 0.5 * d**2 / beta where d < beta,
     else d - 0.5 * beta (beta=0 is the L1 loss). Any shape; 'none' keeps it,
@@ -532,6 +535,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(losses, reduction)
 
 
+@named_backward("HuberLossBackward0", inputs=("input", "target"))
 def huber_loss(input, target, reduction="mean", delta=1.0) -> Tensor:
     """Huber loss of d = |input - target|: 0.5 * d**2 where d < delta, else
     delta * (d - 0.5 * delta); equals delta * smooth_l1_loss(beta=delta)."""
@@ -570,6 +574,7 @@ def _same_shape_target(op, input, target):
     return input, target
 
 
+@named_backward("BinaryCrossEntropyBackward0", inputs=("input", "target"))
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean") -> Tensor:
     """-w * (t * log(x) + (1 - t) * log(1 - x)) for probabilities x in [0, 1]
@@ -591,6 +596,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(losses, reduction)
 
 
+@named_backward("BinaryCrossEntropyWithLogitsBackward0", inputs=("input", "target"))
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable step, for logits x and
@@ -675,6 +681,7 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
+@named_backward("SoftplusBackward0")
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, computed without overflow; x itself
     where beta * x > threshold (PyTorch's cut-over to the linear part)."""
@@ -686,6 +693,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return get_op("where")(scaled.data > threshold, input, smooth) if threshold is not None else smooth
 
 
+@named_backward("HardtanhBackward0")
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]."""
     return _t(input).clamp(min_val, max_val)
@@ -696,6 +704,7 @@ def relu6(input, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0)
 
 
+@named_backward("LogSigmoidBackward0")
 def logsigmoid(input) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     return -softplus(-_t(input), threshold=None)
@@ -706,6 +715,7 @@ def softmin(input, dim=None, dtype=None) -> Tensor:
     return softmax(-_t(input), dim=dim, dtype=dtype)
 
 
+@named_backward("NativeLayerNormBackward0", inputs=("input", "weight", "bias"))
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalise over the last ``len(normalized_shape)`` dimensions with their
     mean and biased variance, then scale and shift (the gradient flows

@@ -69,7 +69,9 @@ def linear(ctx, x, weight, bias=None):
         raise ValueError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) "
                          f"but weight expects {weight.shape[1]} (weight shape {weight.shape})")
     out = x @ weight.T
-    if bias is not None:
+    if bias is None:
+        ctx.node_name = "MmBackward0"       # PyTorch's node without a bias
+    else:
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
         out += bias
