@@ -3,6 +3,7 @@
 Shapes: images are NCHW; conv weights (F, C // groups, KH, KW); linear
 weights (out_features, in_features).
 """
+import functools
 import warnings
 
 import numpy as np
@@ -29,9 +30,33 @@ def _bias_2d(out: Tensor, bias, op: str) -> Tensor:
     return out + bias.reshape(1, -1, 1, 1)
 
 
+def _unbatched(op: str, node: str):
+    """Decorator: as in PyTorch, a (C, H, W) input is one image; the batch
+    axis is added for the op and removed from its result (gradients flow
+    through both), and ``grad_fn`` shows PyTorch's ``node`` for it."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(x, *args, **kwargs):
+            x = _t(x)
+            if x.ndim == 4:
+                return fn(x, *args, **kwargs)
+            if x.ndim != 3:
+                raise ValueError(f"{op}: expected a 3-D (unbatched, C x H x W) or 4-D (batched, "
+                                 f"N x C x H x W) input, got shape {tuple(x.shape)}")
+            out = fn(x.unsqueeze(0), *args, **kwargs).squeeze(0)
+            if out._ctx is not None:
+                out._ctx.node_name = node
+                if node != "SqueezeBackward1":      # PyTorch's pooling runs on 3-D as it is
+                    out._ctx.node_inputs = (x,)
+            return out
+        return wrapper
+    return decorate
+
+
+@_unbatched("conv2d", "SqueezeBackward1")
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
-    """2-D cross-correlation. x (N, C, H, W), weight (F, C // groups, KH, KW),
-    bias (F,) -> (N, F, OH, OW) with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1.
+    """2-D cross-correlation. x (N, C, H, W) or one image (C, H, W), weight
+    (F, C // groups, KH, KW), bias (F,) -> (N, F, OH, OW) (or (F, OH, OW)) with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1.
     ``padding='valid'`` is 0; ``padding='same'`` (stride 1) keeps H and W, the
     odd pixel of an even total going to the bottom and right, as in PyTorch."""
     x, weight = _t(x), _t(weight)
@@ -59,6 +84,7 @@ def _string_padding(x: Tensor, weight: Tensor, padding: str, stride, dilation):
     return x.pad(extra), (totals[0] // 2, totals[1] // 2)
 
 
+@_unbatched("conv_transpose2d", "SqueezeBackward1")
 @named_backward("ConvolutionBackward0", inputs=("x", "weight", "bias"))
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1) -> Tensor:
@@ -72,9 +98,10 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return _bias_2d(out, bias, op)
 
 
+@_unbatched("max_pool2d", "MaxPool2DWithIndicesBackward0")
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False) -> Tensor:
-    """Max over windows: x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2*padding - KH) // stride + 1.
+    """Max over windows: x (N, C, H, W) -> (N, C, OH, OW) (or (C, H, W) -> (C, OH, OW)), OH = (H + 2*padding - KH) // stride + 1.
     stride defaults to kernel_size; padding counts as -inf. On ties the
     gradient goes to the first maximum of the window (row-major), as in
     PyTorch. dilation > 1, ceil_mode and return_indices are not supported."""
@@ -92,9 +119,10 @@ def _unsupported(op, **options):
             raise NotImplementedError(f"{op}: {name}={value!r} is not supported (only {name}={supported[0]!r})")
 
 
+@_unbatched("avg_pool2d", "AvgPool2DBackward0")
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None) -> Tensor:
-    """Mean over windows: x (N, C, H, W) -> (N, C, OH, OW); padded zeros count
+    """Mean over windows: x (N, C, H, W) -> (N, C, OH, OW) (or unbatched (C, H, W)); padded zeros count
     (PyTorch's default count_include_pad=True). ceil_mode, count_include_pad=False
     and divisor_override are not supported."""
     _unsupported("avg_pool2d", ceil_mode=(ceil_mode, (False,)),
@@ -264,6 +292,7 @@ def sigmoid(input) -> Tensor:
     return _t(input).sigmoid()
 
 
+@_unbatched("adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0")
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """Mean over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW).
     output_size: an int, a pair, or a pair with None (keep that size).
@@ -271,6 +300,7 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     return get_op("adaptive_avg_pool2d")(_t(input), output_size=_adaptive_size(output_size))
 
 
+@_unbatched("adaptive_max_pool2d", "AdaptiveMaxPool2DBackward0")
 def adaptive_max_pool2d(input, output_size, return_indices=False) -> Tensor:
     """Max over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW);
     the gradient goes to each window's first maximum. return_indices is not supported."""
