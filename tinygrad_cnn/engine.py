@@ -26,6 +26,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .errors import ShapeError
+
 __all__ = [
     "Op", "Context", "defop", "get_op", "registered_ops", "apply", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "inference_mode", "grad", "backward", "unbroadcast",
@@ -336,10 +338,11 @@ def apply(op: Op, *inputs, **params):
             try:
                 np.broadcast_shapes(*(a.shape for a in arrays))
             except ValueError:
-                raise ValueError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
+                raise ShapeError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
         if str(err).startswith(op.name + ":"):
             raise
-        raise ValueError(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
+        kind = ShapeError if isinstance(err, ShapeError) else ValueError
+        raise kind(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
     result = _wrap(out)

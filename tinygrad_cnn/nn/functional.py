@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .._args import pair
+from ..errors import ShapeError
 from ..random import generator
 from ..tensor import Tensor, get_op, named_backward
 
@@ -26,8 +27,36 @@ def _bias_2d(out: Tensor, bias, op: str) -> Tensor:
         return out
     bias = _t(bias)
     if bias.shape != (out.shape[1],):
-        raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({out.shape[1]},)")
+        raise ShapeError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({out.shape[1]},)")
     return out + bias.reshape(1, -1, 1, 1)
+
+
+# PyTorch's names of the scalar types, as its dtype errors print them
+_SCALAR_NAMES = {"float64": ("Double", "double"), "float32": ("Float", "float"), "float16": ("Half", "c10::Half"),
+                 "int64": ("Long", "long"), "int32": ("Int", "int"), "int16": ("Short", "short"),
+                 "int8": ("Char", "signed char"), "uint8": ("Byte", "unsigned char"), "bool": ("Bool", "bool")}
+
+
+def _scalar_name(tensor: Tensor, style: int) -> str:
+    name = tensor.data.dtype.name
+    return _SCALAR_NAMES.get(name, (name, name))[style]
+
+
+def _check_same_dtype(op: str, x: Tensor, weight: Tensor, bias) -> None:
+    """As PyTorch: a layer's input must have its parameters' dtype (a
+    float64 or uint8 batch into a float32 layer is an error, not a silent
+    conversion)."""
+    for what, other in (("weight", weight), ("bias", bias)):
+        if other is None or other.data.dtype is x.data.dtype or other.data.dtype == x.data.dtype:
+            continue
+        got = f"(input {x.dtype}, {what} {other.dtype}); convert the input with .to({other.dtype})"
+        if x.data.dtype.kind == "f":
+            got += f" or the layer with .to({x.dtype})"
+        if op == "linear":
+            raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {_scalar_name(x, 0)} "
+                               f"and {_scalar_name(other, 0)} {got}")
+        raise RuntimeError(f"{op}: Input type ({_scalar_name(x, 1)}) and {what} type "
+                           f"({_scalar_name(other, 1)}) should be the same {got}")
 
 
 def _unbatched(op: str, node: str):
@@ -41,7 +70,7 @@ def _unbatched(op: str, node: str):
             if x.ndim == 4:
                 return fn(x, *args, **kwargs)
             if x.ndim != 3:
-                raise ValueError(f"{op}: expected a 3-D (unbatched, C x H x W) or 4-D (batched, "
+                raise ShapeError(f"{op}: expected a 3-D (unbatched, C x H x W) or 4-D (batched, "
                                  f"N x C x H x W) input, got shape {tuple(x.shape)}")
             out = fn(x.unsqueeze(0), *args, **kwargs).squeeze(0)
             if out._ctx is not None:
@@ -60,10 +89,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> T
     ``padding='valid'`` is 0; ``padding='same'`` (stride 1) keeps H and W, the
     odd pixel of an even total going to the bottom and right, as in PyTorch."""
     x, weight = _t(x), _t(weight)
+    bias = None if bias is None else _t(bias)
+    _check_same_dtype("conv2d", x, weight, bias)
     stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
     if isinstance(padding, str):
         x, padding = _string_padding(x, weight, padding, stride, dilation)
-    inputs = (x, weight) if bias is None else (x, weight, _t(bias))
+    inputs = (x, weight) if bias is None else (x, weight, bias)
     return get_op("conv2d")(*inputs, stride=stride, padding=pair(padding, "padding"),
                             dilation=dilation, groups=int(groups))
 
@@ -92,7 +123,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     weight (Cin, Cout // groups, KH, KW) -> (N, Cout, (H-1)*stride - 2*padding
     + dilation*(KH-1) + output_padding + 1, ...)."""
     op = "conv_transpose2d"
-    out = get_op(op)(_t(x), _t(weight), stride=pair(stride, "stride", op), padding=pair(padding, "padding", op),
+    x, weight = _t(x), _t(weight)
+    _check_same_dtype(op, x, weight, None if bias is None else _t(bias))
+    out = get_op(op)(x, weight, stride=pair(stride, "stride", op), padding=pair(padding, "padding", op),
                      dilation=pair(dilation, "dilation", op), groups=int(groups),
                      output_padding=pair(output_padding, "output_padding", op))
     return _bias_2d(out, bias, op)
@@ -133,8 +166,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 def linear(x, weight, bias=None) -> Tensor:
-    """x (..., in) @ weight (out, in).T + bias (out,) -> (..., out)."""
+    """x (..., in) @ weight (out, in).T + bias (out,) -> (..., out); x must
+    have the weight's dtype, as in PyTorch."""
     inputs = (_t(x), _t(weight)) if bias is None else (_t(x), _t(weight), _t(bias))
+    _check_same_dtype("linear", inputs[0], inputs[1], inputs[2] if bias is not None else None)
     return get_op("linear")(*inputs)
 
 
@@ -235,8 +270,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     weight + bias``."""
     x = _t(input)
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: input must be (N, C), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
+        raise ShapeError(f"batch_norm: input must be (N, C), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
     channels = x.shape[1]
+    for name, value in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                        ("running_var", running_var)):
+        if value is not None and _t(value).data.dtype != x.data.dtype:
+            raise RuntimeError(f"batch_norm: mixed dtype (CPU): all inputs must share same datatype "
+                               f"(input {x.dtype}, {name} {_t(value).dtype})")
     weight = Tensor(np.ones(channels, dtype=x.dtype)) if weight is None else _t(weight)
     bias = Tensor(np.zeros(channels, dtype=x.dtype)) if bias is None else _t(bias)
     running_mean = None if running_mean is None else _t(running_mean)
@@ -249,7 +289,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                         ("bias", bias)):
         if value.shape != (channels,):
-            raise ValueError(f"batch_norm: {name} has shape {tuple(value.shape)}, expected ({channels},) "
+            raise ShapeError(f"batch_norm: {name} has shape {tuple(value.shape)}, expected ({channels},) "
                              f"for input of shape {tuple(x.shape)}")
     # an affine map per channel: x * scale + shift (gradients reach weight and bias)
     shape = (1, channels) + (1,) * (x.ndim - 2)
@@ -322,7 +362,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
     if x.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: input must be (N, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
+        raise ShapeError(f"dropout2d: input must be (N, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
     if not training or p == 0.0:
         return x
     planes = tuple(x.shape[:-2]) + (1, 1)
@@ -487,17 +527,17 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     _check_reduction(op, reduction)
     _check_smoothing(op, label_smoothing)
     if logits.ndim < 1 or logits.dtype.kind != "f":
-        raise ValueError(f"{op}: logits must be 2-D (N, C), K-d (N, C, d1, ...) or 1-D (C,), "
+        raise ShapeError(f"{op}: logits must be 2-D (N, C), K-d (N, C, d1, ...) or 1-D (C,), "
                          f"floating point; got shape {tuple(logits.shape)} and dtype {logits.dtype}")
     class_dim = 0 if logits.ndim == 1 else 1
     if target.dtype.kind in "iu":
         if logits.ndim == 1 and target.ndim != 0:
-            raise ValueError(f"{op}: logits must be 2-D (N, C); 1-D logits (C,) take one 0-d label, "
+            raise ShapeError(f"{op}: logits must be 2-D (N, C); 1-D logits (C,) take one 0-d label, "
                              f"got logits of shape {tuple(logits.shape)} and target of shape {tuple(target.shape)}")
         log_probs = log_softmax(logits, dim=class_dim)
         return _labelled_loss(op, log_probs, target, weight, ignore_index, reduction, label_smoothing)
     if target.shape != logits.shape:
-        raise ValueError(f"{op}: probability targets must have the logits' shape {tuple(logits.shape)}, "
+        raise ShapeError(f"{op}: probability targets must have the logits' shape {tuple(logits.shape)}, "
                          f"got {tuple(target.shape)} (integer labels must have an integer dtype)")
     if target.dtype != logits.dtype:
         target = target.astype(logits.dtype)     # no silent float64 from a float64 target
@@ -517,7 +557,7 @@ def _pointwise_pair(op, x, target):
         try:
             np.broadcast_shapes(x.shape, target.shape)
         except ValueError:
-            raise ValueError(f"{op}: input shape {tuple(x.shape)} and target shape {tuple(target.shape)} "
+            raise ShapeError(f"{op}: input shape {tuple(x.shape)} and target shape {tuple(target.shape)} "
                              "do not broadcast") from None
         warnings.warn(f"{op}: target shape {tuple(target.shape)} differs from input shape {tuple(x.shape)}; they are "
                       "broadcast, which is likely not what you want (as PyTorch warns)",
@@ -587,7 +627,7 @@ def _elementwise_weight(op, weight, shape, dtype, name="weight"):
     try:
         np.broadcast_shapes(weight.shape, shape)
     except ValueError:
-        raise ValueError(f"{op}: {name} of shape {tuple(weight.shape)} does not broadcast to the input's "
+        raise ShapeError(f"{op}: {name} of shape {tuple(weight.shape)} does not broadcast to the input's "
                          f"shape {tuple(shape)}") from None
     return Tensor(weight.astype(dtype, copy=False))
 
@@ -753,7 +793,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     input = _t(input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape):]) != shape:
-        raise ValueError(f"layer_norm: input of shape {tuple(input.shape)} does not end in "
+        raise ShapeError(f"layer_norm: input of shape {tuple(input.shape)} does not end in "
                          f"normalized_shape {shape}")
     dims = tuple(range(input.ndim - len(shape), input.ndim))
     centred = input - input.mean(dims, keepdim=True)

@@ -11,6 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..tensor import Tensor, dtype
 
 __all__ = ["Parameter", "Module", "Sequential", "StateDictError", "RemovableHandle"]
@@ -631,7 +632,8 @@ class Sequential(_ModuleSequence):
                 x = module(x)
             except ValueError as err:
                 shape = getattr(x, "shape", None)
-                raise ValueError(f"layer {name} ({module!r}) got input of shape {shape}: {err}") from err
+                kind = ShapeError if isinstance(err, ShapeError) else ValueError   # keeps PyTorch's class
+                raise kind(f"layer {name} ({module!r}) got input of shape {shape}: {err}") from err
         return x
 
     def __getitem__(self, index):

@@ -22,6 +22,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import _parallel
 from .._args import conv_output_size
 from ..engine import defop, get_op, is_grad_enabled
+from ..errors import ShapeError
 from ..spec import Spec
 from ..tensor import Tensor
 
@@ -86,11 +87,11 @@ def _weight_matrix(w, groups):
 
 def _check_input(op, x, w, groups, weight_name="weight"):
     if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+        raise ShapeError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
     if w.ndim != 4:
-        raise ValueError(f"{op}: {weight_name} must be 4-D (F, C/groups, KH, KW), got shape {w.shape}")
+        raise ShapeError(f"{op}: {weight_name} must be 4-D (F, C/groups, KH, KW), got shape {w.shape}")
     if groups < 1 or x.shape[1] % groups:
-        raise ValueError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
+        raise ShapeError(f"{op}: groups={groups} does not divide the input's {x.shape[1]} channels")
 
 
 def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, keep_cols=None, bias=None):
@@ -102,14 +103,14 @@ def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
     f, cg, kh, kw = w.shape
     if c != cg * groups:
         expects = f"{cg}" if groups == 1 else f"{cg} per group x {groups} groups = {cg * groups}"
-        raise ValueError(f"conv2d: input has {c} channels but weight expects {expects} "
+        raise ShapeError(f"conv2d: input has {c} channels but weight expects {expects} "
                          f"(input shape {x.shape}, weight shape {w.shape})")
     if f % groups:
-        raise ValueError(f"conv2d: groups={groups} does not divide the weight's {f} output channels")
+        raise ShapeError(f"conv2d: groups={groups} does not divide the weight's {f} output channels")
     out_h = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
     out_w = conv_output_size(width, kw, stride[1], padding[1], dilation[1])
     if out_h < 1 or out_w < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(
+        raise ShapeError(
             f"conv2d: kernel {kh}x{kw} (dilation {dilation}) is larger than the padded input "
             f"{h + 2 * padding[0]}x{width + 2 * padding[1]} (input shape {x.shape}, padding {padding}, "
             f"stride {stride})" if out_h < 1 or out_w < 1 else
@@ -117,7 +118,7 @@ def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
             f"dilation {dilation}, padding {padding}")
     xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
     if bias is not None and bias.shape != (f,):
-        raise ValueError(f"conv2d: bias has shape {bias.shape}, expected ({f},)")
+        raise ShapeError(f"conv2d: bias has shape {bias.shape}, expected ({f},)")
     return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols, bias)
 
 
@@ -175,7 +176,7 @@ def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     n, c_in, h, width = g.shape
     w_in, cout_g, kh, kw = w.shape
     if c_in != w_in:
-        raise ValueError(f"conv_transpose2d: input has {c_in} channels but weight expects {w_in} "
+        raise ShapeError(f"conv_transpose2d: input has {c_in} channels but weight expects {w_in} "
                          f"(input shape {g.shape}, weight shape {w.shape})")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
         raise ValueError(f"conv_transpose2d: invalid geometry stride {stride}, padding {padding}, "
@@ -188,7 +189,7 @@ def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
     out_w = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
     if out_h < 1 or out_w < 1:
-        raise ValueError(f"conv_transpose2d: geometry gives an empty output ({out_h}x{out_w}) for "
+        raise ShapeError(f"conv_transpose2d: geometry gives an empty output ({out_h}x{out_w}) for "
                          f"input shape {g.shape} and weight shape {w.shape}")
     reach_h, reach_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
     top, left = reach_h - padding[0], reach_w - padding[1]

@@ -4,6 +4,7 @@ import numpy as np
 
 from ..engine import apply, defop, get_op, is_grad_enabled
 from ..tensor import Tensor
+from ..errors import ShapeError
 from ..spec import Spec
 
 
@@ -11,7 +12,7 @@ from ..spec import Spec
        method=True, function=True)
 def matmul(ctx, a, b):
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
                          "(use * to multiply by a scalar)")
     if a.ndim == 2 and b.ndim == 2 and a.shape[1] == 1 and b.shape[0] == 1:
         # an outer product (a linear layer's weight gradient at batch 1):
@@ -25,8 +26,8 @@ def matmul(ctx, a, b):
     inner_a = a.shape[-1]
     inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if inner_a != inner_b:
-        raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner dimensions {inner_a} and {inner_b} differ")
-    raise ValueError(f"matmul: {a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and "
+        raise ShapeError(f"matmul: {a.shape} @ {b.shape}: inner dimensions {inner_a} and {inner_b} differ")
+    raise ShapeError(f"matmul: {a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and "
                      f"{b.shape[:-2]} do not broadcast")
 
 
@@ -64,16 +65,16 @@ def matmul_vjp(ctx, grad_out):
 def linear(ctx, x, weight, bias=None):
     """x (..., in) @ weight (out, in).T + bias (out,)."""
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) "
+        raise ShapeError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) "
                          f"but weight expects {weight.shape[1]} (weight shape {weight.shape})")
     out = x @ weight.T
     if bias is None:
         ctx.node_name = "MmBackward0"       # PyTorch's node without a bias
     else:
         if bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+            raise ShapeError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
         out += bias
     return out
 
@@ -114,7 +115,7 @@ def _linear_grads(x, weight, grad_out, needs):
 def mm(input, mat2):
     """The product of two matrices."""
     if input.ndim != 2 or mat2.ndim != 2:
-        raise ValueError(f"mm: expects two matrices, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+        raise ShapeError(f"mm: expects two matrices, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
     return matmul(input, mat2)
 
 
@@ -122,7 +123,7 @@ def mm(input, mat2):
 def bmm(input, mat2):
     """Batched matrix products: (b, n, m) @ (b, m, p) -> (b, n, p)."""
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
-        raise ValueError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
+        raise ShapeError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
                          f"{tuple(input.shape)} and {tuple(mat2.shape)}")
     return matmul(input, mat2)
 
@@ -131,7 +132,7 @@ def bmm(input, mat2):
 def dot(input, other):
     """The inner product of two vectors."""
     if input.ndim != 1 or other.ndim != 1:
-        raise ValueError(f"dot: expects two 1-D tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}")
+        raise ShapeError(f"dot: expects two 1-D tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}")
     return matmul(input, other)
 
 
@@ -160,11 +161,11 @@ def _einsum_equation(equation: str, shapes) -> str:
             count = len(shape) - len(term) + 3
             term = term.replace("...", ellipsis[len(ellipsis) - count:] if count > 0 else "")
         if len(term) != len(shape) or not all(c in _LETTERS for c in term):
-            raise ValueError(f"einsum: operand {i} has shape {tuple(shape)} but the subscripts "
+            raise ShapeError(f"einsum: operand {i} has shape {tuple(shape)} but the subscripts "
                              f"{terms[i]!r} in {equation!r} name {len(term)} dimensions")
         for letter, size in zip(term, shape):
             if sizes.setdefault(letter, size) != size:
-                raise ValueError(f"einsum: subscript {letter!r} has size {size} in operand {i} but "
+                raise ShapeError(f"einsum: subscript {letter!r} has size {size} in operand {i} but "
                                  f"size {sizes[letter]} elsewhere in {equation!r} (shapes "
                                  f"{', '.join(str(tuple(s)) for s in shapes)})")
         expanded.append(term)

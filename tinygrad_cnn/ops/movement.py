@@ -6,6 +6,7 @@ import numpy as np
 
 from .._args import alias, dim_arg, dims_arg, shape_arg
 from ..engine import add_face, apply, defop, get_op, unbroadcast
+from ..errors import ShapeError
 from ..spec import Spec
 from ..tensor import Tensor
 
@@ -16,7 +17,7 @@ def reshape(ctx, x, shape):
     try:
         return x.reshape(shape)
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({x.size} elements) into shape {tuple(shape)}") from None
 
 
@@ -31,7 +32,7 @@ def permute(ctx, x, axes):
     try:
         return x.transpose(axes)
     except ValueError:
-        raise ValueError(f"permute: axes {tuple(axes)} are not a permutation of the "
+        raise ShapeError(f"permute: axes {tuple(axes)} are not a permutation of the "
                          f"{x.ndim} axes of a tensor of shape {x.shape}") from None
 
 
@@ -69,7 +70,7 @@ def broadcast_to(ctx, x, shape):
     try:
         return np.broadcast_to(x, shape)
     except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
 
 
 @broadcast_to.defvjp
@@ -145,7 +146,7 @@ def _check_same_shapes(name, arrays, axis, skip_axis):
         if not ok:
             shapes = ", ".join(str(x.shape) for x in arrays)
             rule = f"the same shape except along axis {axis}" if skip_axis else "the same shape"
-            raise ValueError(f"{name}: tensors must have {rule}, got {shapes}")
+            raise ShapeError(f"{name}: tensors must have {rule}, got {shapes}")
 
 
 @defop("concatenate", spec=Spec(cases="tinygrad_cnn.testing.cases:concatenate_cases"), saves=())
@@ -306,7 +307,7 @@ def permute(input, *dims):
     input = _tensor(input)
     dims = shape_arg(dims, "permute")
     if len(dims) != input.data.ndim:
-        raise ValueError(f"permute: got {len(dims)} dimensions {dims} for a tensor with "
+        raise ShapeError(f"permute: got {len(dims)} dimensions {dims} for a tensor with "
                          f"{input.data.ndim} dimensions (shape {tuple(input.data.shape)})")
     return apply(get_op("permute"), input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
 
