@@ -242,6 +242,23 @@ def test_state_dict_round_trip_through_a_file(schedule, tmp_path):
     assert first + rest[1:] == straight
 
 
+@pytest.mark.parametrize("name", ["StepLR_gamma", "CosineAnnealingWarmRestarts_mult", "CyclicLR_triangular2",
+                                  "SequentialLR_warmup_cosine", "LinearLR_warmup"])
+def test_a_torch_schedulers_state_dict_resumes_here(name):
+    torch = pytest.importorskip("torch")
+    theirs_opt = make_optimizer("SGD", torch.optim, lambda: torch.ones(2, requires_grad=True))
+    theirs = SCHEDULES[name](torch.optim.lr_scheduler, theirs_opt)
+    run_schedule(theirs_opt, theirs, steps=7)
+    ours_opt = make_optimizer()
+    ours = SCHEDULES[name](lr_scheduler, ours_opt)
+    for group, saved in zip(ours_opt.param_groups, theirs_opt.param_groups):
+        group.update({key: value for key, value in saved.items() if key != "params" and key in group})
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.get_last_lr() == theirs.get_last_lr()
+    assert [lrs for lrs, _ in run_schedule(ours_opt, ours, steps=10)] == \
+        [lrs for lrs, _ in run_schedule(theirs_opt, theirs, steps=10)]
+
+
 def test_reduce_on_plateau_state_round_trip(tmp_path):
     opt = make_optimizer()
     scheduler = lr_scheduler.ReduceLROnPlateau(opt, patience=1)

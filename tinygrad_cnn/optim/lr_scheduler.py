@@ -40,6 +40,11 @@ def _per_group(owner: str, name: str, optimizer: Optimizer, value) -> list:
     return [value] * len(optimizer.param_groups)
 
 
+# a key of PyTorch's scheduler state that only drives one of its warnings:
+# accepted (and ignored) so that PyTorch's state_dict loads here
+_PYTORCH_ONLY = ("_get_lr_called_within_step",)
+
+
 class LRScheduler:
     """Base class. Subclasses define ``get_lr()``: the lr of each group at
     ``self.last_epoch``, computed from the groups' current lr (chainable) or
@@ -112,12 +117,12 @@ class LRScheduler:
     def load_state_dict(self, state_dict) -> None:
         """Restore ``state_dict()``'s output (the optimizer's groups are
         restored by the optimizer's own ``load_state_dict``)."""
-        unknown = sorted(set(state_dict) - set(self.__dict__) - set(self._not_saved))
+        unknown = sorted(set(state_dict) - set(self.__dict__) - set(self._not_saved) - set(_PYTORCH_ONLY))
         if unknown:
             raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected keys {unknown} "
                              "(state from a different scheduler?)")
         for key, value in state_dict.items():
-            if key in self._not_saved:
+            if key in self._not_saved or key in _PYTORCH_ONLY:
                 continue
             if isinstance(self.__dict__.get(key), tuple) and isinstance(value, list):
                 value = tuple(value)
