@@ -48,6 +48,7 @@ def test_a_model_classifies_one_image():
     np.testing.assert_allclose(features(image).data, features(image.unsqueeze(0)).data[0], rtol=1e-6)
     with pytest.raises(ValueError, match=r"conv2d: expected a 3-D \(unbatched, C x H x W\) or 4-D .* got shape \(8, 8\)"):
         features(tc.randn(8, 8))
+    assert F.adaptive_max_pool2d(input=image, output_size=2).shape == (1, 2, 2)     # the input as a keyword
     with pytest.raises(ValueError, match="BatchNorm2d: expected 4D input"):   # as PyTorch: no unbatched BatchNorm2d
         nn.BatchNorm2d(3)(tc.randn(3, 4, 4))
 

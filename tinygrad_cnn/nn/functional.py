@@ -4,6 +4,7 @@ Shapes: images are NCHW; conv weights (F, C // groups, KH, KW); linear
 weights (out_features, in_features).
 """
 import functools
+import inspect
 import warnings
 
 import numpy as np
@@ -64,9 +65,12 @@ def _unbatched(op: str, node: str):
     axis is added for the op and removed from its result (gradients flow
     through both), and ``grad_fn`` shows PyTorch's ``node`` for it."""
     def decorate(fn):
+        first = next(iter(inspect.signature(fn).parameters))      # the input's name (x or input)
+
         @functools.wraps(fn)
-        def wrapper(x, *args, **kwargs):
-            x = _t(x)
+        def wrapper(*args, **kwargs):
+            x = _t(args[0] if args else kwargs.pop(first))
+            args = args[1:]
             if x.ndim == 4:
                 return fn(x, *args, **kwargs)
             if x.ndim != 3:
