@@ -156,6 +156,8 @@ def test_einsum_errors_name_the_subscripts():
         tc.einsum("ij,jk->ik", a)
     with pytest.raises(ValueError, match="einsum: operand 0 has shape \\(2, 3\\) but the subscripts 'ijk'"):
         tc.einsum("ijk->i", a)
+    with pytest.raises(RuntimeError, match="einsum: the dimensions under '...' do not broadcast"):
+        tc.einsum("...ij,...jk->...ik", tc.zeros(2, 3, 4), tc.zeros(3, 4, 2))
 
 
 def test_einsum_gradients_of_gradients():
@@ -168,7 +170,8 @@ def test_einsum_gradients_of_gradients():
 @pytest.mark.parametrize("equation,shapes", [
     ("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]), ("ii->i", [(3, 3)]),
     ("ii", [(3, 3)]), ("ij->j", [(2, 3)]), ("i,j->ij", [(2,), (3,)]), ("...ij,...j->...i", [(2, 3, 4), (2, 4)]),
-    ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]), ("iij->j", [(2, 2, 3)])])
+    ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]), ("iij->j", [(2, 2, 3)]),
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (1, 5, 4, 2)]), ("i...->...", [(3, 2, 1)]), ("...ii->...i", [(2, 3, 3)])])
 def test_einsum_matches_torch(equation, shapes):
     torch = _torch()
     arrays = [RNG.standard_normal(s).astype(np.float32) for s in shapes]

@@ -142,33 +142,46 @@ def dot(input, other):
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _einsum_equation(equation: str, shapes) -> str:
-    """``equation`` in its explicit form, ``"ij,jk->ik"``: ellipses spelled
-    out as letters, the implicit output (the letters used once, sorted, after
-    the ellipsis) written, and every letter's size checked."""
+def _einsum_equation(equation: str, shapes) -> tuple:
+    """``equation`` in its explicit form, ``"ij,jk->ik"`` (ellipses spelled
+    out as letters, the implicit output, the letters used once, sorted,
+    after the ellipsis, written), with each operand's shape after the
+    dimensions under ``...`` broadcast together; every letter's size checked."""
     text = equation.replace(" ", "")
     inputs, arrow, output = text.partition("->")
     terms = inputs.split(",")
     if len(terms) != len(shapes):
         raise ValueError(f"einsum: the equation {equation!r} names {len(terms)} operands but "
                          f"{len(shapes)} tensors were given")
-    spare = [c for c in _LETTERS if c not in text]
-    ellipsis_dims = max([len(s) - len(t) + 3 for t, s in zip(terms, shapes) if "..." in t] or [0])
-    ellipsis = "".join(spare[:max(ellipsis_dims, 0)])
-    expanded, sizes = [], {}
+    covered = []                       # per operand: where '...' starts and how many dimensions it covers
     for i, (term, shape) in enumerate(zip(terms, shapes)):
-        if "..." in term:
-            count = len(shape) - len(term) + 3
-            term = term.replace("...", ellipsis[len(ellipsis) - count:] if count > 0 else "")
-        if len(term) != len(shape) or not all(c in _LETTERS for c in term):
+        count = len(shape) - len(term) + 3 if "..." in term else 0
+        if count < 0 or (len(term) != len(shape) and "..." not in term):
             raise ShapeError(f"einsum: operand {i} has shape {tuple(shape)} but the subscripts "
-                             f"{terms[i]!r} in {equation!r} name {len(term)} dimensions")
+                             f"{term!r} in {equation!r} name {len(term.replace('...', ''))} dimensions")
+        covered.append((term.find("..."), count))
+    try:
+        broadcast = np.broadcast_shapes(*[tuple(shape[start:start + count])
+                                          for shape, (start, count) in zip(shapes, covered) if count])
+    except ValueError:
+        raise ShapeError(f"einsum: the dimensions under '...' do not broadcast (shapes "
+                         f"{', '.join(str(tuple(s)) for s in shapes)})") from None
+    ellipsis = "".join([c for c in _LETTERS if c not in text][:len(broadcast)])
+    expanded, targets, sizes = [], [], {}
+    for i, (term, shape, (start, count)) in enumerate(zip(terms, shapes, covered)):
+        shape = tuple(shape)
+        if "..." in term:
+            term = term.replace("...", ellipsis[len(ellipsis) - count:] if count else "")
+            shape = shape[:start] + broadcast[len(broadcast) - count:] + shape[start + count:]
+        if not all(c in _LETTERS for c in term):
+            raise ValueError(f"einsum: subscripts must be letters, got {terms[i]!r} in {equation!r}")
         for letter, size in zip(term, shape):
             if sizes.setdefault(letter, size) != size:
                 raise ShapeError(f"einsum: subscript {letter!r} has size {size} in operand {i} but "
                                  f"size {sizes[letter]} elsewhere in {equation!r} (shapes "
                                  f"{', '.join(str(tuple(s)) for s in shapes)})")
         expanded.append(term)
+        targets.append(shape)
     if arrow:
         output = output.replace("...", ellipsis)
     else:
@@ -179,7 +192,7 @@ def _einsum_equation(equation: str, shapes) -> str:
         if letter not in sizes or output.count(letter) > 1:
             raise ValueError(f"einsum: output subscript {letter!r} in {equation!r} must appear "
                              "once, and in an operand")
-    return ",".join(expanded) + "->" + output
+    return ",".join(expanded) + "->" + output, targets
 
 
 @defop("einsum", spec=Spec(cases="tinygrad_cnn.testing.cases:einsum_cases"))
@@ -236,5 +249,7 @@ def einsum(equation, *operands):
                         f"{type(equation).__name__}")
     dtype = np.result_type(*[t.data.dtype for t in operands]) if operands else None
     operands = [t if t.data.dtype == dtype else t._cast(dtype) for t in operands]
-    explicit = _einsum_equation(equation, [t.data.shape for t in operands])
+    explicit, shapes = _einsum_equation(equation, [t.data.shape for t in operands])
+    # size-1 dimensions under '...' broadcast (the broadcast's gradient sums them back)
+    operands = [t if t.data.shape == shape else t.broadcast_to(shape) for t, shape in zip(operands, shapes)]
     return apply(get_op("einsum"), *operands, equation=explicit)
