@@ -196,11 +196,11 @@ def test_dropout_gradient_uses_the_same_mask():
      r"conv2d: input has 3 channels but weight expects 2 \(input shape \(1, 3, 8, 8\), weight shape \(4, 2, 3, 3\)\)"),
     (lambda: F.conv2d(tc.zeros(1, 1, 4, 4), tc.zeros(2, 1, 7, 7)),
      r"conv2d: kernel 7x7 .* larger than the padded input 4x4"),
-    (lambda: F.conv2d(tc.zeros(3, 8, 8), tc.zeros(2, 3, 3, 3)), r"conv2d: input must be 4-D"),
+    (lambda: F.conv2d(tc.zeros(8, 8), tc.zeros(2, 3, 3, 3)), r"conv2d: expected a 3-D \(unbatched, C x H x W\) or 4-D"),
     (lambda: F.conv2d(tc.zeros(1, 3, 8, 8), tc.zeros(4, 1, 3, 3), groups=2), r"conv2d: groups=2 does not divide"),
     (lambda: F.max_pool2d(tc.zeros(1, 1, 3, 3), 4), r"max_pool2d: pool window 4x4 is larger than the padded input 3x3"),
     (lambda: F.avg_pool2d(tc.zeros(1, 1, 3, 3), 4), r"avg_pool2d: pool window 4x4"),
-    (lambda: F.max_pool2d(tc.zeros(1, 3, 3), 2), r"max_pool2d: input must be 4-D"),
+    (lambda: F.max_pool2d(tc.zeros(3, 3), 2), r"max_pool2d: expected a 3-D \(unbatched"),
     (lambda: F.linear(tc.zeros(2, 5), tc.zeros(3, 4)), r"linear: input has 5 features .* weight expects 4"),
     (lambda: F.conv2d(tc.zeros(1, 1, 4, 4), tc.zeros(2, 1, 3, 3), stride=(1, 2, 3)), r"conv2d: stride must be"),
 ])

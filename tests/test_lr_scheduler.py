@@ -50,6 +50,29 @@ SCHEDULES = {
         o, max_lr=0.4, epochs=3, steps_per_epoch=10, pct_start=0.25, anneal_strategy="linear", three_phase=True,
         div_factor=10.0, final_div_factor=100.0, base_momentum=0.8, max_momentum=0.9),
     "OneCycleLR_no_momentum": lambda L, o: L.OneCycleLR(o, max_lr=0.3, total_steps=STEPS + 5, cycle_momentum=False),
+    "MultiplicativeLR": lambda L, o: L.MultiplicativeLR(o, lr_lambda=lambda epoch: 0.9 if epoch % 2 else 0.97),
+    "ConstantLR": lambda L, o: L.ConstantLR(o, factor=0.5, total_iters=4),
+    "LinearLR_warmup": lambda L, o: L.LinearLR(o, start_factor=0.1, total_iters=5),
+    "LinearLR_decay": lambda L, o: L.LinearLR(o, start_factor=1.0, end_factor=0.2, total_iters=20),
+    "PolynomialLR": lambda L, o: L.PolynomialLR(o, total_iters=20, power=2.0),
+    "CosineAnnealingWarmRestarts": lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=7),
+    "CosineAnnealingWarmRestarts_mult": lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001),
+    "CyclicLR": lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=4),
+    "CyclicLR_triangular2": lambda L, o: L.CyclicLR(o, base_lr=[0.01, 0.001], max_lr=[0.1, 0.02], step_size_up=3,
+                                                    step_size_down=5, mode="triangular2", base_momentum=0.7),
+    "CyclicLR_exp_range": lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=5, mode="exp_range",
+                                                  gamma=0.95, cycle_momentum=False),
+    "CyclicLR_scale_fn": lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                                 scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations"),
+    "SequentialLR_warmup_cosine": lambda L, o: L.SequentialLR(
+        o, [L.LinearLR(o, start_factor=0.1, total_iters=5), L.CosineAnnealingLR(o, T_max=25)], milestones=[5]),
+    "SequentialLR_three": lambda L, o: L.SequentialLR(
+        o, [L.ConstantLR(o, factor=0.5, total_iters=3), L.ExponentialLR(o, gamma=0.9), L.StepLR(o, step_size=4)],
+        milestones=[3, 12]),
+    "ChainedScheduler": lambda L, o: L.ChainedScheduler(
+        [L.ConstantLR(o, factor=0.1, total_iters=2), L.ExponentialLR(o, gamma=0.9)]),
+    "ChainedScheduler_warm_restarts": lambda L, o: L.ChainedScheduler(
+        [L.LinearLR(o, start_factor=0.2, total_iters=4), L.StepLR(o, step_size=5, gamma=0.5)], optimizer=o),
 }
 
 
@@ -143,6 +166,40 @@ def test_one_cycle_by_hand():
         scheduler.step()
 
 
+def test_warmup_then_cosine_by_hand():
+    opt = make_optimizer()
+    warmup = lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    cosine = lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    lrs = lrs_of(lr_scheduler.SequentialLR(opt, [warmup, cosine], milestones=[3]), opt, 7)
+    expected = [0.1 * (0.25 + 0.75 * epoch / 3) for epoch in range(3)] + \
+        [0.1 * (1 + math.cos(math.pi * epoch / 4)) / 2 for epoch in range(5)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_warm_restarts_and_cyclic_by_hand():
+    opt = make_optimizer()
+    lrs = lrs_of(lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2), opt, 7)
+    # periods of 2, 4, 8 epochs: restarts at epochs 2 and 6
+    position = [(0, 2), (1, 2), (0, 4), (1, 4), (2, 4), (3, 4), (0, 8), (1, 8)]
+    np.testing.assert_allclose(lrs, [0.1 * (1 + math.cos(math.pi * t / T)) / 2 for t, T in position], rtol=1e-12)
+    opt = make_optimizer()
+    lrs = lrs_of(lr_scheduler.CyclicLR(opt, base_lr=0.0, max_lr=0.4, step_size_up=2, mode="triangular2"), opt, 8)
+    np.testing.assert_allclose(lrs, [0.0, 0.2, 0.4, 0.2, 0.0, 0.1, 0.2, 0.1, 0.0], atol=1e-15)
+    assert opt.param_groups[0]["momentum"] == pytest.approx(0.9)
+
+
+def test_warm_restarts_with_fractional_epochs_match_torch():
+    torch = pytest.importorskip("torch")
+    ours_opt, theirs_opt = make_optimizer(), make_optimizer("SGD", torch.optim, lambda: torch.ones(2, requires_grad=True))
+    ours = lr_scheduler.CosineAnnealingWarmRestarts(ours_opt, T_0=3, T_mult=2, eta_min=0.01)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(theirs_opt, T_0=3, T_mult=2, eta_min=0.01)
+    for epoch in [0.25, 0.5, 2.9, 3.0, 4.5, 8.99, 9.0, 20.3, 1.0]:
+        ours.step(epoch)
+        theirs.step(epoch)
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12)
+        assert ours.last_epoch == theirs.last_epoch
+
+
 def test_one_cycle_cycles_adams_beta1():
     opt = make_optimizer("Adam")
     lr_scheduler.OneCycleLR(opt, max_lr=0.01, total_steps=10)
@@ -162,9 +219,11 @@ def test_reduce_on_plateau_by_hand():
 # --- state, resuming, errors --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("schedule", [SCHEDULES["StepLR_gamma"], SCHEDULES["CosineAnnealingLR_restart"],
-                                      SCHEDULES["OneCycleLR_linear_three_phase"], SCHEDULES["LambdaLR"]],
-                         ids=["StepLR", "CosineAnnealingLR", "OneCycleLR", "LambdaLR"])
+ROUND_TRIP = ["StepLR_gamma", "CosineAnnealingLR_restart", "OneCycleLR_linear_three_phase", "LambdaLR",
+              "CosineAnnealingWarmRestarts_mult", "CyclicLR_triangular2", "SequentialLR_three"]
+
+
+@pytest.mark.parametrize("schedule", [SCHEDULES[name] for name in ROUND_TRIP], ids=ROUND_TRIP)
 def test_state_dict_round_trip_through_a_file(schedule, tmp_path):
     opt = make_optimizer()
     straight = run_schedule(opt, schedule(lr_scheduler, opt))
@@ -181,6 +240,23 @@ def test_state_dict_round_trip_through_a_file(schedule, tmp_path):
     assert new_scheduler.last_epoch == 12 and new_scheduler.get_last_lr() == scheduler.get_last_lr()
     rest = run_schedule(new_opt, new_scheduler, steps=STEPS - 12)
     assert first + rest[1:] == straight
+
+
+@pytest.mark.parametrize("name", ["StepLR_gamma", "CosineAnnealingWarmRestarts_mult", "CyclicLR_triangular2",
+                                  "SequentialLR_warmup_cosine", "LinearLR_warmup"])
+def test_a_torch_schedulers_state_dict_resumes_here(name):
+    torch = pytest.importorskip("torch")
+    theirs_opt = make_optimizer("SGD", torch.optim, lambda: torch.ones(2, requires_grad=True))
+    theirs = SCHEDULES[name](torch.optim.lr_scheduler, theirs_opt)
+    run_schedule(theirs_opt, theirs, steps=7)
+    ours_opt = make_optimizer()
+    ours = SCHEDULES[name](lr_scheduler, ours_opt)
+    for group, saved in zip(ours_opt.param_groups, theirs_opt.param_groups):
+        group.update({key: value for key, value in saved.items() if key != "params" and key in group})
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.get_last_lr() == theirs.get_last_lr()
+    assert [lrs for lrs, _ in run_schedule(ours_opt, ours, steps=10)] == \
+        [lrs for lrs, _ in run_schedule(theirs_opt, theirs, steps=10)]
 
 
 def test_reduce_on_plateau_state_round_trip(tmp_path):
@@ -203,12 +279,18 @@ def test_initial_lr_and_resuming():
     assert [group["initial_lr"] for group in opt.param_groups] == [0.1, 0.02] and scheduler.base_lrs == [0.1, 0.02]
     scheduler.step()
     again = lr_scheduler.ExponentialLR(opt, gamma=0.5, last_epoch=1)     # groups hold initial_lr: resumes
-    assert again.last_epoch == 2 and again.get_last_lr() == [0.025, 0.005]
+    # as PyTorch 2.x: the step construction makes keeps the lr when resuming too
+    assert again.last_epoch == 2 and again.get_last_lr() == [0.05, 0.01]
     with pytest.raises(KeyError, match=r"param 'initial_lr' is not specified in param_groups\[0\]"):
         lr_scheduler.StepLR(make_optimizer(), step_size=2, last_epoch=3)
     stepped = make_optimizer()
     lr_scheduler.StepLR(stepped, step_size=3, gamma=0.1).step(epoch=7)     # closed form: two decays
     assert stepped.param_groups[0]["lr"] == pytest.approx(0.001)
+
+
+def _sequential_with_milestones(milestones):
+    opt = make_optimizer()
+    return lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(opt, 2), lr_scheduler.StepLR(opt, 3)], milestones)
 
 
 @pytest.mark.parametrize("call, error, message", [
@@ -228,6 +310,23 @@ def test_initial_lr_and_resuming():
      r"ReduceLROnPlateau: mode must be 'min' or 'max', got 'lowest'"),
     (lambda: lr_scheduler.CosineAnnealingLR(object(), T_max=3), TypeError,
      r"CosineAnnealingLR: object is not an Optimizer"),
+    (lambda: lr_scheduler.LinearLR(make_optimizer(), start_factor=0.0), ValueError,
+     r"LinearLR: start_factor must be greater than 0 and at most 1, got 0.0"),
+    (lambda: lr_scheduler.ConstantLR(make_optimizer(), factor=2.0), ValueError,
+     r"ConstantLR: factor must be between 0 and 1, got 2.0"),
+    (lambda: lr_scheduler.CosineAnnealingWarmRestarts(make_optimizer(), T_0=0), ValueError,
+     r"CosineAnnealingWarmRestarts: T_0 must be an integer >= 1, got 0"),
+    (lambda: lr_scheduler.CyclicLR(make_optimizer(), 0.01, 0.1, mode="sawtooth"), ValueError,
+     r"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range'"),
+    (lambda: lr_scheduler.CyclicLR(make_optimizer("Adagrad"), 0.01, 0.1), ValueError,
+     r"CyclicLR: optimizer must support momentum or beta1"),
+    (lambda: _sequential_with_milestones([2, 4]), ValueError,
+     r"SequentialLR: expects one milestone fewer than schedulers, got 2 schedulers and 2 milestones"),
+    (lambda: lr_scheduler.ChainedScheduler([lr_scheduler.StepLR(make_optimizer(), 2),
+                                            lr_scheduler.StepLR(make_optimizer(), 2)]), ValueError,
+     r"ChainedScheduler: expects all schedulers to belong to the same optimizer"),
+    (lambda: lr_scheduler.SequentialLR(make_optimizer(), [], []), ValueError,
+     r"SequentialLR: expects at least one scheduler"),
 ])
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):

@@ -139,7 +139,7 @@ def test_grad_fn_names_and_next_functions():
     (mul, _), = loss.grad_fn.next_functions
     assert mul.name() == "MulBackward0"
     leaf, constant = mul.next_functions
-    assert leaf[0].name() == "AccumulateGrad" and leaf[0].variable is w and constant[0] is None
+    assert leaf[0].name() == "torch::autograd::AccumulateGrad" and leaf[0].variable is w and constant[0] is None
     assert w.is_leaf and not loss.is_leaf and w.grad_fn is None
 
 
@@ -292,7 +292,7 @@ def test_grad_fn_names_and_order_follow_pytorch():
     loss = tc.nn.MSELoss()(layer(tc.relu(x)), tc.zeros(3, 2))
     names = [loss.grad_fn.name(), loss.grad_fn.next_functions[0][0].name()]
     first = loss.grad_fn.next_functions[0][0].next_functions[0][0]
-    assert names == ["MseLossBackward0", "AddmmBackward0"] and first.name() == "AccumulateGrad"
+    assert names == ["MseLossBackward0", "AddmmBackward0"] and first.name() == "torch::autograd::AccumulateGrad"
     assert first.variable is layer.bias
     conv = tc.nn.Conv2d(1, 1, 2)(tc.ones(1, 1, 3, 3))
     assert repr(conv).endswith("grad_fn=<ConvolutionBackward0>)")

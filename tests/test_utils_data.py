@@ -371,3 +371,64 @@ def test_vectorised_path_makes_no_item_calls(monkeypatch):
         assert len(list(DataLoader(source, batch_size=5, shuffle=True))) >= 1
     with pytest.raises(AssertionError, match="vectorised path"):
         list(DataLoader(dataset, batch_size=5, collate_fn=per_item))
+
+
+# --- WeightedRandomSampler ------------------------------------------------------------------
+
+def test_weighted_sampler_draws_in_proportion_to_the_weights():
+    from tinygrad_cnn.utils.data import WeightedRandomSampler
+    weights = [1.0, 3.0, 0.0, 6.0]
+    sampler = WeightedRandomSampler(weights, num_samples=20000, generator=np.random.default_rng(0))
+    drawn = list(sampler)
+    assert len(sampler) == len(drawn) == 20000 and all(isinstance(i, int) for i in drawn[:10])
+    frequencies = np.bincount(drawn, minlength=4) / len(drawn)
+    # binomial standard error at 20,000 draws is < 0.004: five of them
+    np.testing.assert_allclose(frequencies, np.array(weights) / 10, atol=0.02)
+    assert frequencies[2] == 0
+
+
+def test_weighted_sampler_without_replacement_and_with_a_loader():
+    from tinygrad_cnn.utils.data import WeightedRandomSampler
+    sampler = WeightedRandomSampler(tc.tensor([0.5, 0.0, 2.0, 1.0]), 3, replacement=False,
+                                    generator=np.random.default_rng(1))
+    for _ in range(5):
+        drawn = list(sampler)
+        assert sorted(drawn) == [0, 2, 3]            # the zero weight only once the others are used
+    assert sorted(WeightedRandomSampler([1.0, 0.0], 2, replacement=False)) == [0, 1]
+    labels = np.array([0] * 90 + [1] * 10)
+    class_weight = 1.0 / np.bincount(labels)
+    tc.manual_seed(0)
+    balanced = WeightedRandomSampler(class_weight[labels], num_samples=2000)
+    loader = DataLoader(TensorDataset(tc.tensor(labels)), batch_size=100, sampler=balanced)
+    seen = np.concatenate([batch.numpy() for (batch,) in loader])
+    assert len(seen) == 2000 and 0.4 < seen.mean() < 0.6     # the rare class is drawn half the time
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (([1.0, 2.0], 0), ValueError, "num_samples should be a positive integer value, but got num_samples=0"),
+    (([1.0, 2.0], 3, "yes"), ValueError, "replacement should be a boolean value, but got replacement='yes'"),
+    (([[1.0]], 2), ValueError, r"weights should be a 1d sequence but given weights have shape \(1, 1\)"),
+    (([-1.0, 2.0], 2), RuntimeError, "invalid distribution"),
+    (([0.0, 0.0], 2), RuntimeError, "invalid distribution"),
+    (([1.0, 2.0], 3, False), RuntimeError, "cannot draw 3 samples without replacement from 2 weights"),
+])
+def test_weighted_sampler_errors_are_pytorchs_kinds(args, error, message):
+    from tinygrad_cnn.utils.data import WeightedRandomSampler
+    with pytest.raises(error, match="WeightedRandomSampler: " + message):
+        list(WeightedRandomSampler(*args))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(error):
+        list(torch.utils.data.WeightedRandomSampler(*args))
+
+
+def test_weighted_sampler_matches_torch_frequencies_and_length():
+    torch = pytest.importorskip("torch")
+    from tinygrad_cnn.utils.data import WeightedRandomSampler
+    weights = [0.2, 0.0, 1.0, 0.3, 2.5]
+    ours = WeightedRandomSampler(weights, 30000, generator=np.random.default_rng(2))
+    theirs = torch.utils.data.WeightedRandomSampler(weights, 30000, generator=torch.Generator().manual_seed(2))
+    assert len(ours) == len(theirs)
+    ours_freq = np.bincount(list(ours), minlength=5) / 30000
+    theirs_freq = np.bincount(list(theirs), minlength=5) / 30000
+    np.testing.assert_allclose(ours_freq, theirs_freq, atol=0.02)
+    assert ours_freq[1] == theirs_freq[1] == 0

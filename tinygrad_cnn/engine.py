@@ -26,6 +26,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .errors import ShapeError
+
 __all__ = [
     "Op", "Context", "defop", "get_op", "registered_ops", "apply", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "inference_mode", "grad", "backward", "unbroadcast",
@@ -146,6 +148,11 @@ class Context:
                       (``ctx.save(mask=...)``)
     out               the output Tensor, set only while the VJP runs (keeping
                       it permanently would make a reference cycle)
+    node_name         optional: the name ``grad_fn`` shows when it is not the
+                      op's (PyTorch's overloads, composite functions); kept
+                      after backward
+    node_inputs       optional, with node_name: the composite's inputs, which
+                      ``grad_fn.next_functions`` shows
     versions          each input's version counter when the op ran, so that
                       an in-place change to a saved input is caught
     """
@@ -164,11 +171,14 @@ class Context:
             self.saved.update(arrays)
 
     def release(self) -> None:
-        """Drop everything saved for backward (called after the VJP runs)."""
-        op = self.op
+        """Drop everything saved for backward (called after the VJP runs);
+        the node's name (``grad_fn``) stays."""
+        op, name = self.op, self.__dict__.get("node_name")
         self.__dict__.clear()
         self.op = op
         self.inputs = None
+        if name is not None:
+            self.node_name = name
 
 
 class Op:
@@ -347,10 +357,11 @@ def apply(op: Op, *inputs, **params):
             try:
                 np.broadcast_shapes(*(a.shape for a in arrays))
             except ValueError:
-                raise ValueError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
+                raise ShapeError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
         if str(err).startswith(op.name + ":"):
             raise
-        raise ValueError(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
+        kind = ShapeError if isinstance(err, ShapeError) else ValueError
+        raise kind(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
     result = _wrap(out)

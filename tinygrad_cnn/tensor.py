@@ -9,6 +9,8 @@ in-place methods, with PyTorch's names and semantics.
 from __future__ import annotations
 
 import collections
+import functools
+import inspect
 
 import numpy as np
 
@@ -59,6 +61,8 @@ _PYTORCH_BACKWARD_NAMES = {
     "conv2d": "ConvolutionBackward0", "conv_transpose2d": "ConvolutionBackward0",
     "max_pool2d": "MaxPool2DWithIndicesBackward0", "avg_pool2d": "AvgPool2DBackward0",
     "batch_norm": "NativeBatchNormBackward0", "permute": "PermuteBackward0",
+    "pad": "ConstantPadNdBackward0", "flatten": "ViewBackward0",
+    "adaptive_avg_pool2d": "AdaptiveAvgPool2DBackward0", "adaptive_max_pool2d": "AdaptiveMaxPool2DBackward0",
 }
 # PyTorch's addmm lists the bias first: its next_functions are (bias, input, weight)
 _PYTORCH_INPUT_ORDER = {"linear": (2, 0, 1)}
@@ -77,6 +81,9 @@ def _backward_name(op_name: str) -> str:
 def _node_name(ctx) -> str:
     """The grad_fn's name; indexing is named by its index, as PyTorch's
     (``x[:2]`` SliceBackward0, ``x[0]`` SelectBackward0, ``x[mask]`` IndexBackward0)."""
+    name = getattr(ctx, "node_name", None)
+    if name is not None:
+        return name
     params = getattr(ctx, "params", None)
     if ctx.op.name != "getitem" or not params or "index" not in params:
         return _backward_name(ctx.op.name)
@@ -112,15 +119,9 @@ class GradFn:
         ctx = self._ctx
         if ctx.inputs is None:
             return ()
-        result = []
-        for parent in engine._parents(ctx):
-            if not parent.requires_grad:
-                result.append((None, 0))
-            elif parent._ctx is None:
-                result.append((AccumulateGrad(parent), 0))
-            else:
-                result.append((GradFn(parent._ctx), 0))
-        order = _PYTORCH_INPUT_ORDER.get(ctx.op.name)
+        composite = getattr(ctx, "node_inputs", None)
+        result = [_edge(parent) for parent in (composite if composite is not None else engine._parents(ctx))]
+        order = None if composite is not None else _PYTORCH_INPUT_ORDER.get(ctx.op.name)
         if order and len(result) == len(order):
             result = [result[i] for i in order]
         return tuple(result)
@@ -135,6 +136,40 @@ class GradFn:
         return f"<{self.name()} object at {id(self._ctx):#x}>"
 
 
+def _edge(parent) -> tuple:
+    """One ``next_functions`` entry: the node that made ``parent``, the
+    accumulator of a leaf, or None for a tensor that needs no gradient."""
+    if parent is None or not parent.requires_grad:
+        return (None, 0)
+    return (AccumulateGrad(parent), 0) if parent._ctx is None else (GradFn(parent._ctx), 0)
+
+
+def named_backward(name: str, inputs=("input",)):
+    """Decorator for a function built from several ops (a composite such as
+    ``binary_cross_entropy_with_logits``): the ``grad_fn`` of its result shows
+    PyTorch's node for the whole function, ``name``, and its
+    ``next_functions`` lead to the arguments named in ``inputs`` (PyTorch's
+    differentiable inputs of that node), not to the last inner op's."""
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            ctx = getattr(out, "_ctx", None)
+            if ctx is None:
+                return out
+            bound = signature.bind(*args, **kwargs).arguments
+            if any(out is value for value in bound.values()):      # an input passed through
+                return out
+            ctx.node_name = name
+            ctx.node_inputs = tuple(bound.get(arg) if isinstance(bound.get(arg), Tensor) else None
+                                    for arg in inputs)
+            return out
+        return wrapper
+    return decorate
+
+
 class AccumulateGrad:
     """The ``next_functions`` entry of a leaf: it accumulates into ``.grad``."""
 
@@ -143,7 +178,7 @@ class AccumulateGrad:
         self.next_functions = ()
 
     def name(self) -> str:
-        return "AccumulateGrad"
+        return "torch::autograd::AccumulateGrad"       # PyTorch's name() of its leaf node
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self.variable):#x}>"
@@ -767,6 +802,26 @@ class Tensor:
         def out_of_place(old):
             raise RuntimeError("scatter_: not supported on a tensor that is part of a graph")
         return self._inplace("scatter_", out_of_place, in_array)
+
+    def index_put_(self, indices, values, accumulate=False):
+        """``self[indices] = values`` in place (``indices``: a tuple of index
+        tensors); ``accumulate=True`` adds, summing over repeated indices."""
+        from .ops.movement import _indices_arg
+        index = _indices_arg(indices, "index_put_")
+        source = values if isinstance(values, Tensor) else Tensor(np.asarray(values, dtype=self.data.dtype))
+        if source.data.dtype != self.data.dtype:
+            raise RuntimeError(f"index_put_: Index put requires the source and destination dtypes "
+                               f"match, got {self.dtype} for the tensor and {source.dtype} for the values")
+
+        def out_of_place(old):
+            return old.index_put(indices, source, accumulate)
+
+        def in_array(array):
+            if accumulate:
+                np.add.at(array, index, source.data)
+            else:
+                array[index] = source.data
+        return self._inplace("index_put_", out_of_place, in_array, other_needs_grad=source.requires_grad)
 
     def __setitem__(self, index, value):
         index = _index_arg(index)

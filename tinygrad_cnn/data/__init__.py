@@ -23,7 +23,7 @@ from .fetch import ChecksumError, DownloadError, download, file_digest  # noqa: 
 from .idx import read_idx, write_idx  # noqa: F401
 from .loader import DataLoader, get_worker_info  # noqa: F401
 from .sampler import (  # noqa: F401
-    BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, seed,
+    BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler, seed,
 )
 
 __all__ = [
@@ -32,6 +32,6 @@ __all__ = [
     "download", "file_digest", "DownloadError", "ChecksumError",
     "read_idx", "write_idx",
     "Dataset", "TensorDataset", "ConcatDataset", "Subset", "random_split",
-    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
+    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
     "default_collate", "default_convert", "DataLoader", "get_worker_info", "seed", "to_float32",
 ]

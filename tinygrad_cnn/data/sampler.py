@@ -145,6 +145,63 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probabilities proportional to
+    ``weights`` (which need not sum to 1), new at every iteration: the usual
+    way to balance classes (weight each sample by 1 / its class's count).
+
+    Args:
+        weights: one non-negative weight per dataset index (a sequence or 1-D tensor).
+        num_samples: how many indices per epoch.
+        replacement: draw with replacement (default); without it each index
+            appears at most once (zero weights only after all the others).
+        generator: a ``numpy.random.Generator``; ``None`` draws from the data
+            generator that ``tinygrad_cnn.manual_seed`` reseeds.
+    """
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
+        name = "WeightedRandomSampler"
+        _check_positive_int(num_samples, "num_samples", name)
+        if not isinstance(replacement, bool):
+            raise ValueError(f"{name}: replacement should be a boolean value, but got "
+                             f"replacement={replacement!r}")
+        weights = np.asarray(getattr(weights, "data", weights), dtype=np.float64)
+        if weights.ndim != 1:
+            raise ValueError(f"{name}: weights should be a 1d sequence but given weights have shape "
+                             f"{tuple(weights.shape)}")
+        if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+            raise RuntimeError(f"{name}: invalid distribution: weights must be finite, non-negative "
+                               f"and not all zero, got {weights.tolist() if weights.size <= 10 else weights}")
+        if not replacement and num_samples > len(weights):
+            raise RuntimeError(f"{name}: cannot draw {num_samples} samples without replacement from "
+                               f"{len(weights)} weights")
+        data_generator(generator, name)
+        self.weights = weights
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self.generator = generator
+
+    def _order(self) -> np.ndarray:
+        rng = data_generator(self.generator, "WeightedRandomSampler")
+        weights, count = self.weights, self.num_samples
+        nonzero = np.flatnonzero(weights)
+        if self.replacement or count <= len(nonzero):
+            chosen = rng.choice(len(weights), size=count, replace=self.replacement, p=weights / weights.sum())
+        else:
+            # as PyTorch: once the non-zero weights are used up, the zero ones follow in random order
+            zero = np.flatnonzero(weights == 0)
+            chosen = np.concatenate([rng.choice(len(weights), size=len(nonzero), replace=False,
+                                                p=weights / weights.sum()),
+                                     rng.permutation(zero)[:count - len(nonzero)]])
+        return chosen.astype(np.int64, copy=False)
+
+    def __iter__(self):
+        return iter(self._order().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Groups the indices of ``sampler`` into lists of ``batch_size``.
 

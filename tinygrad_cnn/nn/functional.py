@@ -3,13 +3,16 @@
 Shapes: images are NCHW; conv weights (F, C // groups, KH, KW); linear
 weights (out_features, in_features).
 """
+import functools
+import inspect
 import warnings
 
 import numpy as np
 
 from .._args import pair
+from ..errors import ShapeError
 from ..random import generator
-from ..tensor import Tensor, get_op
+from ..tensor import Tensor, get_op, named_backward
 
 __all__ = ["one_hot", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
            "log_softmax", "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -25,20 +28,77 @@ def _bias_2d(out: Tensor, bias, op: str) -> Tensor:
         return out
     bias = _t(bias)
     if bias.shape != (out.shape[1],):
-        raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({out.shape[1]},)")
+        raise ShapeError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({out.shape[1]},)")
     return out + bias.reshape(1, -1, 1, 1)
 
 
+# PyTorch's names of the scalar types, as its dtype errors print them
+_SCALAR_NAMES = {"float64": ("Double", "double"), "float32": ("Float", "float"), "float16": ("Half", "c10::Half"),
+                 "int64": ("Long", "long"), "int32": ("Int", "int"), "int16": ("Short", "short"),
+                 "int8": ("Char", "signed char"), "uint8": ("Byte", "unsigned char"), "bool": ("Bool", "bool")}
+
+
+def _scalar_name(tensor: Tensor, style: int) -> str:
+    name = tensor.data.dtype.name
+    return _SCALAR_NAMES.get(name, (name, name))[style]
+
+
+def _check_same_dtype(op: str, x: Tensor, weight: Tensor, bias) -> None:
+    """As PyTorch: a layer's input must have its parameters' dtype (a
+    float64 or uint8 batch into a float32 layer is an error, not a silent
+    conversion)."""
+    for what, other in (("weight", weight), ("bias", bias)):
+        if other is None or other.data.dtype is x.data.dtype or other.data.dtype == x.data.dtype:
+            continue
+        got = f"(input {x.dtype}, {what} {other.dtype}); convert the input with .to({other.dtype})"
+        if x.data.dtype.kind == "f":
+            got += f" or the layer with .to({x.dtype})"
+        if op == "linear":
+            raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {_scalar_name(x, 0)} "
+                               f"and {_scalar_name(other, 0)} {got}")
+        raise RuntimeError(f"{op}: Input type ({_scalar_name(x, 1)}) and {what} type "
+                           f"({_scalar_name(other, 1)}) should be the same {got}")
+
+
+def _unbatched(op: str, node: str):
+    """Decorator: as in PyTorch, a (C, H, W) input is one image; the batch
+    axis is added for the op and removed from its result (gradients flow
+    through both), and ``grad_fn`` shows PyTorch's ``node`` for it."""
+    def decorate(fn):
+        first = next(iter(inspect.signature(fn).parameters))      # the input's name (x or input)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            x = _t(args[0] if args else kwargs.pop(first))
+            args = args[1:]
+            if x.ndim == 4:
+                return fn(x, *args, **kwargs)
+            if x.ndim != 3:
+                raise ShapeError(f"{op}: expected a 3-D (unbatched, C x H x W) or 4-D (batched, "
+                                 f"N x C x H x W) input, got shape {tuple(x.shape)}")
+            out = fn(x.unsqueeze(0), *args, **kwargs).squeeze(0)
+            if out._ctx is not None:
+                out._ctx.node_name = node
+                if node != "SqueezeBackward1":      # PyTorch's pooling runs on 3-D as it is
+                    out._ctx.node_inputs = (x,)
+            return out
+        return wrapper
+    return decorate
+
+
+@_unbatched("conv2d", "SqueezeBackward1")
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
-    """2-D cross-correlation. x (N, C, H, W), weight (F, C // groups, KH, KW),
-    bias (F,) -> (N, F, OH, OW) with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1.
+    """2-D cross-correlation. x (N, C, H, W) or one image (C, H, W), weight
+    (F, C // groups, KH, KW), bias (F,) -> (N, F, OH, OW) (or (F, OH, OW)) with OH = (H + 2*padding - dilation*(KH-1) - 1) // stride + 1.
     ``padding='valid'`` is 0; ``padding='same'`` (stride 1) keeps H and W, the
     odd pixel of an even total going to the bottom and right, as in PyTorch."""
     x, weight = _t(x), _t(weight)
+    bias = None if bias is None else _t(bias)
+    _check_same_dtype("conv2d", x, weight, bias)
     stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
     if isinstance(padding, str):
         x, padding = _string_padding(x, weight, padding, stride, dilation)
-    inputs = (x, weight) if bias is None else (x, weight, _t(bias))
+    inputs = (x, weight) if bias is None else (x, weight, bias)
     return get_op("conv2d")(*inputs, stride=stride, padding=pair(padding, "padding"),
                             dilation=dilation, groups=int(groups))
 
@@ -59,21 +119,26 @@ def _string_padding(x: Tensor, weight: Tensor, padding: str, stride, dilation):
     return x.pad(extra), (totals[0] // 2, totals[1] // 2)
 
 
+@_unbatched("conv_transpose2d", "SqueezeBackward1")
+@named_backward("ConvolutionBackward0", inputs=("x", "weight", "bias"))
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1) -> Tensor:
     """Transposed convolution (the input gradient of conv2d). x (N, Cin, H, W),
     weight (Cin, Cout // groups, KH, KW) -> (N, Cout, (H-1)*stride - 2*padding
     + dilation*(KH-1) + output_padding + 1, ...)."""
     op = "conv_transpose2d"
-    out = get_op(op)(_t(x), _t(weight), stride=pair(stride, "stride", op), padding=pair(padding, "padding", op),
+    x, weight = _t(x), _t(weight)
+    _check_same_dtype(op, x, weight, None if bias is None else _t(bias))
+    out = get_op(op)(x, weight, stride=pair(stride, "stride", op), padding=pair(padding, "padding", op),
                      dilation=pair(dilation, "dilation", op), groups=int(groups),
                      output_padding=pair(output_padding, "output_padding", op))
     return _bias_2d(out, bias, op)
 
 
+@_unbatched("max_pool2d", "MaxPool2DWithIndicesBackward0")
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False) -> Tensor:
-    """Max over windows: x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2*padding - KH) // stride + 1.
+    """Max over windows: x (N, C, H, W) -> (N, C, OH, OW) (or (C, H, W) -> (C, OH, OW)), OH = (H + 2*padding - KH) // stride + 1.
     stride defaults to kernel_size; padding counts as -inf. On ties the
     gradient goes to the first maximum of the window (row-major), as in
     PyTorch. dilation > 1, ceil_mode and return_indices are not supported."""
@@ -91,9 +156,10 @@ def _unsupported(op, **options):
             raise NotImplementedError(f"{op}: {name}={value!r} is not supported (only {name}={supported[0]!r})")
 
 
+@_unbatched("avg_pool2d", "AvgPool2DBackward0")
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None) -> Tensor:
-    """Mean over windows: x (N, C, H, W) -> (N, C, OH, OW); padded zeros count
+    """Mean over windows: x (N, C, H, W) -> (N, C, OH, OW) (or unbatched (C, H, W)); padded zeros count
     (PyTorch's default count_include_pad=True). ceil_mode, count_include_pad=False
     and divisor_override are not supported."""
     _unsupported("avg_pool2d", ceil_mode=(ceil_mode, (False,)),
@@ -104,8 +170,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 def linear(x, weight, bias=None) -> Tensor:
-    """x (..., in) @ weight (out, in).T + bias (out,) -> (..., out)."""
+    """x (..., in) @ weight (out, in).T + bias (out,) -> (..., out); x must
+    have the weight's dtype, as in PyTorch."""
     inputs = (_t(x), _t(weight)) if bias is None else (_t(x), _t(weight), _t(bias))
+    _check_same_dtype("linear", inputs[0], inputs[1], inputs[2] if bias is not None else None)
     return get_op("linear")(*inputs)
 
 
@@ -192,6 +260,7 @@ __all__ += ["batch_norm", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"
             "adaptive_max_pool2d", "dropout2d"]
 
 
+@named_backward("NativeBatchNormBackward0", inputs=("input", "weight", "bias"))
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5) -> Tensor:
     """Batch normalisation per channel, as PyTorch's. input (N, C), (N, C, L)
@@ -205,8 +274,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     weight + bias``."""
     x = _t(input)
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: input must be (N, C), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
+        raise ShapeError(f"batch_norm: input must be (N, C), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
     channels = x.shape[1]
+    for name, value in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                        ("running_var", running_var)):
+        if value is not None and _t(value).data.dtype != x.data.dtype:
+            raise RuntimeError(f"batch_norm: mixed dtype (CPU): all inputs must share same datatype "
+                               f"(input {x.dtype}, {name} {_t(value).dtype})")
     weight = Tensor(np.ones(channels, dtype=x.dtype)) if weight is None else _t(weight)
     bias = Tensor(np.zeros(channels, dtype=x.dtype)) if bias is None else _t(bias)
     running_mean = None if running_mean is None else _t(running_mean)
@@ -219,7 +293,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                         ("bias", bias)):
         if value.shape != (channels,):
-            raise ValueError(f"batch_norm: {name} has shape {tuple(value.shape)}, expected ({channels},) "
+            raise ShapeError(f"batch_norm: {name} has shape {tuple(value.shape)}, expected ({channels},) "
                              f"for input of shape {tuple(x.shape)}")
     # an affine map per channel: x * scale + shift (gradients reach weight and bias)
     shape = (1, channels) + (1,) * (x.ndim - 2)
@@ -262,6 +336,7 @@ def sigmoid(input) -> Tensor:
     return _t(input).sigmoid()
 
 
+@_unbatched("adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0")
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """Mean over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW).
     output_size: an int, a pair, or a pair with None (keep that size).
@@ -269,6 +344,7 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     return get_op("adaptive_avg_pool2d")(_t(input), output_size=_adaptive_size(output_size))
 
 
+@_unbatched("adaptive_max_pool2d", "AdaptiveMaxPool2DBackward0")
 def adaptive_max_pool2d(input, output_size, return_indices=False) -> Tensor:
     """Max over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW);
     the gradient goes to each window's first maximum. return_indices is not supported."""
@@ -290,7 +366,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
     if x.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: input must be (N, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
+        raise ShapeError(f"dropout2d: input must be (N, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
     if not training or p == 0.0:
         return x
     planes = tuple(x.shape[:-2]) + (1, 1)
@@ -455,17 +531,17 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     _check_reduction(op, reduction)
     _check_smoothing(op, label_smoothing)
     if logits.ndim < 1 or logits.dtype.kind != "f":
-        raise ValueError(f"{op}: logits must be 2-D (N, C), K-d (N, C, d1, ...) or 1-D (C,), "
+        raise ShapeError(f"{op}: logits must be 2-D (N, C), K-d (N, C, d1, ...) or 1-D (C,), "
                          f"floating point; got shape {tuple(logits.shape)} and dtype {logits.dtype}")
     class_dim = 0 if logits.ndim == 1 else 1
     if target.dtype.kind in "iu":
         if logits.ndim == 1 and target.ndim != 0:
-            raise ValueError(f"{op}: logits must be 2-D (N, C); 1-D logits (C,) take one 0-d label, "
+            raise ShapeError(f"{op}: logits must be 2-D (N, C); 1-D logits (C,) take one 0-d label, "
                              f"got logits of shape {tuple(logits.shape)} and target of shape {tuple(target.shape)}")
         log_probs = log_softmax(logits, dim=class_dim)
         return _labelled_loss(op, log_probs, target, weight, ignore_index, reduction, label_smoothing)
     if target.shape != logits.shape:
-        raise ValueError(f"{op}: probability targets must have the logits' shape {tuple(logits.shape)}, "
+        raise ShapeError(f"{op}: probability targets must have the logits' shape {tuple(logits.shape)}, "
                          f"got {tuple(target.shape)} (integer labels must have an integer dtype)")
     if target.dtype != logits.dtype:
         target = target.astype(logits.dtype)     # no silent float64 from a float64 target
@@ -485,7 +561,7 @@ def _pointwise_pair(op, x, target):
         try:
             np.broadcast_shapes(x.shape, target.shape)
         except ValueError:
-            raise ValueError(f"{op}: input shape {tuple(x.shape)} and target shape {tuple(target.shape)} "
+            raise ShapeError(f"{op}: input shape {tuple(x.shape)} and target shape {tuple(target.shape)} "
                              "do not broadcast") from None
         warnings.warn(f"{op}: target shape {tuple(target.shape)} differs from input shape {tuple(x.shape)}; they are "
                       "broadcast, which is likely not what you want (as PyTorch warns)",
@@ -516,6 +592,7 @@ def _check_nonnegative(op, name, value):
         raise ValueError(f"{op}: {name} must be >= 0, got {value!r}")
 
 
+@named_backward("SmoothL1LossBackward0", inputs=("input", "target"))
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0) -> Tensor:
     """Smooth L1 of d = |input - target|: 0.5 * d**2 / beta where d < beta,
     else d - 0.5 * beta (beta=0 is the L1 loss). Any shape; 'none' keeps it,
@@ -532,6 +609,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(losses, reduction)
 
 
+@named_backward("HuberLossBackward0", inputs=("input", "target"))
 def huber_loss(input, target, reduction="mean", delta=1.0) -> Tensor:
     """Huber loss of d = |input - target|: 0.5 * d**2 where d < delta, else
     delta * (d - 0.5 * delta); equals delta * smooth_l1_loss(beta=delta)."""
@@ -553,7 +631,7 @@ def _elementwise_weight(op, weight, shape, dtype, name="weight"):
     try:
         np.broadcast_shapes(weight.shape, shape)
     except ValueError:
-        raise ValueError(f"{op}: {name} of shape {tuple(weight.shape)} does not broadcast to the input's "
+        raise ShapeError(f"{op}: {name} of shape {tuple(weight.shape)} does not broadcast to the input's "
                          f"shape {tuple(shape)}") from None
     return Tensor(weight.astype(dtype, copy=False))
 
@@ -570,6 +648,7 @@ def _same_shape_target(op, input, target):
     return input, target
 
 
+@named_backward("BinaryCrossEntropyBackward0", inputs=("input", "target"))
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean") -> Tensor:
     """-w * (t * log(x) + (1 - t) * log(1 - x)) for probabilities x in [0, 1]
@@ -591,6 +670,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(losses, reduction)
 
 
+@named_backward("BinaryCrossEntropyWithLogitsBackward0", inputs=("input", "target"))
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable step, for logits x and
@@ -675,6 +755,7 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
+@named_backward("SoftplusBackward0")
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, computed without overflow; x itself
     where beta * x > threshold (PyTorch's cut-over to the linear part)."""
@@ -686,6 +767,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return get_op("where")(scaled.data > threshold, input, smooth) if threshold is not None else smooth
 
 
+@named_backward("HardtanhBackward0")
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]."""
     return _t(input).clamp(min_val, max_val)
@@ -696,6 +778,7 @@ def relu6(input, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0)
 
 
+@named_backward("LogSigmoidBackward0")
 def logsigmoid(input) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
     return -softplus(-_t(input), threshold=None)
@@ -706,6 +789,7 @@ def softmin(input, dim=None, dtype=None) -> Tensor:
     return softmax(-_t(input), dim=dim, dtype=dtype)
 
 
+@named_backward("NativeLayerNormBackward0", inputs=("input", "weight", "bias"))
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalise over the last ``len(normalized_shape)`` dimensions with their
     mean and biased variance, then scale and shift (the gradient flows
@@ -713,7 +797,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     input = _t(input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape):]) != shape:
-        raise ValueError(f"layer_norm: input of shape {tuple(input.shape)} does not end in "
+        raise ShapeError(f"layer_norm: input of shape {tuple(input.shape)} does not end in "
                          f"normalized_shape {shape}")
     dims = tuple(range(input.ndim - len(shape), input.ndim))
     centred = input - input.mean(dims, keepdim=True)

@@ -1,14 +1,17 @@
 """``Module`` and ``Parameter``: parameters and buffers registered by
 attribute assignment, ``model(x)`` calling ``forward``, state dicts with
-PyTorch's keys, and the ``Sequential`` container."""
+PyTorch's keys, and the containers ``Sequential``, ``ModuleList`` and
+``ModuleDict``."""
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Iterator
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..tensor import Tensor, dtype
 
 __all__ = ["Parameter", "Module", "Sequential", "StateDictError", "RemovableHandle"]
@@ -530,11 +533,94 @@ class Module:
         return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Modules applied in order. Indexing, len() and iteration work as in PyTorch."""
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: modules in order, addressed by
+    position (negative counts from the end), with PyTorch's list methods.
+    As in PyTorch, deleting or inserting renumbers the keys 0..len-1."""
+
+    def _key(self, index) -> str:
+        keys = list(self._modules)
+        index = operator.index(index)
+        if not -len(keys) <= index < len(keys):
+            raise IndexError(f"{self._get_name()}: index {index} is out of range for "
+                             f"{len(keys)} modules")
+        return keys[index]
+
+    def __setitem__(self, index, module) -> None:
+        key = self._key(index)
+        if not isinstance(module, Module):
+            raise TypeError(f"{self._get_name()}: cannot assign '{type(module).__name__}' as child "
+                            f"module '{key}' (a Module expected)")
+        self._modules[key] = module
+
+    def __delitem__(self, index) -> None:
+        keys = list(self._modules)
+        for key in keys[index] if isinstance(index, slice) else [self._key(index)]:
+            del self._modules[key]
+        self._renumber(list(self._modules.values()))
+
+    def _renumber(self, modules) -> None:
+        self._modules.clear()
+        for position, module in enumerate(modules):
+            self.add_module(str(position), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def append(self, module):
+        """Add ``module`` at the end (key ``str(len(self))``)."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        """Append every module of an iterable (a list, a Sequential, a ModuleList)."""
+        if isinstance(modules, Module) and not isinstance(modules, _ModuleSequence):
+            raise TypeError(f"{self._get_name()}.extend: '{type(modules).__name__}' object is not "
+                            "iterable (give a list of modules)")
+        for module in list(modules):
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module):
+        """Put ``module`` before position ``index`` (``len(self)`` appends)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{self._get_name()}.insert: expected a Module, got {type(module).__name__}")
+        size = len(self)
+        index = operator.index(index)
+        if not -size <= index <= size:
+            raise IndexError(f"{self._get_name()}.insert: index {index} is out of range for "
+                             f"{size} modules")
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index=-1):
+        """Remove and return the module at ``index``."""
+        module = self[index]
+        del self[index]
+        return module
+
+
+class Sequential(_ModuleSequence):
+    """Modules applied in order: ``Sequential(m0, m1, ...)`` (keys '0', '1',
+    ...) or ``Sequential(OrderedDict(name=module, ...))``. Indexing (negative,
+    slices to a new Sequential keeping the keys), assignment
+    (``model[4] = nn.Linear(512, 10)``), ``del``, append, extend, insert, pop,
+    ``+``, ``+=`` and ``*`` behave as PyTorch's."""
 
     def __init__(self, *modules: Module):
         super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+            return
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: argument {index} is a {type(module).__name__}, not a Module")
@@ -546,23 +632,32 @@ class Sequential(Module):
                 x = module(x)
             except ValueError as err:
                 shape = getattr(x, "shape", None)
-                raise ValueError(f"layer {name} ({module!r}) got input of shape {shape}: {err}") from err
+                kind = ShapeError if isinstance(err, ShapeError) else ValueError   # keeps PyTorch's class
+                raise kind(f"layer {name} ({module!r}) got input of shape {shape}: {err}") from err
         return x
 
     def __getitem__(self, index):
-        modules = list(self._modules.values())
         if isinstance(index, slice):
-            return Sequential(*modules[index])
-        return modules[index]
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return self._modules[self._key(index)]
 
-    def __len__(self):
-        return len(self._modules)
+    def __add__(self, other) -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise ValueError(f"Sequential: + joins two Sequentials, got {type(other).__name__}")
+        return Sequential(*self, *other)
 
-    def __iter__(self):
-        return iter(self._modules.values())
+    def __mul__(self, times) -> "Sequential":
+        if not isinstance(times, int) or isinstance(times, bool):
+            raise TypeError(f"Sequential: can only be multiplied by an int, got {type(times).__name__}")
+        if times <= 0:
+            raise ValueError(f"Sequential: non-positive multiplication factor {times}")
+        return Sequential(*(list(self) * times))
 
-    def append(self, module: Module) -> "Sequential":
-        setattr(self, str(len(self)), module)
+    __rmul__ = __mul__
+
+    def __imul__(self, times) -> "Sequential":
+        repeated = self * times
+        self._renumber(list(repeated))
         return self
 
 
@@ -574,7 +669,7 @@ def _indent_tail(text: str, spaces: int = 2) -> str:
     return text.replace("\n", "\n" + " " * spaces)
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of Modules whose parameters the owner sees (keys '0', '1', ...).
     Indexing (negative, slices), len, iteration, append, extend, insert, pop,
     ``+=`` and ``+`` behave as PyTorch's. It has no forward: iterate over it."""
@@ -584,66 +679,16 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def _position(self, index, owner="ModuleList") -> int:
-        index = int(index)
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"{owner}: index {index} is out of range for a list of {len(self)} modules")
-        return index % len(self)
-
     def __getitem__(self, index):
         if isinstance(index, slice):
             return type(self)(list(self._modules.values())[index])
-        return self._modules[str(self._position(index))]
-
-    def __setitem__(self, index, module) -> None:
-        self.add_module(str(self._position(index)), module)
-
-    def __delitem__(self, index) -> None:
-        if isinstance(index, slice):
-            for position in sorted(range(len(self))[index], reverse=True):
-                del self._modules[str(position)]
-        else:
-            del self._modules[str(self._position(index))]
-        # renumber, so that the keys stay 0..len-1 in order
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self._modules[str(position)] = module
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __iadd__(self, modules) -> "ModuleList":
-        return self.extend(modules)
+        return self._modules[self._key(index)]
 
     def __add__(self, other) -> "ModuleList":
         return ModuleList(list(self) + list(other))
 
-    def append(self, module) -> "ModuleList":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> "ModuleList":
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
-            raise TypeError(f"ModuleList.extend: expected an iterable of Modules, got {type(modules).__name__}")
-        for module in list(modules):
-            self.append(module)
-        return self
-
     def insert(self, index: int, module) -> None:
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._modules.clear()
-        for position, item in enumerate(modules):
-            self.add_module(str(position), item)
-
-    def pop(self, index=-1):
-        module = self[index]
-        del self[index]
-        return module
+        super().insert(index, module)        # PyTorch's ModuleList.insert returns None
 
     def __repr__(self):
         # PyTorch's layout: runs of equal reprs are shown once, as "(2-4): 3 x ..."

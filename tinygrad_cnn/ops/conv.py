@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._args import conv_output_size
 from ..engine import defop
+from ..errors import ShapeError
 from ..spec import Spec
 
 _CASES = "tinygrad_cnn.testing.nn_cases:"
@@ -31,44 +32,44 @@ _CASES = "tinygrad_cnn.testing.nn_cases:"
 def check_conv2d(x_shape, w_shape, stride, padding, dilation, groups, bias_shape=None):
     """Validate conv2d's arguments; return the output's (OH, OW)."""
     if len(x_shape) != 4:
-        raise ValueError(f"conv2d: input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
+        raise ShapeError(f"conv2d: input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
     if len(w_shape) != 4:
-        raise ValueError(f"conv2d: weight must be 4-D (F, C/groups, KH, KW), got shape {tuple(w_shape)}")
+        raise ShapeError(f"conv2d: weight must be 4-D (F, C/groups, KH, KW), got shape {tuple(w_shape)}")
     n, c, h, width = x_shape
     f, cg, kh, kw = w_shape
     if groups < 1 or c % groups:
-        raise ValueError(f"conv2d: groups={groups} does not divide the input's {c} channels")
+        raise ShapeError(f"conv2d: groups={groups} does not divide the input's {c} channels")
     if c != cg * groups:
         expects = f"{cg}" if groups == 1 else f"{cg} per group x {groups} groups = {cg * groups}"
-        raise ValueError(f"conv2d: input has {c} channels but weight expects {expects} "
+        raise ShapeError(f"conv2d: input has {c} channels but weight expects {expects} "
                          f"(input shape {tuple(x_shape)}, weight shape {tuple(w_shape)})")
     if f % groups:
-        raise ValueError(f"conv2d: groups={groups} does not divide the weight's {f} output channels")
+        raise ShapeError(f"conv2d: groups={groups} does not divide the weight's {f} output channels")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
+        raise ShapeError(f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride {stride}, "
                          f"dilation {dilation}, padding {padding}")
     out_h = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
     out_w = conv_output_size(width, kw, stride[1], padding[1], dilation[1])
     if out_h < 1 or out_w < 1:
-        raise ValueError(f"conv2d: kernel {kh}x{kw} (dilation {dilation}) is larger than the padded input "
+        raise ShapeError(f"conv2d: kernel {kh}x{kw} (dilation {dilation}) is larger than the padded input "
                          f"{h + 2 * padding[0]}x{width + 2 * padding[1]} (input shape {tuple(x_shape)}, "
                          f"padding {padding}, stride {stride})")
     if bias_shape is not None and tuple(bias_shape) != (f,):
-        raise ValueError(f"conv2d: bias has shape {tuple(bias_shape)}, expected ({f},)")
+        raise ShapeError(f"conv2d: bias has shape {tuple(bias_shape)}, expected ({f},)")
     return out_h, out_w
 
 
 def check_conv_transpose2d(g_shape, w_shape, stride, padding, dilation, groups, output_padding):
     """Validate conv_transpose2d's arguments; return the output's (OH, OW)."""
     if len(g_shape) != 4 or len(w_shape) != 4:
-        raise ValueError(f"conv_transpose2d: input {tuple(g_shape)} and weight {tuple(w_shape)} must be "
+        raise ShapeError(f"conv_transpose2d: input {tuple(g_shape)} and weight {tuple(w_shape)} must be "
                          "4-D: (N, C_in, H, W) and (C_in, C_out/groups, KH, KW)")
     n, c_in, h, width = g_shape
     w_in, _, kh, kw = w_shape
     if groups < 1 or c_in % groups:
-        raise ValueError(f"conv_transpose2d: groups={groups} does not divide the input's {c_in} channels")
+        raise ShapeError(f"conv_transpose2d: groups={groups} does not divide the input's {c_in} channels")
     if c_in != w_in:
-        raise ValueError(f"conv_transpose2d: input has {c_in} channels but weight expects {w_in} "
+        raise ShapeError(f"conv_transpose2d: input has {c_in} channels but weight expects {w_in} "
                          f"(input shape {tuple(g_shape)}, weight shape {tuple(w_shape)})")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
         raise ValueError(f"conv_transpose2d: invalid geometry stride {stride}, padding {padding}, "
@@ -81,7 +82,7 @@ def check_conv_transpose2d(g_shape, w_shape, stride, padding, dilation, groups, 
     out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
     out_w = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
     if out_h < 1 or out_w < 1:
-        raise ValueError(f"conv_transpose2d: geometry gives an empty output ({out_h}x{out_w}) for "
+        raise ShapeError(f"conv_transpose2d: geometry gives an empty output ({out_h}x{out_w}) for "
                          f"input shape {tuple(g_shape)} and weight shape {tuple(w_shape)}")
     return out_h, out_w
 

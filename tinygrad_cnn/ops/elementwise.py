@@ -321,6 +321,39 @@ def sign(input):
     return _wrap(np.sign(input.data))
 
 
+@defop("round", spec=Spec(cases="tinygrad_cnn.testing.cases:round_cases"), saves=())
+def round(ctx, x, decimals=None):
+    """To the nearest integer, halves to the even one (``round(2.5) == 2``);
+    ``decimals`` digits after the point (negative: before it), computed as
+    PyTorch does, ``rint(x * 10**decimals) / 10**decimals`` in the input's dtype."""
+    if x.dtype.kind != "f":
+        return x.copy()
+    if decimals is not None:
+        ctx.node_name = "RoundBackward1"     # PyTorch's overload with decimals=
+    if not decimals:
+        return np.rint(x)
+    scale = x.dtype.type(10.0 ** abs(decimals))
+    return np.rint(x * scale) / scale if decimals > 0 else np.rint(x / scale) * scale
+
+
+@round.defvjp
+def round_vjp(ctx, grad_out):
+    # a step function: zero almost everywhere, as PyTorch's gradient
+    return (_wrap(np.zeros(grad_out.shape, dtype=grad_out.dtype)),)
+
+
+@round.face
+def round(input, *, decimals=None):
+    """Elementwise rounding to ``decimals`` digits (halves to even, as PyTorch)."""
+    input = input if isinstance(input, Tensor) else Tensor(input)
+    if decimals is None:
+        return apply(get_op("round"), input)
+    if input.data.dtype.kind != "f":
+        raise NotImplementedError(f"round: decimals={decimals} is only supported for floating "
+                                  f"point tensors, got dtype {input.dtype}")
+    return apply(get_op("round"), input, decimals=int(decimals))
+
+
 def _constant_like(value, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value

@@ -6,6 +6,7 @@ import numpy as np
 
 from .._args import alias, dim_arg, dims_arg, shape_arg
 from ..engine import add_face, apply, defop, get_op, unbroadcast
+from ..errors import ShapeError
 from ..spec import Spec
 from ..tensor import Tensor
 
@@ -16,7 +17,7 @@ def reshape(ctx, x, shape):
     try:
         return x.reshape(shape)
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({x.size} elements) into shape {tuple(shape)}") from None
 
 
@@ -31,7 +32,7 @@ def permute(ctx, x, axes):
     try:
         return x.transpose(axes)
     except ValueError:
-        raise ValueError(f"permute: axes {tuple(axes)} are not a permutation of the "
+        raise ShapeError(f"permute: axes {tuple(axes)} are not a permutation of the "
                          f"{x.ndim} axes of a tensor of shape {x.shape}") from None
 
 
@@ -69,7 +70,7 @@ def broadcast_to(ctx, x, shape):
     try:
         return np.broadcast_to(x, shape)
     except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
 
 
 @broadcast_to.defvjp
@@ -145,7 +146,7 @@ def _check_same_shapes(name, arrays, axis, skip_axis):
         if not ok:
             shapes = ", ".join(str(x.shape) for x in arrays)
             rule = f"the same shape except along axis {axis}" if skip_axis else "the same shape"
-            raise ValueError(f"{name}: tensors must have {rule}, got {shapes}")
+            raise ShapeError(f"{name}: tensors must have {rule}, got {shapes}")
 
 
 @defop("concatenate", spec=Spec(cases="tinygrad_cnn.testing.cases:concatenate_cases"), saves=())
@@ -182,15 +183,22 @@ def stack_vjp(ctx, grad_out):
 
 
 @defop("index_put", spec=Spec(cases="tinygrad_cnn.testing.cases:index_put_cases"), saves=())
-def index_put(ctx, x, values, index):
+def index_put(ctx, x, values, index, accumulate=False):
     """A copy of ``x`` with ``x[index] = values`` (what ``x[index] = v`` does
-    to a tensor inside a graph)."""
+    to a tensor inside a graph); ``accumulate=True`` adds instead, and an
+    element indexed several times receives the sum of its values."""
     out = x.copy()
     try:
-        out[index] = values
+        if accumulate and _is_basic(index):       # a view: no element twice
+            out[index] += values
+        elif accumulate:
+            np.add.at(out, index, values)
+        else:
+            out[index] = values
     except (IndexError, ValueError) as err:
-        raise ValueError(f"index_put: cannot assign values of shape {values.shape} to index "
-                         f"{index!r} of a tensor of shape {x.shape} ({err})") from None
+        raise ValueError(f"index_put: cannot {'add' if accumulate else 'assign'} values of shape "
+                         f"{values.shape} to index {index!r} of a tensor of shape {x.shape} "
+                         f"({err})") from None
     return out
 
 
@@ -200,12 +208,45 @@ def index_put_vjp(ctx, grad_out):
     needs = ctx.needs_input_grad
     grad_x = grad_values = None
     if needs[0]:
-        keep = np.ones(grad_out.shape, dtype=bool)
-        keep[index] = False
-        grad_x = grad_out * Tensor(keep)
+        if ctx.params.get("accumulate"):
+            grad_x = grad_out
+        else:
+            keep = np.ones(grad_out.shape, dtype=bool)
+            keep[index] = False
+            grad_x = grad_out * Tensor(keep)
     if needs[1]:
         grad_values = grad_out[index]
     return grad_x, grad_values
+
+
+def _indices_arg(indices, name):
+    """PyTorch's ``indices`` (a tuple of index tensors, one per leading
+    dimension) as a numpy index."""
+    if isinstance(indices, Tensor) or not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{name}: indices must be a tuple of tensors (one per indexed dimension), "
+                        f"got {type(indices).__name__}")
+    index = []
+    for i in indices:
+        array = np.asarray(i.data if isinstance(i, Tensor) else i)
+        if array.dtype.kind not in "iub":
+            raise IndexError(f"{name}: tensors used as indices must be long, int, byte or bool "
+                             f"tensors, got dtype {array.dtype}")
+        index.append(array)
+    return tuple(index)
+
+
+@index_put.face
+def index_put(input, indices, values, accumulate=False):
+    """A copy of ``input`` with ``input[indices] = values``; with
+    ``accumulate=True`` values are added, repeated indices summing
+    (``cm.index_put((target, pred), ones, accumulate=True)`` counts pairs)."""
+    input = _tensor(input)
+    values = values if isinstance(values, Tensor) else Tensor(np.asarray(values, dtype=input.data.dtype))
+    if values.data.dtype != input.data.dtype:
+        raise RuntimeError(f"index_put: Index put requires the source and destination dtypes match, "
+                           f"got {input.dtype} for the tensor and {values.dtype} for the values")
+    return apply(get_op("index_put"), input, values, index=_indices_arg(indices, "index_put"),
+                 accumulate=bool(accumulate))
 
 
 @defop("clone", spec=Spec(), saves=(), method=True, function=True)
@@ -266,7 +307,7 @@ def permute(input, *dims):
     input = _tensor(input)
     dims = shape_arg(dims, "permute")
     if len(dims) != input.data.ndim:
-        raise ValueError(f"permute: got {len(dims)} dimensions {dims} for a tensor with "
+        raise ShapeError(f"permute: got {len(dims)} dimensions {dims} for a tensor with "
                          f"{input.data.ndim} dimensions (shape {tuple(input.data.shape)})")
     return apply(get_op("permute"), input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
 
@@ -477,20 +518,88 @@ def flip(input, dims):
     return input[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.data.ndim))]
 
 
-@add_face
-def diagonal(input, offset=0, dim1=0, dim2=1):
-    """The diagonal of a matrix (``offset`` > 0 above the main one)."""
-    input = _tensor(input)
-    if input.data.ndim != 2 or {dim_arg(dim1, 2, "diagonal"), dim_arg(dim2, 2, "diagonal")} != {0, 1}:
-        raise NotImplementedError(f"diagonal: only the diagonal of a matrix is supported, got shape "
-                                  f"{tuple(input.data.shape)}, dims ({dim1}, {dim2})")
-    rows, cols = input.data.shape
-    if dim_arg(dim1, 2, "diagonal") == 1:
-        offset = -offset
+def _diagonal_steps(offset, rows, cols):
+    """Row and column indices of the ``offset`` diagonal of a rows x cols block."""
     start_row, start_col = max(-offset, 0), max(offset, 0)
-    length = max(min(rows - start_row, cols - start_col), 0)
-    steps = np.arange(length)
-    return input[(steps + start_row, steps + start_col)]
+    steps = np.arange(max(min(rows - start_row, cols - start_col), 0))
+    return steps + start_row, steps + start_col
+
+
+@defop("diagonal", spec=Spec(cases="tinygrad_cnn.testing.cases:diagonal_cases"), saves=())
+def diagonal(ctx, x, offset=0, dim1=0, dim2=1):
+    """The diagonal of the ``dim1``, ``dim2`` planes, as a new last dimension
+    (``offset`` > 0 above the main diagonal)."""
+    return np.diagonal(x, offset, dim1, dim2).copy()
+
+
+@diagonal.defvjp
+def diagonal_vjp(ctx, grad_out):
+    x = ctx.inputs[0]
+    dim1, dim2 = ctx.params["dim1"] % x.ndim, ctx.params["dim2"] % x.ndim
+    # the two dimensions moved last, where x[..., rows, cols] is the diagonal
+    order = [d for d in range(x.ndim) if d not in (dim1, dim2)] + [dim1, dim2]
+    moved = tuple(x.shape[d] for d in order)
+    rows, cols = _diagonal_steps(ctx.params["offset"], moved[-2], moved[-1])
+    grad_moved = get_op("index_add")(grad_out, shape=moved, index=(Ellipsis, rows, cols), unique=True)
+    inverse = tuple(int(i) for i in np.argsort(order))
+    return (apply(get_op("permute"), grad_moved, axes=inverse),)
+
+
+@diagonal.face
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of ``input`` over dimensions ``dim1`` and ``dim2``, as its
+    last dimension (``offset`` > 0 above the main one, < 0 below)."""
+    input = _tensor(input)
+    ndim = input.data.ndim
+    if ndim < 2:
+        raise RuntimeError(f"diagonal: expects a tensor with at least 2 dimensions, got shape "
+                           f"{tuple(input.data.shape)}")
+    first, second = dim_arg(dim1, ndim, "diagonal"), dim_arg(dim2, ndim, "diagonal")
+    if first == second:
+        raise RuntimeError(f"diagonal: dim1 and dim2 cannot be the same dimension, got {dim1} and {dim2}")
+    return apply(get_op("diagonal"), input, offset=int(offset), dim1=first, dim2=second)
+
+
+@defop("diag_embed", spec=Spec(cases="tinygrad_cnn.testing.cases:diag_embed_cases"), saves=())
+def diag_embed(ctx, x, offset=0):
+    """(..., n) -> (..., m, m) with m = n + |offset|: each last-dimension
+    vector placed on the ``offset`` diagonal of a matrix of zeros."""
+    size = x.shape[-1] + abs(offset)
+    out = np.zeros(x.shape[:-1] + (size, size), dtype=x.dtype)
+    rows, cols = _diagonal_steps(offset, size, size)
+    out[..., rows, cols] = x
+    return out
+
+
+@diag_embed.defvjp
+def diag_embed_vjp(ctx, grad_out):
+    return (apply(get_op("diagonal"), grad_out, offset=ctx.params["offset"], dim1=grad_out.ndim - 2,
+                  dim2=grad_out.ndim - 1),)
+
+
+@diag_embed.face
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Matrices whose ``offset`` diagonal is the last dimension of ``input``."""
+    input = _tensor(input)
+    if input.data.ndim < 1:
+        raise RuntimeError("diag_embed: expects a tensor with at least 1 dimension, got a 0-d tensor")
+    ndim = input.data.ndim + 1
+    if (dim_arg(dim1, ndim, "diag_embed"), dim_arg(dim2, ndim, "diag_embed")) != (ndim - 2, ndim - 1):
+        raise NotImplementedError(f"diag_embed: only dim1=-2, dim2=-1 are supported, got ({dim1}, {dim2})")
+    return apply(get_op("diag_embed"), input, offset=int(offset))
+
+
+@add_face
+def diag(input, diagonal=0):
+    """A vector -> the square matrix with it on diagonal ``diagonal``; a
+    matrix -> its diagonal ``diagonal`` as a vector (PyTorch's ``diag``)."""
+    input = _tensor(input)
+    if input.data.ndim == 1:
+        return apply(get_op("diag_embed"), input, offset=int(diagonal))
+    if input.data.ndim == 2:
+        return apply(get_op("diagonal"), input, offset=int(diagonal), dim1=0, dim2=1)
+    raise RuntimeError(f"diag: Supports 1D or 2D tensors. Got {input.data.ndim}D "
+                       f"(shape {tuple(input.data.shape)})")
 
 
 @add_face

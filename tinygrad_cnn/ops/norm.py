@@ -20,10 +20,22 @@ def _channel_shape(ndim: int, channels: int) -> tuple:
     return (1, channels) + (1,) * (ndim - 2)
 
 
+# The per-channel sums accumulate in float64. numpy sums float32 pairwise
+# only along a contiguous axis; a Conv2d output is an NCHW view of
+# channels-last memory, so its sums over (N, H, W) would run one long
+# float32 chain and lose about log10(N*H*W) digits. float64 accumulation is
+# exact enough on any layout, needs no copy (numpy casts in small buffers)
+# and costs a few milliseconds on a ConvNet's activations.
+
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """sum(a) per channel (axis 1), in float64."""
+    return a.sum(axis=_stat_axes(a.ndim), dtype=np.float64)
+
+
 def _channel_sum_of_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum(a * b) per channel (axis 1): one pass, no temporary array."""
+    """sum(a * b) per channel (axis 1), in float64: one pass, no temporary array."""
     letters = "nc" + "hwxyz"[:a.ndim - 2]
-    return np.einsum(f"{letters},{letters}->c", a, b)
+    return np.einsum(f"{letters},{letters}->c", a, b, dtype=np.float64)
 
 
 def _update_running(running: Tensor, batch_stat: np.ndarray, momentum: float) -> None:
@@ -52,16 +64,15 @@ def batch_norm(ctx, x, weight, bias, eps=1e-5, running_mean=None, running_var=No
         if array.shape != (channels,):
             raise ValueError(f"batch_norm: {name} has shape {array.shape}, expected ({channels},) "
                              f"for input of shape {x.shape}")
-    axes = _stat_axes(x.ndim)
     count = x.size // max(channels, 1)
     if count < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input of shape {x.shape}")
     shape = _channel_shape(x.ndim, channels)
-    mean = x.mean(axis=axes, keepdims=True)
+    mean = (_channel_sum(x) / count).astype(x.dtype).reshape(shape)
     centred = x - mean                                   # keeps x's memory layout
-    var = _channel_sum_of_products(centred, centred) / x.dtype.type(count)   # one pass, no temporary
-    inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))
+    var = _channel_sum_of_products(centred, centred) / count     # float64, (C,)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
     np.multiply(centred, (inv_std * weight).reshape(shape), out=centred)
     np.add(centred, bias.reshape(shape), out=centred)
     if running_mean is not None:
@@ -84,8 +95,8 @@ def batch_norm_vjp(ctx, grad_out):
         # plain backward: numpy on the saved statistics, a few passes over x
         g = grad_out.data
         xhat = (x.data - ctx.saved["mean"]) * ctx.saved["inv_std"]
-        grad_bias = g.sum(axis=axes)
-        grad_weight = _channel_sum_of_products(g, xhat)
+        grad_bias = _channel_sum(g).astype(g.dtype)
+        grad_weight = _channel_sum_of_products(g, xhat).astype(g.dtype)
         grad_x = None
         if needs[0]:
             scale = (weight.data.reshape(shape) * ctx.saved["inv_std"])

@@ -10,6 +10,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._args import conv_output_size, pair
 from ..engine import defop
+from ..errors import ShapeError
 from ..spec import Spec
 from ..tensor import Tensor
 from .conv import conv_transpose2d
@@ -20,7 +21,7 @@ _CASES = "tinygrad_cnn.testing.nn_cases:"
 
 def pool_geometry(op, x, kernel_size, stride, padding):
     if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+        raise ShapeError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None else pair(stride, "stride", op)
     padding = pair(padding, "padding", op)
@@ -30,7 +31,7 @@ def pool_geometry(op, x, kernel_size, stride, padding):
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     n, c, h, w = x.shape
     if kernel[0] > h + 2 * padding[0] or kernel[1] > w + 2 * padding[1]:
-        raise ValueError(f"{op}: pool window {kernel[0]}x{kernel[1]} is larger than the padded input "
+        raise ShapeError(f"{op}: pool window {kernel[0]}x{kernel[1]} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape}, padding {padding})")
     out_h = conv_output_size(h, kernel[0], stride[0], padding[0])
     out_w = conv_output_size(w, kernel[1], stride[1], padding[1])
@@ -111,7 +112,7 @@ def avg_pool2d_vjp(ctx, grad_out):
 def _adaptive_geometry(op, x, output_size):
     """(out_h, out_w) from an int, a pair, or a pair holding None (keep that size)."""
     if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+        raise ShapeError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size, output_size)
     try:

@@ -189,18 +189,20 @@ def matmul_cases(draw, spec):
 
 @st.composite
 def index_put_cases(draw, spec):
-    # only indices that hit each element once: with repeats the last write wins
-    # and the values' gradient is not defined elementwise
     shape = draw(shapes(1, 3))
     index = draw(_index(shape))
+    accumulate = draw(st.booleans())
     hits = np.zeros(shape, dtype=np.int64)
     np.add.at(hits, index, 1)
-    if hits.max(initial=0) > 1:
+    if hits.max(initial=0) > 1 and not accumulate:
+        # assigning with repeats: the last write wins and the values' gradient
+        # is not defined elementwise; adding is defined for any index
         index = (slice(None),) * len(shape)
     values_shape = np.empty(shape)[index].shape
     if values_shape and draw(st.booleans()):
         values_shape = values_shape[1:]         # values broadcast to the indexed block
-    return Case(args=(draw(arrays(shape)), draw(arrays(values_shape))), kwargs={"index": index})
+    kwargs = {"index": index, "accumulate": True} if accumulate else {"index": index}
+    return Case(args=(draw(arrays(shape)), draw(arrays(values_shape))), kwargs=kwargs)
 
 
 @st.composite
@@ -214,3 +216,45 @@ def where_cases(draw, spec):
 def cumsum_cases(draw, spec):
     shape = draw(shapes(1, 3))
     return Case(args=(draw(arrays(shape)),), kwargs={"axis": draw(st.integers(0, len(shape) - 1))})
+
+
+@st.composite
+def round_cases(draw, spec):
+    # values kept away from the jumps (halfway between two results)
+    decimals = draw(st.sampled_from([None, 0, 1, -1]))
+    halves = [k + 0.5 for k in range(-4, 4)]
+    x = away_from(draw(arrays(shapes(0, 3))), halves, gap=0.05) * 10.0 ** -(decimals or 0)
+    return Case(args=(x,), kwargs={} if decimals is None else {"decimals": decimals})
+
+
+@st.composite
+def diagonal_cases(draw, spec):
+    shape = draw(shapes(2, 4))
+    dim1, dim2 = draw(st.permutations(range(len(shape))))[:2]
+    if draw(st.booleans()):
+        dim1 -= len(shape)
+    offset = draw(st.integers(1 - shape[dim1 % len(shape)], shape[dim2] - 1))
+    return Case(args=(draw(arrays(shape)),), kwargs={"offset": offset, "dim1": dim1, "dim2": dim2})
+
+
+@st.composite
+def diag_embed_cases(draw, spec):
+    shape = draw(shapes(1, 3))
+    return Case(args=(draw(arrays(shape)),), kwargs={"offset": draw(st.integers(-2, 2))})
+
+
+# (equation, operand subscripts' letters) for einsum: products, transposes,
+# traces and diagonals (a letter repeated in one operand), sums over a
+# letter only one operand has, outer products, batched products
+EINSUM_EQUATIONS = ["ij,jk->ik", "ij->ji", "ii->i", "ii->", "ij->", "ij->j", "bij,bjk->bik",
+                    "i,i->", "i,j->ij", "ij,ij->ij", "iij->j", "ij,j->i", "ijk->kij",
+                    "ij,jk,kl->il", "ii,i->i", "bi,bj->bij", "i->"]
+
+
+@st.composite
+def einsum_cases(draw, spec):
+    equation = draw(st.sampled_from(EINSUM_EQUATIONS))
+    terms = equation.split("->")[0].split(",")
+    sizes = {letter: draw(st.integers(1, 3)) for letter in sorted(set("".join(terms)))}
+    args = tuple(draw(arrays(tuple(sizes[c] for c in term))) for term in terms)
+    return Case(args=args, kwargs={"equation": equation})
