@@ -324,10 +324,30 @@ def test_plot_history_writes_a_png(tmp_path):
     assert os.listdir(tmp_path) == ["curves.png"]
 
 
+def test_plot_history_draws_validation_and_test_points_with_the_legend_off_the_data():
+    pytest.importorskip("matplotlib")
+    history = small_history()
+    history.epochs[0]["val_loss"], history.epochs[0]["val_accuracy"] = 0.9, 0.5
+    history.epochs[1]["val_loss"], history.epochs[1]["val_accuracy"] = 0.7, 0.625
+    figure = plot_history(history, test=(0.65, 0.75))          # no path: the Figure
+    loss_axis, accuracy_axis = figure.axes
+    lines = {line.get_label(): line for axis in figure.axes for line in axis.get_lines()}
+    validation = lines["validation loss (epoch end)"]
+    assert list(validation.get_xdata()) == [r["iteration"] for r in history.epochs]
+    assert list(validation.get_ydata()) == [0.9, 0.7]
+    assert list(lines["validation accuracy (epoch end)"].get_ydata()) == [50.0, 62.5]
+    assert list(lines["test loss 0.6500"].get_ydata()) == [0.65]
+    assert list(lines["test accuracy 75.00%"].get_xdata()) == [history.iterations]
+    figure.canvas.draw()
+    legend = loss_axis.get_legend().get_window_extent()
+    assert legend.y1 <= loss_axis.get_window_extent().y0       # below the axes, covering no curve
+    assert len(loss_axis.get_legend().get_texts()) == 6
+
+
 def test_plot_history_without_matplotlib_writes_the_csv(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     path = tmp_path / "curves.png"
-    with pytest.warns(UserWarning, match=r"pip install 'tinygrad_cnn\[plot\]'"):
+    with pytest.warns(UserWarning, match=r"pip install matplotlib .*pip install -e '\.\[plot\]'"):
         assert plot_history(small_history(), path) is None
     assert not path.exists()
     with open(tmp_path / "curves.csv", newline="") as file:

@@ -16,7 +16,7 @@ Importing needs only numpy: matplotlib (extra ``plot``) and the graphviz
 package (extra ``viz``) are imported when a function needs them.
 """
 from .graph import (  # noqa: F401
-    GraphvizNotFoundError, ModuleCall, ModuleTrace, SavedValue, draw_graph, format_bytes, graph_nodes,
+    AutogradGraph, GraphvizNotFoundError, ModuleCall, ModuleTrace, SavedValue, draw_graph, format_bytes, graph_nodes,
     render_graph, saved_for_backward, to_dot, trace_modules,
 )
 from .plots import (  # noqa: F401
@@ -24,7 +24,7 @@ from .plots import (  # noqa: F401
     plot_predictions,
 )
 
-__all__ = ["to_dot", "draw_graph", "render_graph", "trace_modules", "saved_for_backward", "graph_nodes",
+__all__ = ["to_dot", "draw_graph", "AutogradGraph", "render_graph", "trace_modules", "saved_for_backward", "graph_nodes",
            "plot_filters", "plot_feature_maps", "plot_gradient_flow", "plot_predictions",
            "plot_confusion_matrix", "confusion_matrix", "GraphvizNotFoundError", "ModuleTrace",
            "ModuleCall", "SavedValue", "format_bytes"]

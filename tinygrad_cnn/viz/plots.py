@@ -2,8 +2,10 @@
 (no display needed, pyplot's global state left alone).
 
 Each function returns the matplotlib Figure and, when ``path`` is given,
-also writes it there as a PNG (atomically). matplotlib is the optional
-extra ``plot``: ``pip install 'tinygrad_cnn[plot]'``.
+also writes it there as a PNG (atomically). In Jupyter the figure shows
+inline as soon as it is drawn, last expression of its cell or not (once: a
+cell ending with the figure does not show it again); scripts show nothing.
+matplotlib is the optional extra ``plot``: ``pip install -e '.[plot]'``.
 """
 from __future__ import annotations
 
@@ -22,23 +24,27 @@ __all__ = ["plot_filters", "plot_feature_maps", "plot_gradient_flow", "plot_pred
 
 def _figure(width, height, dpi=100):
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from ._figure import new_figure
     except ImportError:
-        raise ImportError("tinygrad_cnn.viz plots need matplotlib: pip install 'tinygrad_cnn[plot]' "
-                          "(or pip install matplotlib)") from None
-    figure = Figure(figsize=(width, height), dpi=dpi)
-    FigureCanvasAgg(figure)
-    return figure
+        raise ImportError("tinygrad_cnn.viz plots need matplotlib: pip install matplotlib "
+                          "(or, in a checkout, pip install -e '.[plot]')") from None
+    return new_figure(width, height, dpi)
 
 
 def _finish(figure, path):
+    """Write the PNG when asked, show the figure when a Jupyter kernel runs."""
+    from ._figure import finish
     if path is not None:
-        path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with atomic_write(path, "wb") as file:
-            figure.savefig(file, format="png")
-    return figure
+        save_png(figure, path)
+    return finish(figure)
+
+
+def save_png(figure, path) -> str:
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "wb") as file:
+        figure.savefig(file, format="png")
+    return path
 
 
 def _array(value) -> np.ndarray:
