@@ -337,15 +337,28 @@ def test_plot_feature_maps_one_row_per_layer(tmp_path):
     image = MNISTSample(train=False)[0][0]
     figure = viz.plot_feature_maps(model, image, tmp_path / "maps.png", max_channels=4)
     assert_picture(figure, str(tmp_path / "maps.png"))
-    assert len(figure.axes) == 1 + 5                       # the input and each layer
-    titles = [axis.get_title(loc="left") for axis in figure.axes]
-    assert titles[0] == "input" and titles[1].startswith("0: Conv2d (8, 26, 26)")
-    assert titles[-1].startswith("4: Linear (10,)")
-    assert len(figure.axes[-1].patches) == 10                # the logits as bars
-    conv_mosaic = figure.axes[1].images[0].get_array()
-    assert conv_mosaic.shape == (26, 4 * 28 - 2)             # 4 channels, 2-pixel gaps
+    rows = [axis for axis in figure.axes if axis.get_title(loc="left")]
+    assert len(rows) == 1 + 5                              # the input and each layer
+    titles = [axis.get_title(loc="left") for axis in rows]
+    assert titles[0].startswith("input (1, 28, 28)")
+    assert titles[1] == "0: Conv2d (8, 26, 26): channels 0-3 of 8, one colour scale"
+    assert titles[-1].startswith("4: Linear (10,): logits, largest")
+    logits = rows[-1]
+    assert len(logits.patches) == 10                       # the logits as bars, each with its value
+    assert len(logits.texts) == 10 and all(re.fullmatch(r"-?\d+\.\d\d", t.get_text()) for t in logits.texts)
+    conv = rows[1].images[0]
+    assert conv.get_array().shape == (26, 4 * 28 - 2)      # 4 channels, 2-pixel gaps
+    maps = model[0](Tensor(image[None])).data[0, :4]
+    np.testing.assert_allclose(conv.get_clim(), (maps.min(), maps.max()), rtol=1e-5)   # one scale per row
+    assert len(figure.axes) - len(rows) == 5               # a colour bar for every row but the logits
     assert all(module.training for module in model.modules())
     assert all(not module._forward_hooks for module in model.modules())
+    every = viz.plot_feature_maps(model, image, max_channels=None)
+    assert [a.get_title(loc="left") for a in every.axes][2].endswith("all 8 channels, one colour scale")
+    assert every.axes[2].images[0].get_array().shape == (26, 8 * 28 - 2)
+    chosen = viz.plot_feature_maps(model, image, channels=[5, 2, 30], columns=2)
+    assert "channels 5, 2 of 8" in chosen.axes[2].get_title(loc="left")
+    assert chosen.axes[2].images[0].get_array().shape == (26, 2 * 28 - 2)
 
 
 def test_fit_tracks_gradients_cheaply_and_plot_gradient_flow(tmp_path):
@@ -367,7 +380,11 @@ def test_fit_tracks_gradients_cheaply_and_plot_gradient_flow(tmp_path):
     assert_picture(figure, str(tmp_path / "flow.png"))
     assert len(figure.axes) == 2
     assert len(figure.axes[0].get_lines()) == len(names)
-    assert len(figure.axes[1].patches) == 2 * len(names)
+    assert len(figure.axes[1].get_lines()) == 3 * len(names)    # mean, max and the line joining them
+    means = [np.mean([record["mean"][name] for record in history.gradients]) for name in names]
+    assert [text.get_text() for text in figure.axes[1].texts] == [f"{mean:.1e}" for mean in means]
+    low, high = figure.axes[1].get_ylim()
+    assert low < min(means) and high > max(max(record["max"].values()) for record in history.gradients)
     untracked = fit(model, tc.optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
                     print_fn=lambda line: None)
     assert untracked.gradients == []
