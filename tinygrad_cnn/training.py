@@ -541,14 +541,20 @@ def history_figure(history: History, test=None):
     # Batch values are noisy (with batch size 1 every accuracy is 0 or 100):
     # on long runs draw them faintly under a moving average.
     window = max(1, len(iterations) // 50)
+    loss_top = None
     for axis, values, color, name in ((loss_axis, losses, loss_color, "loss"),
                                       (accuracy_axis, accuracies, accuracy_color, "accuracy")):
         if window == 1:
             axis.plot(iterations, values, color=color, linewidth=1, label=f"batch {name}")
-        else:
-            axis.plot(iterations, values, color=color, linewidth=0.5, alpha=0.25)
-            axis.plot(iterations, _moving_average(values, window), color=color, linewidth=1.5,
-                      label=f"batch {name} (mean of {window} steps)")
+            continue
+        smooth = _moving_average(values, window)
+        # Raw values faintly underneath, except accuracies that are all 0% or 100% (batch size 1):
+        # those would only paint a band over the whole plot.
+        if name == "loss" or any(0 < value < 100 for value in values):
+            axis.plot(iterations, values, color=color, linewidth=0.5, alpha=0.15)
+        axis.plot(iterations, smooth, color=color, linewidth=1.5, label=f"batch {name} (mean of {window} steps)")
+        if name == "loss":   # the scale of the averaged curve; single-step spikes may leave the top
+            loss_top = 1.3 * max(smooth + [r["val_loss"] or 0 for r in history.epochs] + [test[0] if test else 0])
     validated = [r for r in history.epochs if r["val_loss"] is not None]
     if validated:
         ends = [r["iteration"] for r in validated]
@@ -559,7 +565,8 @@ def history_figure(history: History, test=None):
                            label="validation accuracy (epoch end)")
     if test is not None:
         test_loss, test_accuracy = test
-        end = iterations[-1] if iterations else 0
+        # just right of the last step, so that a validation point there stays visible
+        end = (iterations[-1] + 0.02 * max(iterations[-1] - iterations[0], 1)) if iterations else 0
         loss_axis.plot([end], [test_loss], "D", color="navy", markersize=8, label=f"test loss {test_loss:.4f}")
         accuracy_axis.plot([end], [100 * test_accuracy], "D", color="darkred", markersize=8,
                            label=f"test accuracy {100 * test_accuracy:.2f}%")
@@ -567,7 +574,7 @@ def history_figure(history: History, test=None):
     loss_axis.set_ylabel("loss", color=loss_color)
     accuracy_axis.set_ylabel("accuracy (%)", color=accuracy_color)
     accuracy_axis.set_ylim(0, 101)
-    loss_axis.set_ylim(bottom=0)
+    loss_axis.set_ylim(0, loss_top)
     loss_axis.tick_params(axis="y", labelcolor=loss_color)
     accuracy_axis.tick_params(axis="y", labelcolor=accuracy_color)
     handles, labels = loss_axis.get_legend_handles_labels()

@@ -213,8 +213,9 @@ def plot_feature_maps(model, image, path=None, max_channels=8, channels=None, co
             maps = sample[shown].astype(np.float32)
             low, high = float(maps.min()), float(maps.max())
             image_artist = axis.imshow(_mosaic(maps, min(columns, len(maps)), gap=2),
-                                       cmap=_colormap("viridis", "white"), vmin=low, vmax=high if high > low else low + 1,
-                                       interpolation="nearest", aspect="equal")
+                                       cmap=_colormap("viridis", "white"), vmin=low,
+                                       vmax=high if high > low else low + 1, interpolation="nearest",
+                                       aspect="equal")
             figure.colorbar(image_artist, ax=axis, fraction=0.025, pad=0.01).ax.tick_params(labelsize=6)
             axis.set_anchor("W")              # every row starts at the left edge
             if sample.shape[0] > 1 or module is not None:
