@@ -58,8 +58,10 @@ def test_notebook_runs_and_shows_its_pictures(path, tmp_path, monkeypatch):
     client.execute()      # raises CellExecutionError, with the cell and its traceback, on any error
 
     executable, package = notebook.cells[0].outputs[0].text.split()
-    assert os.path.realpath(executable) == os.path.realpath(sys.executable)
-    assert pathlib.Path(package).resolve().is_relative_to(ROOT)
+    assert os.path.realpath(executable) == os.path.realpath(sys.executable), (
+        f"the python3 kernel runs {executable}, not this Python ({sys.executable}): another python3 "
+        f"kernelspec shadows the one ipykernel installed here (see `jupyter kernelspec list`)")
+    assert pathlib.Path(package).resolve().is_relative_to(ROOT), f"the kernel imported {package}"
     tagged = {"plot": 0, "graph": 0}
     for index, cell in enumerate(notebook.cells):
         tags = cell.get("metadata", {}).get("tags", [])

@@ -265,6 +265,7 @@ def test_leaves_are_named_in_a_learners_words():
     collapsed, _ = parse_dot(viz.to_dot(loss, collapse_modules=True))
     dropout = next(lines for lines, _ in collapsed.values() if lines[0] == "1: Dropout")
     assert "dropout mask (4, 6)" in dropout
+    assert "input 1 (labels) (4,): 32 B" in viz.to_dot(loss, show_saved=True)   # what nll_loss keeps
     targets = Tensor(np.full((4, 3), 1 / 3, dtype=np.float32))
     nodes, _ = parse_dot(viz.to_dot(F.mse_loss(model(images), targets)))
     assert "targets" in [lines[0] for lines, _ in nodes.values()]
@@ -342,7 +343,7 @@ def test_plot_feature_maps_one_row_per_layer(tmp_path):
     titles = [axis.get_title(loc="left") for axis in rows]
     assert titles[0].startswith("input (1, 28, 28)")
     assert titles[1] == "0: Conv2d (8, 26, 26): channels 0-3 of 8, one colour scale"
-    assert titles[-1].startswith("4: Linear (10,): logits, largest")
+    assert titles[-1].startswith("4: Linear (10,): logits, the largest is class")
     logits = rows[-1]
     assert len(logits.patches) == 10                       # the logits as bars, each with its value
     assert len(logits.texts) == 10 and all(re.fullmatch(r"-?\d+\.\d\d", t.get_text()) for t in logits.texts)

@@ -358,7 +358,10 @@ def _describe(roots, params=None, show_saved=False, collapse_modules=False):
                 if fresh:
                     counted.add(id(buffer))
                     saved_bytes += buffer.nbytes
-                saved_lines.append(f"{value.what} {tuple(value.array.shape)}: "
+                what = value.what
+                if value.tensor is not None and id(value.tensor) in roles:
+                    what += f" ({roles[id(value.tensor)]})"
+                saved_lines.append(f"{what} {tuple(value.array.shape)}: "
                                    f"{format_bytes(value.nbytes)}{'' if fresh else ' (counted above)'}")
             total_saved += saved_bytes
 

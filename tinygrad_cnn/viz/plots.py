@@ -204,7 +204,7 @@ def plot_feature_maps(model, image, path=None, max_channels=8, channels=None, co
             axis.set_ylim(low - margin, high + margin)
             axis.set_xticks(range(sample.size))
             axis.tick_params(labelsize=7)
-            title += f": logits, largest {best} (orange)"
+            title += f": logits, the largest is class {best} (orange)"
         elif sample.ndim == 3 and not chosen(sample.shape[0], module is None):
             axis.axis("off")
             title += f": none of the chosen channels (it has {sample.shape[0]})"
@@ -225,6 +225,8 @@ def plot_feature_maps(model, image, path=None, max_channels=8, channels=None, co
             image_artist = axis.imshow(strip, cmap="viridis", aspect="auto", interpolation="nearest")
             figure.colorbar(image_artist, ax=axis, fraction=0.025, pad=0.01).ax.tick_params(labelsize=6)
             title += f": {strip.size} values"
+            if "Dropout" in type(module).__name__:
+                title += " (eval mode: passed through unchanged)"
         axis.set_title(title, fontsize=8, loc="left")
     figure.tight_layout(h_pad=0.3)
     return _finish(figure, path)
@@ -397,7 +399,9 @@ def plot_confusion_matrix(model, loader, path=None, num_classes=None, classes=No
     figure = _figure(0.55 * k + 2.5, 0.5 * k + 1.8)
     axis = figure.add_subplot(1, 1, 1)
     image = axis.imshow(counts, cmap="Blues", interpolation="nearest")
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    from matplotlib.ticker import MaxNLocator
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="examples",
+                    ticks=MaxNLocator(integer=True))     # counts: no 2.5 on the scale
     threshold = counts.max() / 2
     for (row, column), value in np.ndenumerate(counts):   # k*k labels: small k
         if value:
