@@ -138,8 +138,9 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     written += draw_pictures(model, history, train_loader, test_set, test_loader, args.out)
-    print(f"pictures ({time.perf_counter() - started:.1f}s) in {os.path.abspath(args.out)}{os.sep}: "
-          f"{', '.join(written)}")
+    folder = os.path.relpath(args.out)
+    folder = os.path.abspath(args.out) if folder.startswith(os.pardir) else folder
+    print(f"pictures ({time.perf_counter() - started:.1f}s) in {folder}{os.sep}: {', '.join(written)}")
 
     test_loss, test_accuracy = evaluate(model, test_loader, F.cross_entropy)
     print(f"test loss: {test_loss:.4f}")

@@ -373,7 +373,7 @@ def test_convnet_example_smoke_run(tmp_path):
     assert any(line.startswith("no graph.svg: drawing the graph needs Graphviz's `dot` program") for line in lines)
     where = next(line for line in lines if line.startswith("pictures ("))
     folder, names = re.fullmatch(r"pictures \(\d+\.\ds\) in (.+?)[/\\]: (.+)", where).groups()
-    assert os.path.samefile(folder, out)
+    assert os.path.samefile(tmp_path / folder, out)          # relative to the working directory
     assert "graph.svg" not in names and "history.csv" in names
     assert all((out / name).is_file() for name in names.split(", "))
     try:

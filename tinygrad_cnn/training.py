@@ -290,22 +290,23 @@ class ModelSummary(ShownOnce):
         def line(cells):
             return "".join(cell.ljust(size) for cell, size in zip(cells, widths)).rstrip()
 
-        batch = f"batch of {self.batch_size}"
         lines = [f'Model: "{self.model_name}"', "_" * width, line(headers), "=" * width]
         lines += [line(row) for row in table]
-        lines += ["=" * width,
-                  f"Total params: {self.total_params:,}",
-                  f"Trainable params: {self.trainable_params:,}",
-                  f"Non-trainable params: {self.non_trainable_params:,}",
-                  f"Params size: {_bytes_text(self.param_bytes)}",
-                  f"Total mult-adds ({batch}): {self.total_mult_adds:,}",
-                  f"Saved for backward by one training step ({batch}): {_bytes_text(self.saved_bytes)}"
-                  f" (layers {_bytes_text(self.saved_bytes - self.loss_saved_bytes - self.other_saved_bytes)},"
-                  f" loss {_bytes_text(self.loss_saved_bytes)}"
-                  + (f", other ops {_bytes_text(self.other_saved_bytes)}" if self.other_saved_bytes else "") + ")",
-                  f"Held by that step's graph until backward: {_bytes_text(self.graph_bytes)}",
-                  "_" * width]
+        lines += ["=" * width] + self._total_lines() + ["_" * width]
         return "\n".join(lines)
+
+    def _total_lines(self) -> list:
+        batch = f"batch of {self.batch_size}"
+        return [f"Total params: {self.total_params:,}",
+                f"Trainable params: {self.trainable_params:,}",
+                f"Non-trainable params: {self.non_trainable_params:,}",
+                f"Params size: {_bytes_text(self.param_bytes)}",
+                f"Total mult-adds ({batch}): {self.total_mult_adds:,}",
+                f"Saved for backward by one training step ({batch}): {_bytes_text(self.saved_bytes)}"
+                f" (layers {_bytes_text(self.saved_bytes - self.loss_saved_bytes - self.other_saved_bytes)},"
+                f" loss {_bytes_text(self.loss_saved_bytes)}"
+                + (f", other ops {_bytes_text(self.other_saved_bytes)}" if self.other_saved_bytes else "") + ")",
+                f"Held by that step's graph until backward: {_bytes_text(self.graph_bytes)}"]
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the layer table and the totals."""
@@ -315,8 +316,7 @@ class ModelSummary(ShownOnce):
             "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in (
                 row.label, row.output_shape, f"{row.params:,}", f"{row.mult_adds:,}",
                 _bytes_text(row.saved_bytes))) + "</tr>" for row in self.layers)
-        totals = str(self).split("=" * 10)[-1].strip("=\n_").strip().splitlines()
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in totals)
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self._total_lines())
         return (f'<p><b>Model: "{html.escape(self.model_name)}"</b></p>'
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><ul>{items}</ul>")
 
@@ -473,7 +473,7 @@ class History:
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         if self.steps:
             try:
-                png = history_figure(self).png()
+                png = _history_figure(self).png()
             except ImportError:
                 parts.append("<p>(pip install matplotlib to see the curves here)</p>")
             else:
@@ -510,7 +510,7 @@ def plot_history(history: History, path=None, test=None):
     """
     try:
         from .viz._figure import finish
-        figure = history_figure(history, test)
+        figure = _history_figure(history, test)
     except ImportError:
         message = "plot_history: matplotlib is not installed, so nothing was drawn; install it with: " \
                   "pip install matplotlib (or, in a checkout, pip install -e '.[plot]')."
@@ -528,7 +528,7 @@ def plot_history(history: History, path=None, test=None):
     return os.fspath(path)
 
 
-def history_figure(history: History, test=None):
+def _history_figure(history: History, test=None):
     """The Figure of :func:`plot_history`, not shown (needs matplotlib)."""
     from .viz._figure import new_figure
     iterations = [record["iteration"] for record in history.steps]

@@ -40,8 +40,8 @@ from .._atomic import atomic_write
 from ..engine import _parents
 from ..tensor import Tensor
 
-__all__ = ["to_dot", "draw_graph", "AutogradGraph", "render_graph", "trace_modules", "ModuleTrace", "ModuleCall",
-           "SavedValue", "saved_for_backward", "graph_nodes", "GraphvizNotFoundError", "format_bytes"]
+__all__ = ["to_dot", "draw_graph", "AutogradGraph", "render_graph", "trace_modules", "ModuleTrace",
+           "ModuleCall", "SavedValue", "saved_for_backward", "graph_nodes", "GraphvizNotFoundError", "format_bytes"]
 
 _INSTALL_DOT = ("Graphviz's `dot` program was not found on PATH; install Graphviz "
                 "(Debian/Ubuntu: sudo apt-get install graphviz; conda: conda install graphviz; "
