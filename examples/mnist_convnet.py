@@ -12,8 +12,8 @@ Writes to --out (default runs/convnet): convnet.npz (checkpoint after every
 epoch: model and optimizer state, epoch, history), history.csv, graph.dot (the
 autograd graph of one training step, one node per layer; graph.svg too when
 Graphviz's `dot` is installed), and, with the optional matplotlib (pip install
--e '.[plot]'): curves.png (loss and accuracy against the iteration),
-filters.png (the first conv's learned filters), feature_maps.png (what each
+-e '.[plot]'): curves.png (loss and accuracy against the iteration, the test
+result at the end), filters.png (the first conv's learned filters), feature_maps.png (what each
 layer makes of one test digit), gradient_flow.png (mean and max |grad| per
 parameter tensor during training), predictions.png (test digits, mistakes in
 red) and confusion.png (the test set's confusion matrix). Ctrl-C stops
@@ -130,8 +130,9 @@ def main(argv=None) -> int:
                   progress=not args.no_progress, checkpoint_path=checkpoint_path, track_gradients=True)
     print(f"training took {time.perf_counter() - started:.1f}s")
 
+    test_loss, test_accuracy = evaluate(model, test_loader, F.cross_entropy)
     written = [os.path.basename(history.to_csv(os.path.join(args.out, "history.csv")))]
-    if plot_history(history, os.path.join(args.out, "curves.png")) is not None:
+    if plot_history(history, os.path.join(args.out, "curves.png"), test=(test_loss, test_accuracy)) is not None:
         written.append("curves.png")
     if history.completed_epochs:
         print(f"checkpoint: {checkpoint_path}")
@@ -142,7 +143,6 @@ def main(argv=None) -> int:
     folder = os.path.abspath(args.out) if folder.startswith(os.pardir) else folder
     print(f"pictures ({time.perf_counter() - started:.1f}s) in {folder}{os.sep}: {', '.join(written)}")
 
-    test_loss, test_accuracy = evaluate(model, test_loader, F.cross_entropy)
     print(f"test loss: {test_loss:.4f}")
     print(f"test accuracy: {100 * test_accuracy:.2f}%")
     return 130 if history.interrupted else 0
