@@ -12,8 +12,8 @@ Writes to --out (default runs/convnet): convnet.pt (checkpoint after every
 epoch: model and optimizer state, epoch, history), history.csv, graph.dot (the
 autograd graph of one training step, one node per layer; graph.svg too when
 Graphviz's `dot` is installed), and, with the optional matplotlib (pip install
-'tinygrad_cnn[plot]'): curves.png (loss and accuracy against the iteration),
-filters.png (the first conv's learned filters), feature_maps.png (what each
+-e '.[plot]'): curves.png (loss and accuracy against the iteration, the test
+result at the end), filters.png (the first conv's learned filters), feature_maps.png (what each
 layer makes of one test digit), gradient_flow.png (mean and max |grad| per
 parameter tensor during training), predictions.png (test digits, mistakes in
 red) and confusion.png (the test set's confusion matrix). Ctrl-C stops
@@ -61,11 +61,14 @@ def draw_pictures(model, history, train_loader, test_set, test_loader, out) -> l
         viz.render_graph(loss, os.path.join(out, "graph.svg"), params=params, show_saved=True,
                          collapse_modules=True)
         written.append("graph.svg")
+    else:
+        print("no graph.svg: drawing the graph needs Graphviz's `dot` program (apt-get install graphviz, "
+              "conda install graphviz or brew install graphviz); graph.dot holds the same graph as text")
     del loss
     try:
-        import matplotlib  # noqa: F401  (optional extra: pip install 'tinygrad_cnn[plot]')
+        import matplotlib  # noqa: F401  (optional extra: pip install -e '.[plot]')
     except ImportError:
-        print("matplotlib is not installed, so no pictures: pip install 'tinygrad_cnn[plot]'")
+        print("matplotlib is not installed, so no pictures: pip install matplotlib (or pip install -e '.[plot]')")
         return written
     normalize = (MNIST_MEAN, MNIST_STD)
     digit, _ = next(iter(test_loader))
@@ -127,16 +130,19 @@ def main(argv=None) -> int:
                   progress=not args.no_progress, checkpoint_path=checkpoint_path, track_gradients=True)
     print(f"training took {time.perf_counter() - started:.1f}s")
 
-    history.to_csv(os.path.join(args.out, "history.csv"))
-    plot_history(history, os.path.join(args.out, "curves.png"))
+    test_loss, test_accuracy = evaluate(model, test_loader, F.cross_entropy)
+    written = [os.path.basename(history.to_csv(os.path.join(args.out, "history.csv")))]
+    if plot_history(history, os.path.join(args.out, "curves.png"), test=(test_loss, test_accuracy)) is not None:
+        written.append("curves.png")
     if history.completed_epochs:
         print(f"checkpoint: {checkpoint_path}")
 
     started = time.perf_counter()
-    written = draw_pictures(model, history, train_loader, test_set, test_loader, args.out)
-    print(f"pictures ({time.perf_counter() - started:.1f}s): {', '.join(written)}")
+    written += draw_pictures(model, history, train_loader, test_set, test_loader, args.out)
+    folder = os.path.relpath(args.out)
+    folder = os.path.abspath(args.out) if folder.startswith(os.pardir) else folder
+    print(f"pictures ({time.perf_counter() - started:.1f}s) in {folder}{os.sep}: {', '.join(written)}")
 
-    test_loss, test_accuracy = evaluate(model, test_loader, F.cross_entropy)
     print(f"test loss: {test_loss:.4f}")
     print(f"test accuracy: {100 * test_accuracy:.2f}%")
     return 130 if history.interrupted else 0

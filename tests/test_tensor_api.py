@@ -1,5 +1,7 @@
 """The Tensor and tinygrad_cnn.* names that PyTorch programs use: semantics
 checked without torch, values compared with torch when it is installed."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -209,7 +211,11 @@ def test_max_min_with_dim_print_as_return_types():
 def test_generator_objects_as_pytorch():
     first = tc.Generator().manual_seed(42)
     assert isinstance(first, tc.Generator) and first.initial_seed() == 42
-    assert repr(first).startswith("<torch._C.Generator object at 0x")
+    assert repr(first).startswith("<tinygrad_cnn.Generator object at 0x")
+    assert repr(tc.manual_seed(0)).startswith("<tinygrad_cnn.Generator object at 0x")
+    with pytest.MonkeyPatch.context() as patch:           # a PyTorch program under tinygrad_cnn.torch_alias
+        patch.setitem(sys.modules, "torch", tc)
+        assert repr(tc.manual_seed(0)).startswith("<torch._C.Generator object at 0x")
     same = tc.Generator().manual_seed(42)
     np.testing.assert_array_equal(tc.randn(5, generator=first).numpy(), tc.randn(5, generator=same).numpy())
     np.testing.assert_array_equal(tc.randperm(6, generator=first).numpy(), tc.randperm(6, generator=same).numpy())

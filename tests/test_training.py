@@ -324,10 +324,31 @@ def test_plot_history_writes_a_png(tmp_path):
     assert os.listdir(tmp_path) == ["curves.png"]
 
 
+def test_plot_history_draws_validation_and_test_points_with_the_legend_off_the_data():
+    pytest.importorskip("matplotlib")
+    history = small_history()
+    history.epochs[0]["val_loss"], history.epochs[0]["val_accuracy"] = 0.9, 0.5
+    history.epochs[1]["val_loss"], history.epochs[1]["val_accuracy"] = 0.7, 0.625
+    figure = plot_history(history, test=(0.65, 0.75))          # no path: the Figure
+    loss_axis, accuracy_axis = figure.axes
+    lines = {line.get_label(): line for axis in figure.axes for line in axis.get_lines()}
+    validation = lines["validation loss (epoch end)"]
+    assert list(validation.get_xdata()) == [r["iteration"] for r in history.epochs]
+    assert list(validation.get_ydata()) == [0.9, 0.7]
+    assert list(lines["validation accuracy (epoch end)"].get_ydata()) == [50.0, 62.5]
+    assert list(lines["test loss 0.6500"].get_ydata()) == [0.65]
+    (test_at,) = lines["test accuracy 75.00%"].get_xdata()
+    assert history.iterations < test_at < history.iterations + 1   # after the last step, beside its validation point
+    figure.canvas.draw()
+    legend = loss_axis.get_legend().get_window_extent()
+    assert legend.y1 <= loss_axis.get_window_extent().y0       # below the axes, covering no curve
+    assert len(loss_axis.get_legend().get_texts()) == 6
+
+
 def test_plot_history_without_matplotlib_writes_the_csv(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     path = tmp_path / "curves.png"
-    with pytest.warns(UserWarning, match=r"pip install 'tinygrad_cnn\[plot\]'"):
+    with pytest.warns(UserWarning, match=r"pip install matplotlib .*pip install -e '\.\[plot\]'"):
         assert plot_history(small_history(), path) is None
     assert not path.exists()
     with open(tmp_path / "curves.csv", newline="") as file:
@@ -338,6 +359,7 @@ def test_plot_history_without_matplotlib_writes_the_csv(tmp_path, monkeypatch):
 
 def test_convnet_example_smoke_run(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env["PATH"] = str(tmp_path)          # no Graphviz `dot` (the svg path is tested in test_viz)
     out = tmp_path / "convnet"
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "mnist_convnet.py"), "--epochs", "1",
                              "--limit-train", "300", "--no-progress", "--out", str(out)],
@@ -348,6 +370,12 @@ def test_convnet_example_smoke_run(tmp_path):
     assert "Total params: 3,199,106" in result.stdout
     assert any(LOG_LINE.match(line) for line in lines)
     assert (out / "convnet.pt").is_file() and (out / "history.csv").is_file()
+    assert any(line.startswith("no graph.svg: drawing the graph needs Graphviz's `dot` program") for line in lines)
+    where = next(line for line in lines if line.startswith("pictures ("))
+    folder, names = re.fullmatch(r"pictures \(\d+\.\ds\) in (.+?)[/\\]: (.+)", where).groups()
+    assert os.path.samefile(tmp_path / folder, out)          # relative to the working directory
+    assert "graph.svg" not in names and "history.csv" in names
+    assert all((out / name).is_file() for name in names.split(", "))
     try:
         import matplotlib  # noqa: F401
     except ImportError:

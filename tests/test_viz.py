@@ -1,6 +1,8 @@
 """tinygrad_cnn.viz: the graph as DOT text (checked structurally, no
 Graphviz needed), rendering when Graphviz's `dot` is installed, module
 tracing, and the pictures (matplotlib's Agg canvas)."""
+import base64
+import importlib.util
 import os
 import re
 import shutil
@@ -201,10 +203,72 @@ def test_draw_graph_gives_a_digraph_with_the_same_nodes():
     assert graph.source.count("->") == text.count("->")
 
 
-def test_draw_graph_without_the_graphviz_package_names_the_extra(monkeypatch):
+def test_draw_graph_without_the_graphviz_package_is_an_autograd_graph(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "graphviz", None)
-    with pytest.raises(ImportError, match=r"tinygrad_cnn\[viz\]"):
-        viz.draw_graph(Tensor([1.0], requires_grad=True) * 2)
+    model = tinynet()
+    loss = tinynet_loss(model)
+    graph = viz.draw_graph(loss, params=dict(model.named_parameters()))
+    assert isinstance(graph, viz.AutogradGraph)
+    assert graph.source == str(graph) == viz.to_dot(loss, params=dict(model.named_parameters()))
+    nodes, edges = parse_dot(graph.source)
+    assert re.fullmatch(rf"<autograd graph: {len(nodes)} nodes, {len(edges)} edges; .*>", repr(graph))
+    monkeypatch.setattr(viz.graph.shutil, "which", lambda name: None)
+    with pytest.raises(viz.GraphvizNotFoundError, match="apt-get install graphviz"):
+        graph.pipe(format="svg")
+    with pytest.raises(viz.GraphvizNotFoundError):
+        graph.render(tmp_path / "graph")
+    assert not os.listdir(tmp_path)
+
+
+def test_a_graph_shows_itself_without_dot(monkeypatch):
+    """In Jupyter, no `dot`: the DOT text with how to install Graphviz, and a matplotlib drawing."""
+    model = tinynet()
+    loss = tinynet_loss(model)
+    monkeypatch.setattr(viz.graph.shutil, "which", lambda name: None)
+    for graphviz_module in ([None] if importlib.util.find_spec("graphviz") is None else [None, "installed"]):
+        if graphviz_module is None:
+            monkeypatch.setitem(sys.modules, "graphviz", None)
+        else:
+            monkeypatch.delitem(sys.modules, "graphviz")
+        graph = viz.draw_graph(loss)
+        assert graph._repr_svg_() is None
+        bundle = graph._repr_mimebundle_()
+        assert "apt-get install graphviz" in bundle["text/plain"]
+        assert viz.to_dot(loss).splitlines()[0] in bundle["text/plain"]
+        assert "0x" not in repr(graph) and f"{len(parse_dot(viz.to_dot(loss))[1])} edges" in repr(graph)
+        if importlib.util.find_spec("matplotlib") is not None:
+            png = base64.b64decode(bundle["image/png"])
+            assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_a_graph_shows_itself_as_svg_with_dot(monkeypatch):
+    model = tinynet()
+    loss, _ = tinynet_loss(model, traced=True)
+    for blocked in (False, True):
+        if blocked:
+            monkeypatch.setitem(sys.modules, "graphviz", None)
+        graph = viz.draw_graph(loss, collapse_modules=True)
+        svg = graph._repr_mimebundle_()["image/svg+xml"]
+        assert "<svg" in svg and "0: Conv2d" in svg and svg == graph._repr_svg_()
+
+
+def test_leaves_are_named_in_a_learners_words():
+    tc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 6), nn.Dropout(0.5), nn.Linear(6, 3))
+    images = Tensor(np.linspace(-1, 1, 4 * 12, dtype=np.float32).reshape(4, 12))
+    with viz.trace_modules(model):
+        loss = F.cross_entropy(model(images), Tensor(np.array([0, 2, 1, 1])))
+    nodes, _ = parse_dot(viz.to_dot(loss))
+    assert sorted(lines[0] for lines, _ in nodes.values() if "#eeeeee" in _) == ["dropout mask", "input",
+                                                                                  "labels"]
+    collapsed, _ = parse_dot(viz.to_dot(loss, collapse_modules=True))
+    dropout = next(lines for lines, _ in collapsed.values() if lines[0] == "1: Dropout")
+    assert "dropout mask (4, 6)" in dropout
+    assert "input 1 (labels) (4,): 32 B" in viz.to_dot(loss, show_saved=True)   # what nll_loss keeps
+    targets = Tensor(np.full((4, 3), 1 / 3, dtype=np.float32))
+    nodes, _ = parse_dot(viz.to_dot(F.mse_loss(model(images), targets)))
+    assert "targets" in [lines[0] for lines, _ in nodes.values()]
 
 
 def test_rendering_without_dot_says_how_to_install_it(monkeypatch, tmp_path):
@@ -274,15 +338,28 @@ def test_plot_feature_maps_one_row_per_layer(tmp_path):
     image = MNISTSample(train=False)[0][0]
     figure = viz.plot_feature_maps(model, image, tmp_path / "maps.png", max_channels=4)
     assert_picture(figure, str(tmp_path / "maps.png"))
-    assert len(figure.axes) == 1 + 5                       # the input and each layer
-    titles = [axis.get_title(loc="left") for axis in figure.axes]
-    assert titles[0] == "input" and titles[1].startswith("0: Conv2d (8, 26, 26)")
-    assert titles[-1].startswith("4: Linear (10,)")
-    assert len(figure.axes[-1].patches) == 10                # the logits as bars
-    conv_mosaic = figure.axes[1].images[0].get_array()
-    assert conv_mosaic.shape == (26, 4 * 28 - 2)             # 4 channels, 2-pixel gaps
+    rows = [axis for axis in figure.axes if axis.get_title(loc="left")]
+    assert len(rows) == 1 + 5                              # the input and each layer
+    titles = [axis.get_title(loc="left") for axis in rows]
+    assert titles[0].startswith("input (1, 28, 28)")
+    assert titles[1] == "0: Conv2d (8, 26, 26): channels 0-3 of 8, one colour scale"
+    assert titles[-1].startswith("4: Linear (10,): logits, the largest is class")
+    logits = rows[-1]
+    assert len(logits.patches) == 10                       # the logits as bars, each with its value
+    assert len(logits.texts) == 10 and all(re.fullmatch(r"-?\d+\.\d\d", t.get_text()) for t in logits.texts)
+    conv = rows[1].images[0]
+    assert conv.get_array().shape == (26, 4 * 28 - 2)      # 4 channels, 2-pixel gaps
+    maps = model[0](Tensor(image[None])).data[0, :4]
+    np.testing.assert_allclose(conv.get_clim(), (maps.min(), maps.max()), rtol=1e-5)   # one scale per row
+    assert len(figure.axes) - len(rows) == 5               # a colour bar for every row but the logits
     assert all(module.training for module in model.modules())
     assert all(not module._forward_hooks for module in model.modules())
+    every = viz.plot_feature_maps(model, image, max_channels=None)
+    assert [a.get_title(loc="left") for a in every.axes][2].endswith("all 8 channels, one colour scale")
+    assert every.axes[2].images[0].get_array().shape == (26, 8 * 28 - 2)
+    chosen = viz.plot_feature_maps(model, image, channels=[5, 2, 30], columns=2)
+    assert "channels 5, 2 of 8" in chosen.axes[2].get_title(loc="left")
+    assert chosen.axes[2].images[0].get_array().shape == (26, 2 * 28 - 2)
 
 
 def test_fit_tracks_gradients_cheaply_and_plot_gradient_flow(tmp_path):
@@ -304,7 +381,11 @@ def test_fit_tracks_gradients_cheaply_and_plot_gradient_flow(tmp_path):
     assert_picture(figure, str(tmp_path / "flow.png"))
     assert len(figure.axes) == 2
     assert len(figure.axes[0].get_lines()) == len(names)
-    assert len(figure.axes[1].patches) == 2 * len(names)
+    assert len(figure.axes[1].get_lines()) == 3 * len(names)    # mean, max and the line joining them
+    means = [np.mean([record["mean"][name] for record in history.gradients]) for name in names]
+    assert [text.get_text() for text in figure.axes[1].texts] == [f"{mean:.1e}" for mean in means]
+    low, high = figure.axes[1].get_ylim()
+    assert low < min(means) and high > max(max(record["max"].values()) for record in history.gradients)
     untracked = fit(model, tc.optim.SGD(model.parameters(), lr=0.1), loader, epochs=1, progress=False,
                     print_fn=lambda line: None)
     assert untracked.gradients == []

@@ -46,8 +46,12 @@ class Generator:
         return self._rng
 
     def __repr__(self):
-        # PyTorch's class name, so that printing one reads as in PyTorch
-        return f"<torch._C.Generator object at {hex(id(self))}>"
+        import sys
+        # A PyTorch program run through tinygrad_cnn.torch_alias prints what it prints under PyTorch;
+        # anywhere else (a notebook's `tc.manual_seed(0)`) the name says whose generator it is.
+        if sys.modules.get("torch") is sys.modules.get("tinygrad_cnn"):
+            return f"<torch._C.Generator object at {hex(id(self))}>"
+        return f"<tinygrad_cnn.Generator object at {hex(id(self))}>"
 
 
 class _DefaultGenerator(Generator):

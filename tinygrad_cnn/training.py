@@ -13,7 +13,9 @@ matplotlib (plots) are imported when they are used.
 """
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import math
 import os
 import time
@@ -21,6 +23,7 @@ import warnings
 from dataclasses import dataclass
 
 from ._atomic import atomic_write
+from ._display import ShownOnce, show
 from .creation import zeros
 from .nn import functional as F
 from .optim import lr_scheduler
@@ -86,7 +89,8 @@ def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=Non
         input_shape: shape of one example without the batch axis, e.g.
             ``(1, 28, 28)``, or a full shape whose batch axis is None, e.g.
             ``(None, 1, 28, 28)``.
-        print_fn: called once with the table; None prints nothing.
+        print_fn: called once with the table; None prints nothing. In
+            Jupyter the default (``print``) shows the table as HTML instead.
         batch_size: examples in the measured step (mult-adds and memory
             are for the whole batch).
         loss_fn: ``loss_fn(output) -> scalar Tensor`` for the measured step;
@@ -198,7 +202,8 @@ def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=Non
         total_mult_adds=sum(row.mult_adds for row in rows),
         saved_bytes=sum(row.saved_bytes for row in rows) + saved_by_loss + saved_elsewhere,
         loss_saved_bytes=saved_by_loss, other_saved_bytes=saved_elsewhere, graph_bytes=graph_bytes)
-    if print_fn is not None:
+    # In Jupyter the default shows the table as HTML instead of printing it.
+    if print_fn is not None and not (print_fn is print and show(stats)):
         print_fn(str(stats))
     return stats
 
@@ -250,8 +255,8 @@ class LayerStats:
         return f"{self.name} ({self.type})"
 
 
-@dataclass
-class ModelSummary:
+@dataclass(repr=False)
+class ModelSummary(ShownOnce):
     """What :func:`summary` measured; ``str()`` gives the printed table.
 
     ``saved_bytes`` is everything the step's graph saves for backward (the
@@ -285,22 +290,38 @@ class ModelSummary:
         def line(cells):
             return "".join(cell.ljust(size) for cell, size in zip(cells, widths)).rstrip()
 
-        batch = f"batch of {self.batch_size}"
         lines = [f'Model: "{self.model_name}"', "_" * width, line(headers), "=" * width]
         lines += [line(row) for row in table]
-        lines += ["=" * width,
-                  f"Total params: {self.total_params:,}",
-                  f"Trainable params: {self.trainable_params:,}",
-                  f"Non-trainable params: {self.non_trainable_params:,}",
-                  f"Params size: {_bytes_text(self.param_bytes)}",
-                  f"Total mult-adds ({batch}): {self.total_mult_adds:,}",
-                  f"Saved for backward by one training step ({batch}): {_bytes_text(self.saved_bytes)}"
-                  f" (layers {_bytes_text(self.saved_bytes - self.loss_saved_bytes - self.other_saved_bytes)},"
-                  f" loss {_bytes_text(self.loss_saved_bytes)}"
-                  + (f", other ops {_bytes_text(self.other_saved_bytes)}" if self.other_saved_bytes else "") + ")",
-                  f"Held by that step's graph until backward: {_bytes_text(self.graph_bytes)}",
-                  "_" * width]
+        lines += ["=" * width] + self._total_lines() + ["_" * width]
         return "\n".join(lines)
+
+    def _total_lines(self) -> list:
+        batch = f"batch of {self.batch_size}"
+        return [f"Total params: {self.total_params:,}",
+                f"Trainable params: {self.trainable_params:,}",
+                f"Non-trainable params: {self.non_trainable_params:,}",
+                f"Params size: {_bytes_text(self.param_bytes)}",
+                f"Total mult-adds ({batch}): {self.total_mult_adds:,}",
+                f"Saved for backward by one training step ({batch}): {_bytes_text(self.saved_bytes)}"
+                f" (layers {_bytes_text(self.saved_bytes - self.loss_saved_bytes - self.other_saved_bytes)},"
+                f" loss {_bytes_text(self.loss_saved_bytes)}"
+                + (f", other ops {_bytes_text(self.other_saved_bytes)}" if self.other_saved_bytes else "") + ")",
+                f"Held by that step's graph until backward: {_bytes_text(self.graph_bytes)}"]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the layer table and the totals."""
+        headers = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds", "Saved for backward")
+        head = "".join(f"<th>{name}</th>" for name in headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in (
+                row.label, row.output_shape, f"{row.params:,}", f"{row.mult_adds:,}",
+                _bytes_text(row.saved_bytes))) + "</tr>" for row in self.layers)
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self._total_lines())
+        return (f'<p><b>Model: "{html.escape(self.model_name)}"</b></p>'
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><ul>{items}</ul>")
+
+    def _mime_bundle(self) -> dict:
+        return {"text/html": self._repr_html_(), "text/plain": str(self)}
 
     def __repr__(self) -> str:
         return (f"ModelSummary({self.model_name}: {self.total_params:,} params, "
@@ -436,6 +457,30 @@ class History:
         state = ", interrupted" if self.interrupted else ""
         return f"History({len(self.epochs)} epochs, {len(self.steps)} steps{state})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: one table row per epoch, then the curves (with matplotlib)."""
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{cell}</td>" for cell in (
+                record["epoch"], record["iteration"], f"{record['loss']:.4f}", f"{100 * record['accuracy']:.2f}%",
+                "" if record["val_loss"] is None else f"{record['val_loss']:.4f}",
+                "" if record["val_accuracy"] is None else f"{100 * record['val_accuracy']:.2f}%",
+                f"{record['seconds']:.1f}s")) + "</tr>"
+            for record in self.epochs)
+        head = "".join(f"<th>{name}</th>" for name in ("epoch", "last step", "loss", "accuracy", "val loss",
+                                                      "val accuracy", "time"))
+        parts = [f"<p><b>{html.escape(repr(self))}</b></p>"]
+        if self.epochs:
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        if self.steps:
+            try:
+                png = _history_figure(self).png()
+            except ImportError:
+                parts.append("<p>(pip install matplotlib to see the curves here)</p>")
+            else:
+                parts.append(f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" '
+                             f'alt="loss and accuracy curves"/>')
+        return "".join(parts)
+
 
 def _csv_value(value):
     if value is None:
@@ -447,72 +492,100 @@ def _csv_value(value):
 
 # --- plotting ----------------------------------------------------------------------------------
 
-def plot_history(history: History, path):
+def plot_history(history: History, path=None, test=None):
     """Plot loss (left axis) and accuracy (right axis) against the iteration on
-    one figure, and save it as a PNG at ``path`` (atomically).
+    one figure; save it as a PNG at ``path`` (atomically) when given.
 
-    Validation values, when present, are drawn as markers at the end of each
-    epoch. Uses matplotlib's non-interactive Agg canvas directly, so no
-    display is needed and pyplot's global state is left alone.
+    Batch values are drawn per step (faintly under a moving average on long
+    runs), validation values as markers at the end of each epoch, and
+    ``test=(loss, accuracy)`` (as :func:`evaluate` returns it) as one marker
+    each after the last step. The legend sits below the axes, off the data.
+    In Jupyter the figure shows inline as soon as it is drawn. Drawn on
+    matplotlib's Agg canvas: no display is needed, pyplot is left alone.
 
-    Returns the path, or None when matplotlib is not installed: then a warning
-    says how to install it, and the history is written as CSV next to
-    ``path`` (same name, ``.csv``) so nothing is lost.
+    Returns the path when one is given, else the Figure. Without matplotlib
+    it returns None: a warning says how to install it, and with a ``path``
+    the history is written as CSV next to it (same name, ``.csv``) so
+    nothing is lost.
     """
-    path = os.fspath(path)
     try:
-        import matplotlib  # noqa: F401  (optional extra: pip install 'tinygrad_cnn[plot]')
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from .viz._figure import finish
+        figure = _history_figure(history, test)
     except ImportError:
-        csv_path = os.path.splitext(path)[0] + ".csv"
-        history.to_csv(csv_path)
-        warnings.warn(f"plot_history: matplotlib is not installed, so {path} was not drawn; "
-                      f"install it with: pip install 'tinygrad_cnn[plot]' (or pip install matplotlib). "
-                      f"The history was written to {csv_path}.", stacklevel=2)
+        message = "plot_history: matplotlib is not installed, so nothing was drawn; install it with: " \
+                  "pip install matplotlib (or, in a checkout, pip install -e '.[plot]')."
+        if path is not None:
+            csv_path = os.path.splitext(os.fspath(path))[0] + ".csv"
+            history.to_csv(csv_path)
+            message += f" The history was written to {csv_path}."
+        warnings.warn(message, stacklevel=2)
         return None
+    if path is None:
+        return finish(figure)
+    from .viz.plots import save_png
+    save_png(figure, path)
+    finish(figure)
+    return os.fspath(path)
 
+
+def _history_figure(history: History, test=None):
+    """The Figure of :func:`plot_history`, not shown (needs matplotlib)."""
+    from .viz._figure import new_figure
     iterations = [record["iteration"] for record in history.steps]
     losses = [record["loss"] for record in history.steps]
     accuracies = [100 * record["accuracy"] for record in history.steps]
-    figure = Figure(figsize=(8, 4.5), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = new_figure(8, 5)
     loss_axis = figure.add_subplot(1, 1, 1)
     accuracy_axis = loss_axis.twinx()
     loss_color, accuracy_color = "tab:blue", "tab:orange"
     # Batch values are noisy (with batch size 1 every accuracy is 0 or 100):
     # on long runs draw them faintly under a moving average.
     window = max(1, len(iterations) // 50)
+    loss_top = None
     for axis, values, color, name in ((loss_axis, losses, loss_color, "loss"),
                                       (accuracy_axis, accuracies, accuracy_color, "accuracy")):
         if window == 1:
-            axis.plot(iterations, values, color=color, linewidth=1, label=name)
-        else:
-            axis.plot(iterations, values, color=color, linewidth=0.5, alpha=0.25)
-            axis.plot(iterations, _moving_average(values, window), color=color, linewidth=1.5,
-                      label=f"{name} (mean of {window} steps)")
+            axis.plot(iterations, values, color=color, linewidth=1, label=f"batch {name}")
+            continue
+        smooth = _moving_average(values, window)
+        # Raw values faintly underneath, except accuracies that are all 0% or 100% (batch size 1):
+        # those would only paint a band over the whole plot.
+        if name == "loss" or any(0 < value < 100 for value in values):
+            axis.plot(iterations, values, color=color, linewidth=0.5, alpha=0.15)
+        axis.plot(iterations, smooth, color=color, linewidth=1.5, label=f"batch {name} (mean of {window} steps)")
+        if name == "loss":   # the scale of the averaged curve; single-step spikes may leave the top
+            loss_top = 1.3 * max(smooth + [r["val_loss"] or 0 for r in history.epochs] + [test[0] if test else 0])
     validated = [r for r in history.epochs if r["val_loss"] is not None]
     if validated:
         ends = [r["iteration"] for r in validated]
-        loss_axis.plot(ends, [r["val_loss"] for r in validated], "o--", color=loss_color,
-                       markerfacecolor="white", label="val loss")
+        loss_axis.plot(ends, [r["val_loss"] for r in validated], "o--", color=loss_color, markersize=7,
+                       markerfacecolor="white", markeredgewidth=1.5, label="validation loss (epoch end)")
         accuracy_axis.plot(ends, [100 * r["val_accuracy"] for r in validated], "s--", color=accuracy_color,
-                           markerfacecolor="white", label="val accuracy")
-    loss_axis.set_xlabel("iteration")
+                           markersize=7, markerfacecolor="white", markeredgewidth=1.5,
+                           label="validation accuracy (epoch end)")
+    if test is not None:
+        test_loss, test_accuracy = test
+        # just right of the last step, so that a validation point there stays visible
+        end = (iterations[-1] + 0.02 * max(iterations[-1] - iterations[0], 1)) if iterations else 0
+        loss_axis.plot([end], [test_loss], "D", color="navy", markersize=8, label=f"test loss {test_loss:.4f}")
+        accuracy_axis.plot([end], [100 * test_accuracy], "D", color="darkred", markersize=8,
+                           label=f"test accuracy {100 * test_accuracy:.2f}%")
+    loss_axis.set_xlabel("iteration (optimizer step)")
     loss_axis.set_ylabel("loss", color=loss_color)
     accuracy_axis.set_ylabel("accuracy (%)", color=accuracy_color)
+    accuracy_axis.set_ylim(0, 101)
+    loss_axis.set_ylim(0, loss_top)
     loss_axis.tick_params(axis="y", labelcolor=loss_color)
     accuracy_axis.tick_params(axis="y", labelcolor=accuracy_color)
-    handles = loss_axis.get_legend_handles_labels()
-    more = accuracy_axis.get_legend_handles_labels()
-    accuracy_axis.legend(handles[0] + more[0], handles[1] + more[1], loc="best")  # top axes: not hidden by lines
+    handles, labels = loss_axis.get_legend_handles_labels()
+    more_handles, more_labels = accuracy_axis.get_legend_handles_labels()
+    # below the axes: a legend inside would cover the curves somewhere
+    loss_axis.legend(handles + more_handles, labels + more_labels, loc="upper center",
+                     bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     loss_axis.set_title("Training loss and accuracy")
     loss_axis.grid(alpha=0.3)
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_write(path, "wb") as file:
-        figure.savefig(file, format="png")
-    return path
+    return figure
 
 
 def _moving_average(values, window):

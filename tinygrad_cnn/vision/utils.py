@@ -57,7 +57,8 @@ def save_image(tensor, fp, nrow: int = 8, padding: int = 2, **kwargs) -> None:
     try:
         import matplotlib.image
     except ImportError:
-        raise ImportError("save_image needs matplotlib: pip install 'tinygrad_cnn[plot]'") from None
+        raise ImportError("save_image needs matplotlib: pip install matplotlib "
+                          "(or, in a checkout, pip install -e '.[plot]')") from None
     grid = make_grid(tensor, nrow=nrow, padding=padding, **kwargs).data
     picture = np.clip(grid.transpose(1, 2, 0), 0.0, 1.0)
     if hasattr(fp, "write"):

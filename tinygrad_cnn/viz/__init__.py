@@ -6,6 +6,7 @@ filters, feature maps, gradient flow, predictions and confusions.
         loss = F.cross_entropy(model(images), labels)
     open("graph.dot", "w").write(viz.to_dot(loss, params=dict(model.named_parameters())))
     viz.render_graph(loss, "graph.svg", collapse_modules=True)     # needs Graphviz's `dot`
+    viz.draw_graph(loss, collapse_modules=True)   # in Jupyter: drawn inline (by matplotlib without `dot`)
     viz.plot_filters(model[0], "filters.png")
     viz.plot_feature_maps(model, image, "feature_maps.png")
     viz.plot_gradient_flow(history, "gradient_flow.png")          # fit(..., track_gradients=True)
@@ -13,10 +14,11 @@ filters, feature maps, gradient flow, predictions and confusions.
     viz.plot_confusion_matrix(model, test_loader, "confusion.png")
 
 Importing needs only numpy: matplotlib (extra ``plot``) and the graphviz
-package (extra ``viz``) are imported when a function needs them.
+package (extra ``viz``) are imported when a function needs them. In Jupyter
+every plot shows inline as soon as it is drawn (no ``%matplotlib`` magic).
 """
 from .graph import (  # noqa: F401
-    GraphvizNotFoundError, ModuleCall, ModuleTrace, SavedValue, draw_graph, format_bytes, graph_nodes,
+    AutogradGraph, GraphvizNotFoundError, ModuleCall, ModuleTrace, SavedValue, draw_graph, format_bytes, graph_nodes,
     render_graph, saved_for_backward, to_dot, trace_modules,
 )
 from .plots import (  # noqa: F401
@@ -24,7 +26,7 @@ from .plots import (  # noqa: F401
     plot_predictions,
 )
 
-__all__ = ["to_dot", "draw_graph", "render_graph", "trace_modules", "saved_for_backward", "graph_nodes",
-           "plot_filters", "plot_feature_maps", "plot_gradient_flow", "plot_predictions",
+__all__ = ["to_dot", "draw_graph", "AutogradGraph", "render_graph", "trace_modules", "saved_for_backward",
+           "graph_nodes", "plot_filters", "plot_feature_maps", "plot_gradient_flow", "plot_predictions",
            "plot_confusion_matrix", "confusion_matrix", "GraphvizNotFoundError", "ModuleTrace",
            "ModuleCall", "SavedValue", "format_bytes"]

@@ -5,7 +5,7 @@ keeps for ``backward()``.
         loss = F.cross_entropy(model(images), labels)
     dot_text = viz.to_dot(loss, params=dict(model.named_parameters()), show_saved=True)
     viz.render_graph(loss, "graph.svg", collapse_modules=True)   # needs Graphviz's `dot`
-    viz.draw_graph(loss)                        # a graphviz.Digraph (pip install 'tinygrad_cnn[viz]')
+    viz.draw_graph(loss)                        # shows itself in Jupyter (SVG with `dot`, else matplotlib)
 
 The walk starts at a tensor and follows each op's context to the tensors it
 was computed from (``ctx.inputs``, with in-place rewrites resolved to the
@@ -25,7 +25,9 @@ Tensors (shapes, flags) are not counted.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -38,8 +40,8 @@ from .._atomic import atomic_write
 from ..engine import _parents
 from ..tensor import Tensor
 
-__all__ = ["to_dot", "draw_graph", "render_graph", "trace_modules", "ModuleTrace", "ModuleCall",
-           "SavedValue", "saved_for_backward", "graph_nodes", "GraphvizNotFoundError", "format_bytes"]
+__all__ = ["to_dot", "draw_graph", "AutogradGraph", "render_graph", "trace_modules", "ModuleTrace",
+           "ModuleCall", "SavedValue", "saved_for_backward", "graph_nodes", "GraphvizNotFoundError", "format_bytes"]
 
 _INSTALL_DOT = ("Graphviz's `dot` program was not found on PATH; install Graphviz "
                 "(Debian/Ubuntu: sudo apt-get install graphviz; conda: conda install graphviz; "
@@ -337,6 +339,7 @@ def _describe(roots, params=None, show_saved=False, collapse_modules=False):
                         continue
                     groups[id(parent)] = call
 
+    roles = _leaf_roles(order)
     counted = set()      # buffers already counted (each once)
     total_saved = 0
     nodes, edges, edge_set = [], [], set()
@@ -355,7 +358,10 @@ def _describe(roots, params=None, show_saved=False, collapse_modules=False):
                 if fresh:
                     counted.add(id(buffer))
                     saved_bytes += buffer.nbytes
-                saved_lines.append(f"{value.what} {tuple(value.array.shape)}: "
+                what = value.what
+                if value.tensor is not None and id(value.tensor) in roles:
+                    what += f" ({roles[id(value.tensor)]})"
+                saved_lines.append(f"{what} {tuple(value.array.shape)}: "
                                    f"{format_bytes(value.nbytes)}{'' if fresh else ' (counted above)'}")
             total_saved += saved_bytes
 
@@ -369,14 +375,14 @@ def _describe(roots, params=None, show_saved=False, collapse_modules=False):
             record["saved"] += saved_bytes
             record["root"] |= key in root_ids
             if tensor._ctx is None:
-                record["params"].append(f"{names.get(key, 'constant')} {_shape(tensor)}")
+                record["params"].append(f"{names.get(key) or roles.get(key, 'constant')} {_shape(tensor)}")
         elif tensor._ctx is None:
             if key in names:
                 lines, style = [names[key], _shape(tensor)], dict(_PARAM_STYLE)
             elif tensor.requires_grad:
                 lines, style = ["leaf (requires grad)", _shape(tensor)], dict(_PARAM_STYLE)
             else:
-                lines, style = ["input", _shape(tensor)], dict(_INPUT_STYLE)
+                lines, style = [roles.get(key, "input"), _shape(tensor)], dict(_INPUT_STYLE)
             if key in root_ids:
                 style.update(_ROOT_EXTRA)
             nodes.append((node_ids[key], lines, style))
@@ -415,6 +421,31 @@ def _describe(roots, params=None, show_saved=False, collapse_modules=False):
     return label, nodes, edges
 
 
+def _is_loss(op_name: str) -> bool:
+    return op_name.endswith("_loss") or "cross_entropy" in op_name
+
+
+def _leaf_roles(order) -> dict:
+    """Names in a learner's words for leaves that are neither parameters nor
+    named: what a loss compares against (``labels`` when integers, else
+    ``targets``), and the mask a Dropout layer multiplied by (known when the
+    forward ran inside :func:`trace_modules`)."""
+    roles = {}
+    for tensor in order:
+        ctx = tensor._ctx
+        if ctx is None:
+            continue
+        call = module_of(ctx)
+        for index, parent in enumerate(_inputs_of(tensor)):
+            if parent._ctx is not None or parent.requires_grad or id(parent) in roles:
+                continue
+            if _is_loss(ctx.op.name) and index > 0:
+                roles[id(parent)] = "labels" if parent.data.dtype.kind in "iub" else "targets"
+            elif call is not None and "Dropout" in type(call.module).__name__ and ctx.op.name == "mul":
+                roles[id(parent)] = "dropout mask"
+    return roles
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -449,7 +480,41 @@ def to_dot(tensor, params=None, show_saved=False, collapse_modules=False) -> str
         parameter name (or ``input``) and shape; edges go from each input to
         the op that used it.
     """
+    return _dot_text(*_describe(_roots_tuple(tensor), params, show_saved, collapse_modules))
+
+
+def draw_graph(tensor, params=None, show_saved=False, collapse_modules=False):
+    """The graph of :func:`to_dot` as an object that shows itself in Jupyter
+    and renders to a file (arguments as for :func:`to_dot`).
+
+    In Jupyter (as a cell's last expression, or with ``display(graph)``) it
+    is drawn as SVG by Graphviz's ``dot`` program; without ``dot``, as a
+    layered drawing made with matplotlib, and its text form says how to
+    install Graphviz (without matplotlib too, the text form is all there is).
+
+    With the graphviz Python package installed (extra ``viz``) it is a
+    ``graphviz.Digraph``; without it, an :class:`AutogradGraph`. Both have
+    ``source`` (the DOT text, also ``str(graph)``), ``pipe(format=...)`` and
+    ``render(...)``, which need ``dot`` and raise GraphvizNotFoundError,
+    saying how to install it, when it is missing."""
     label, nodes, edges = _describe(_roots_tuple(tensor), params, show_saved, collapse_modules)
+    try:
+        import graphviz
+    except ImportError:
+        graph = AutogradGraph(_dot_text(label, nodes, edges))
+    else:
+        graph = _digraph_class(graphviz)(
+            "autograd", graph_attr={"label": label, "labelloc": "t", "fontname": "Helvetica", "rankdir": "TB"},
+            node_attr={"fontsize": "10"})
+        for node_id, lines, style in nodes:
+            graph.node(node_id, label=_label(lines), **style)
+        for source, target in edges:
+            graph.edge(source, target)
+    graph._drawing = (label, nodes, edges)
+    return graph
+
+
+def _dot_text(label, nodes, edges) -> str:
     out = ["digraph autograd {",
            f"  graph [label={_quote(label)}, labelloc=t, fontname=Helvetica, rankdir=TB];",
            "  node [fontsize=10];"]
@@ -462,25 +527,69 @@ def to_dot(tensor, params=None, show_saved=False, collapse_modules=False) -> str
     return "\n".join(out) + "\n"
 
 
-def draw_graph(tensor, params=None, show_saved=False, collapse_modules=False):
-    """The graph of :func:`to_dot` as a ``graphviz.Digraph`` (shows itself in
-    Jupyter; ``.render()``/``.pipe()`` need Graphviz's ``dot`` program and say
-    how to install it when it is missing). Needs the ``graphviz`` Python
-    package: ``pip install 'tinygrad_cnn[viz]'``."""
-    try:
-        import graphviz
-    except ImportError:
-        raise ImportError("draw_graph needs the graphviz Python package: pip install 'tinygrad_cnn[viz]' "
-                          "(or pip install graphviz); viz.to_dot() gives the DOT text without it") from None
-    label, nodes, edges = _describe(_roots_tuple(tensor), params, show_saved, collapse_modules)
-    graph = _digraph_class(graphviz)(
-        "autograd", graph_attr={"label": label, "labelloc": "t", "fontname": "Helvetica", "rankdir": "TB"},
-        node_attr={"fontsize": "10"})
-    for node_id, lines, style in nodes:
-        graph.node(node_id, label=_label(lines), **style)
-    for source, target in edges:
-        graph.edge(source, target)
-    return graph
+def _run_dot(source: str, format: str) -> bytes:
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizNotFoundError(_INSTALL_DOT)
+    result = subprocess.run([dot, f"-T{format}"], input=source.encode(), capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot -T{format} failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+class _ShowsInJupyter:
+    """Display and text form of a drawn graph (``source`` is its DOT text,
+    ``_drawing`` the (label, nodes, edges) it was made from)."""
+
+    _drawing = None
+
+    def _repr_svg_(self):
+        if shutil.which("dot") is None:
+            return None
+        return _run_dot(self.source, "svg").decode("utf-8")
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        if shutil.which("dot") is not None:
+            return {"image/svg+xml": self._repr_svg_()}
+        bundle = {"text/plain": "Graphviz's `dot` is not installed, so this is the graph as DOT text; "
+                                "for the drawing, install Graphviz (apt-get install graphviz, "
+                                "conda install graphviz or brew install graphviz).\n" + self.source}
+        if self._drawing is not None:
+            png = _layered_png(*self._drawing)
+            if png is not None:
+                bundle["image/png"] = base64.b64encode(png).decode("ascii")
+        return bundle
+
+    def __repr__(self):
+        if self._drawing is None:
+            return f"<{type(self).__name__}>"
+        label, nodes, edges = self._drawing
+        return (f"<autograd graph: {len(nodes)} nodes, {len(edges)} edges; str(graph) is its DOT text, "
+                f"graph.render('graph', format='svg') draws it with Graphviz's dot>")
+
+
+class AutogradGraph(_ShowsInJupyter):
+    """What :func:`draw_graph` returns when the graphviz Python package is
+    not installed: the DOT text, rendered by Graphviz's ``dot`` program."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def __str__(self):
+        return self.source
+
+    def pipe(self, format: str = "svg") -> bytes:
+        """The drawing as bytes in ``format`` (``'svg'``, ``'png'``, ``'pdf'``)."""
+        return _run_dot(self.source, format)
+
+    def render(self, filename: str = "autograd", format: str = "svg") -> str:
+        """Write the drawing to ``filename.format`` (atomically); returns that path."""
+        path = f"{os.fspath(filename)}.{format}"
+        data = self.pipe(format)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with atomic_write(path, "wb") as file:
+            file.write(data)
+        return path
 
 
 _DIGRAPH = None
@@ -489,8 +598,9 @@ _DIGRAPH = None
 def _digraph_class(graphviz):
     global _DIGRAPH
     if _DIGRAPH is None:
-        class Digraph(graphviz.Digraph):
-            """graphviz.Digraph whose rendering says how to install ``dot`` when it is missing."""
+        class Digraph(_ShowsInJupyter, graphviz.Digraph):
+            """graphviz.Digraph that shows itself without ``dot`` too, and whose
+            rendering says how to install ``dot`` when it is missing."""
 
             def pipe(self, *args, **kwargs):
                 try:
@@ -504,8 +614,98 @@ def _digraph_class(graphviz):
                 except graphviz.ExecutableNotFound as err:
                     raise GraphvizNotFoundError(_INSTALL_DOT) from err
 
+        Digraph.__module__ = __name__
+        Digraph.__qualname__ = "Digraph"
         _DIGRAPH = Digraph
     return _DIGRAPH
+
+
+# --- without Graphviz: a layered drawing with matplotlib ------------------------------------------
+
+def _layers(nodes, edges) -> list:
+    """Node ids in rows: each node one row below its lowest input (longest
+    path from the leaves), each row ordered by where its inputs sit."""
+    ids = [node_id for node_id, _, _ in nodes]
+    inputs = {node_id: [] for node_id in ids}
+    users = {node_id: [] for node_id in ids}
+    for source, target in edges:
+        inputs[target].append(source)
+        users[source].append(target)
+    pending = {node_id: len(inputs[node_id]) for node_id in ids}
+    ready = [node_id for node_id in ids if not pending[node_id]]
+    row_of = {}
+    while ready:                                  # Kahn's order: iterative, any depth
+        node_id = ready.pop()
+        row_of[node_id] = max((row_of[p] + 1 for p in inputs[node_id]), default=0)
+        for user in users[node_id]:
+            pending[user] -= 1
+            if not pending[user]:
+                ready.append(user)
+    rows = [[] for _ in range(max(row_of.values(), default=-1) + 1)]
+    for node_id in ids:
+        rows[row_of[node_id]].append(node_id)
+    # Leaves sit one row above their first user, not all on the top row.
+    for node_id in ids:
+        if not inputs[node_id] and users[node_id]:
+            row = min(row_of[user] for user in users[node_id]) - 1
+            if row != row_of[node_id]:
+                rows[row_of[node_id]].remove(node_id)
+                rows[row].append(node_id)
+                row_of[node_id] = row
+    rows = [row for row in rows if row]
+    position = {}
+    for row in rows:
+        for place, node_id in enumerate(row):
+            position[node_id] = place
+        # order by the mean place of the inputs, so edges cross less
+        row.sort(key=lambda node_id: (sum(position[p] for p in inputs[node_id]) / len(inputs[node_id])
+                                      if inputs[node_id] else position[node_id]))
+        for place, node_id in enumerate(row):
+            position[node_id] = place
+    return rows
+
+
+def _layered_png(label, nodes, edges):
+    """PNG bytes of the graph drawn row by row with matplotlib (None without it)."""
+    try:
+        from ._figure import new_figure
+    except ImportError:
+        return None
+    rows = _layers(nodes, edges)
+    info = {node_id: (lines, style) for node_id, lines, style in nodes}
+    widest = max(len(row) for row in rows)
+    tallest = [max(len(info[node_id][0]) for node_id in row) for row in rows]
+    chars = max(len(line) for lines, _ in info.values() for line in lines)
+    row_height = [0.16 * lines + 0.45 for lines in tallest]
+    width = max(4.0, widest * max(1.6, 0.075 * chars + 0.5))
+    height = sum(row_height) + 0.5 + 0.15 * label.count("; ")
+    figure = new_figure(width, height)
+    axis = figure.add_axes((0, 0, 1, 1))
+    axis.set_xlim(0, width)
+    axis.set_ylim(0, height)
+    axis.axis("off")
+    title = label.replace("; ", "\n")
+    axis.text(width / 2, height - 0.12, title, ha="center", va="top", fontsize=8, color="#444444")
+    texts, top = {}, height - 0.3 - 0.15 * title.count("\n") - 0.15
+    for row, size in zip(rows, row_height):
+        y = top - size / 2
+        for place, node_id in enumerate(row):
+            lines, style = info[node_id]
+            x = width * (place + 0.5) / len(row)
+            box = "round,pad=0.35" if "rounded" in style.get("style", "") or style.get("shape") == "ellipse" \
+                else "square,pad=0.35"
+            texts[node_id] = axis.text(
+                x, y, "\n".join(lines), ha="center", va="center", fontsize=7, family="DejaVu Sans",
+                bbox={"boxstyle": box, "facecolor": style.get("fillcolor", "white"), "edgecolor": "#555555",
+                      "linewidth": 1.8 if "penwidth" in style else 0.8})
+        top -= size
+    for source, target in edges:
+        axis.annotate("", xy=(0.5, 1.0), xycoords=texts[target], xytext=(0.5, 0.0), textcoords=texts[source],
+                      arrowprops={"arrowstyle": "->", "color": "#555555", "linewidth": 0.8,
+                                  "shrinkA": 5, "shrinkB": 5})
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def render_graph(tensor, path, params=None, show_saved=False, collapse_modules=False, format=None) -> str:
@@ -517,13 +717,13 @@ def render_graph(tensor, path, params=None, show_saved=False, collapse_modules=F
     path = os.fspath(path)
     format = format or os.path.splitext(path)[1].lstrip(".") or "svg"
     text = to_dot(tensor, params=params, show_saved=show_saved, collapse_modules=collapse_modules)
-    dot = shutil.which("dot")
-    if dot is None:
-        raise GraphvizNotFoundError(_INSTALL_DOT)
-    result = subprocess.run([dot, f"-T{format}"], input=text.encode(), capture_output=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"render_graph: dot -T{format} failed: {result.stderr.decode(errors='replace').strip()}")
+    try:
+        data = _run_dot(text, format)
+    except RuntimeError as err:
+        if isinstance(err, GraphvizNotFoundError):
+            raise
+        raise RuntimeError(f"render_graph: {err}") from None
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_write(path, "wb") as file:
-        file.write(result.stdout)
+        file.write(data)
     return path

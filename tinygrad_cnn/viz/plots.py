@@ -2,8 +2,10 @@
 (no display needed, pyplot's global state left alone).
 
 Each function returns the matplotlib Figure and, when ``path`` is given,
-also writes it there as a PNG (atomically). matplotlib is the optional
-extra ``plot``: ``pip install 'tinygrad_cnn[plot]'``.
+also writes it there as a PNG (atomically). In Jupyter the figure shows
+inline as soon as it is drawn, last expression of its cell or not (once: a
+cell ending with the figure does not show it again); scripts show nothing.
+matplotlib is the optional extra ``plot``: ``pip install -e '.[plot]'``.
 """
 from __future__ import annotations
 
@@ -22,23 +24,27 @@ __all__ = ["plot_filters", "plot_feature_maps", "plot_gradient_flow", "plot_pred
 
 def _figure(width, height, dpi=100):
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from ._figure import new_figure
     except ImportError:
-        raise ImportError("tinygrad_cnn.viz plots need matplotlib: pip install 'tinygrad_cnn[plot]' "
-                          "(or pip install matplotlib)") from None
-    figure = Figure(figsize=(width, height), dpi=dpi)
-    FigureCanvasAgg(figure)
-    return figure
+        raise ImportError("tinygrad_cnn.viz plots need matplotlib: pip install matplotlib "
+                          "(or, in a checkout, pip install -e '.[plot]')") from None
+    return new_figure(width, height, dpi)
 
 
 def _finish(figure, path):
+    """Write the PNG when asked, show the figure when a Jupyter kernel runs."""
+    from ._figure import finish
     if path is not None:
-        path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with atomic_write(path, "wb") as file:
-            figure.savefig(file, format="png")
-    return figure
+        save_png(figure, path)
+    return finish(figure)
+
+
+def save_png(figure, path) -> str:
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "wb") as file:
+        figure.savefig(file, format="png")
+    return path
 
 
 def _array(value) -> np.ndarray:
@@ -119,24 +125,31 @@ def plot_filters(conv_layer, path=None, columns=None):
 
 # --- feature maps ----------------------------------------------------------------------------------
 
-def plot_feature_maps(model, image, path=None, max_channels=8):
+def plot_feature_maps(model, image, path=None, max_channels=8, channels=None, columns=8):
     """What each layer makes of one input: the output of every module without
     submodules, recorded with forward hooks during one forward pass (eval
     mode, no_grad; modes are restored).
 
-    One row per layer, the input first: images (C, H, W) show their first
-    ``max_channels`` channels, each on its own colour scale; vectors show as
-    a strip, and the last layer's output (the logits) as bars with the
-    largest one marked.
+    One row per layer, the input first. Images (C, H, W) show the channels
+    named in the row's title ("channels 0-7 of 32"), ``columns`` per line,
+    on one colour scale for the whole row, with its colour bar. Vectors show
+    as a strip with a colour bar, and the last layer's output (the logits)
+    as bars with their values, the largest marked.
 
     Args:
         model: an ``nn.Module``.
         image: one input, (C, H, W) or (1, C, H, W), as the model takes it
             (normalised as in training).
         path: where to write the PNG (optional).
+        max_channels: how many channels of each image layer to show, from
+            the first (None: all of them).
+        channels: which channels to show instead (a list of indices; those
+            a layer does not have are skipped).
+        columns: channels per line of a row.
 
     Returns:
-        The Figure: one axes per row (the input and each layer).
+        The Figure: one axes per row (the input and each layer), then the
+        colour bars.
     """
     x = _array(image).astype(np.float32, copy=False)
     if x.ndim == 3:
@@ -158,31 +171,73 @@ def plot_feature_maps(model, image, path=None, max_channels=8):
         for module, training in modes:
             object.__setattr__(module, "training", training)
     rows = [("input", None, x)] + outputs
-    figure = _figure(1.3 * max_channels + 1.5, 1.25 * len(rows) + 0.3)
+
+    def chosen(count, is_input=False):
+        if is_input:                    # the image itself: all of its channels (up to a line)
+            return list(range(min(count, columns)))
+        if channels is not None:
+            return [c for c in channels if 0 <= c < count]
+        return list(range(count if max_channels is None else min(max_channels, count)))
+
+    heights = []
+    for name, module, value in rows:
+        sample = value[0]
+        lines = max(1, math.ceil(len(chosen(sample.shape[0], module is None)) / columns)) if sample.ndim == 3 else 1
+        heights.append(1.0 + 0.9 * (lines - 1))
+    figure = _figure(1.3 * columns + 2.3, 1.35 * sum(heights) + 0.4)
+    grid = figure.add_gridspec(len(rows), 1, height_ratios=heights)
     for index, (name, module, value) in enumerate(rows):
-        axis = figure.add_subplot(len(rows), 1, index + 1)
-        title = name if module is None else f"{name}: {type(module).__name__} {tuple(value.shape[1:])}"
-        axis.set_title(title, fontsize=8, loc="left")
+        axis = figure.add_subplot(grid[index])
+        title = f"{name}: {type(module).__name__} {tuple(value.shape[1:])}" if module is not None else \
+            f"input {tuple(value.shape[1:])}"
         axis.set_xticks([])
         axis.set_yticks([])
         sample = value[0]
         if index == len(rows) - 1 and sample.ndim == 1 and sample.size <= 100:
-            colors = ["tab:orange" if i == int(sample.argmax()) else "tab:blue" for i in range(sample.size)]
-            axis.bar(range(sample.size), sample, color=colors)
+            best = int(sample.argmax())
+            colors = ["tab:orange" if i == best else "tab:blue" for i in range(sample.size)]
+            bars = axis.bar(range(sample.size), sample, color=colors)
+            axis.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+            axis.axhline(0, color="#666666", linewidth=0.6)
+            low, high = float(min(sample.min(), 0)), float(max(sample.max(), 0))
+            margin = 0.18 * ((high - low) or 1.0)
+            axis.set_ylim(low - margin, high + margin)
             axis.set_xticks(range(sample.size))
             axis.tick_params(labelsize=7)
+            title += f": logits, the largest is class {best} (orange)"
+        elif sample.ndim == 3 and not chosen(sample.shape[0], module is None):
+            axis.axis("off")
+            title += f": none of the chosen channels (it has {sample.shape[0]})"
         elif sample.ndim == 3:
-            maps = sample[:max_channels].astype(np.float32)
-            low = maps.min(axis=(1, 2), keepdims=True)
-            span = maps.max(axis=(1, 2), keepdims=True) - low
-            maps = (maps - low) / np.where(span > 0, span, 1)   # each channel on its own scale
-            axis.imshow(_mosaic(maps, min(max_channels, len(maps)), gap=2), cmap=_colormap("viridis", "white"),
-                        interpolation="nearest", aspect="equal")
+            shown = chosen(sample.shape[0], module is None)
+            maps = sample[shown].astype(np.float32)
+            low, high = float(maps.min()), float(maps.max())
+            image_artist = axis.imshow(_mosaic(maps, min(columns, len(maps)), gap=2),
+                                       cmap=_colormap("viridis", "white"), vmin=low,
+                                       vmax=high if high > low else low + 1, interpolation="nearest",
+                                       aspect="equal")
+            figure.colorbar(image_artist, ax=axis, fraction=0.025, pad=0.01).ax.tick_params(labelsize=6)
+            axis.set_anchor("W")              # every row starts at the left edge
+            if sample.shape[0] > 1 or module is not None:
+                title += f": {_channel_text(shown, sample.shape[0])}, one colour scale"
         else:
             strip = sample.reshape(1, -1).astype(np.float32)
-            axis.imshow(strip, cmap="viridis", aspect="auto", interpolation="nearest")
+            image_artist = axis.imshow(strip, cmap="viridis", aspect="auto", interpolation="nearest")
+            figure.colorbar(image_artist, ax=axis, fraction=0.025, pad=0.01).ax.tick_params(labelsize=6)
+            title += f": {strip.size} values"
+            if "Dropout" in type(module).__name__:
+                title += " (eval mode: passed through unchanged)"
+        axis.set_title(title, fontsize=8, loc="left")
     figure.tight_layout(h_pad=0.3)
     return _finish(figure, path)
+
+
+def _channel_text(shown, count) -> str:
+    if len(shown) == count:
+        return f"all {count} channels" if count > 1 else "1 channel"
+    if shown == list(range(shown[0], shown[0] + len(shown))):
+        return f"channels {shown[0]}-{shown[-1]} of {count}"
+    return f"channels {', '.join(map(str, shown))} of {count}"
 
 
 # --- gradient flow ---------------------------------------------------------------------------------
@@ -193,12 +248,16 @@ def plot_gradient_flow(history, path=None):
 
     Top: mean |grad| of each parameter tensor against the iteration (log
     scale): a layer whose line sinks towards zero has vanishing gradients.
-    Bottom: per parameter tensor, in model order, the max |grad| seen (light
-    bars) and the mean |grad| averaged over the records (dark bars).
+    Bottom: per parameter tensor, in model order, the mean |grad| averaged
+    over the records (a dot, its value written beside it) and the largest
+    |grad| seen (a triangle), joined by a line; log scale, limits taken from
+    the values, so every one of them reads (an exact zero is drawn on the
+    bottom edge and labelled 0).
 
     Returns:
         The Figure (two axes).
     """
+    from matplotlib.ticker import MaxNLocator
     records = getattr(history, "gradients", None)
     if not records:
         raise ValueError("plot_gradient_flow: the history holds no gradient records; train with "
@@ -207,28 +266,40 @@ def plot_gradient_flow(history, path=None):
     iterations = [record["iteration"] for record in records]
     means = np.array([[record["mean"][name] for name in names] for record in records], dtype=np.float64)
     maxes = np.array([[record["max"][name] for name in names] for record in records], dtype=np.float64)
-    tiny = 1e-12                      # log scale: an exact zero is drawn at the bottom
-    figure = _figure(9, 7)
+    positive = np.concatenate([means[means > 0], maxes[maxes > 0]])
+    low = positive.min() / 3 if positive.size else 1e-12
+    high = positive.max() * 3 if positive.size else 1.0
+    figure = _figure(10, 7.5)
     top = figure.add_subplot(2, 1, 1)
     colors = [f"C{i % 10}" for i in range(len(names))]
     for column, name in enumerate(names):
-        top.plot(iterations, np.maximum(means[:, column], tiny), color=colors[column], linewidth=1.2,
+        top.plot(iterations, np.maximum(means[:, column], low), color=colors[column], linewidth=1.2,
                  marker="." if len(iterations) < 40 else None, label=name)
     top.set_yscale("log")
+    top.set_ylim(low, high)
+    top.xaxis.set_major_locator(MaxNLocator(integer=True))
     top.set_xlabel("iteration")
-    top.set_ylabel("mean |grad|")
-    top.set_title("Gradient flow: mean |grad| per parameter tensor")
+    top.set_ylabel("mean |grad| (log scale)")
+    top.set_title("Gradient flow: mean |grad| of each parameter tensor")
     top.grid(alpha=0.3, which="both")
-    top.legend(fontsize=7, ncol=max(1, len(names) // 6), loc="best")
+    top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)   # off the lines
     bottom = figure.add_subplot(2, 1, 2)
     positions = np.arange(len(names))
-    bottom.bar(positions, np.maximum(maxes.max(axis=0), tiny), color=colors, alpha=0.35, label="max |grad|")
-    bottom.bar(positions, np.maximum(means.mean(axis=0), tiny), color=colors, label="mean |grad|")
+    mean_of_means, largest = means.mean(axis=0), maxes.max(axis=0)
+    for position, mean, peak, color in zip(positions, mean_of_means, largest, colors):
+        bottom.plot([position, position], [max(mean, low), max(peak, low)], color=color, linewidth=1.5, alpha=0.5)
+        bottom.plot(position, max(mean, low), "o", color=color, markersize=7)
+        bottom.plot(position, max(peak, low), "^", color=color, markersize=7, markerfacecolor="white")
+        bottom.annotate(f"{mean:.1e}" if mean > 0 else "0", (position, max(mean, low)), textcoords="offset points",
+                        xytext=(7, 0), va="center", fontsize=7)
     bottom.set_yscale("log")
+    bottom.set_ylim(low, high)
+    bottom.set_xlim(-0.5, len(names) - 0.3)
     bottom.set_xticks(positions, names, rotation=45, ha="right", fontsize=8)
-    bottom.set_ylabel("|grad|")
-    bottom.set_title(f"over {len(records)} records (light: max, dark: mean)")
-    bottom.grid(alpha=0.3, axis="y")
+    bottom.set_ylabel("|grad| (log scale)")
+    bottom.set_title(f"over {len(records)} records: mean |grad| (dot, value beside it) "
+                     f"and max |grad| (triangle)", fontsize=10)
+    bottom.grid(alpha=0.3, axis="y", which="both")
     figure.tight_layout()
     return _finish(figure, path)
 
@@ -328,7 +399,9 @@ def plot_confusion_matrix(model, loader, path=None, num_classes=None, classes=No
     figure = _figure(0.55 * k + 2.5, 0.5 * k + 1.8)
     axis = figure.add_subplot(1, 1, 1)
     image = axis.imshow(counts, cmap="Blues", interpolation="nearest")
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+    from matplotlib.ticker import MaxNLocator
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="examples",
+                    ticks=MaxNLocator(integer=True))     # counts: no 2.5 on the scale
     threshold = counts.max() / 2
     for (row, column), value in np.ndenumerate(counts):   # k*k labels: small k
         if value:
