@@ -115,4 +115,4 @@ def _from_environment() -> str:
 _current = _from_environment()
 
 from ._threads import get_num_threads, set_num_threads  # noqa: E402
-from . import conv, pool, elementwise, linalg, loss, adam  # noqa: E402,F401  (registration)
+from . import conv, pool, elementwise, linalg, loss, norm, adam  # noqa: E402,F401  (registration)

@@ -5,7 +5,7 @@ is composed from existing ops in ``nn.functional.batch_norm``.)
 """
 import numpy as np
 
-from ..engine import defop, is_grad_enabled
+from ..engine import defop
 from ..spec import Spec
 from ..tensor import Tensor
 
@@ -91,20 +91,8 @@ def batch_norm_vjp(ctx, grad_out):
     axes = _stat_axes(x.ndim)
     shape = _channel_shape(x.ndim, x.shape[1])
     count = x.data.size // x.shape[1]
-    if not is_grad_enabled():
-        # plain backward: numpy on the saved statistics, a few passes over x
-        g = grad_out.data
-        xhat = (x.data - ctx.saved["mean"]) * ctx.saved["inv_std"]
-        grad_bias = _channel_sum(g).astype(g.dtype)
-        grad_weight = _channel_sum_of_products(g, xhat).astype(g.dtype)
-        grad_x = None
-        if needs[0]:
-            scale = (weight.data.reshape(shape) * ctx.saved["inv_std"])
-            xhat *= (grad_weight / g.dtype.type(count)).reshape(shape)
-            grad_x = Tensor((g - xhat - (grad_bias / g.dtype.type(count)).reshape(shape)) * scale)
-        return (grad_x, Tensor(grad_weight) if needs[1] else None, Tensor(grad_bias) if needs[2] else None)
-    # create_graph: the statistics again, as Tensor ops of x, so the gradient
-    # is itself differentiable (through the mean and the variance too)
+    # the statistics again, as Tensor ops of x, so the gradient is itself
+    # differentiable (through the mean and the variance too)
     centred = x - x.mean(axes, keepdim=True)
     inv_std = ((centred * centred).mean(axes, keepdim=True) + ctx.params.get("eps", 1e-5)) ** -0.5
     xhat = centred * inv_std
