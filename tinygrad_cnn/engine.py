@@ -21,10 +21,14 @@ import functools
 import linecache
 import os
 import sys
-import threading
 from typing import Callable, Iterable
 
 import numpy as np
+
+from . import grad_mode
+from .grad_mode import (  # noqa: F401  (re-exported: importable from the engine too)
+    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+)
 
 __all__ = [
     "Op", "Context", "defop", "get_op", "registered_ops", "apply", "no_grad", "enable_grad",
@@ -33,102 +37,6 @@ __all__ = [
 
 Tensor = None          # the Tensor class, bound by tensor.py
 _wrap = None           # array -> leaf Tensor without checks, bound by tensor.py
-
-# ---------------------------------------------------------------------------
-# grad mode
-
-
-class _GradMode(threading.local):
-    enabled = True
-
-
-_grad_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    return _grad_mode.enabled
-
-
-class _GradModeSwitch:
-    """Context manager and decorator that turns graph recording on or off."""
-
-    def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
-        self._previous: list[bool] = []
-
-    def __enter__(self):
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        _grad_mode.enabled = self._previous.pop()
-        return False
-
-    def __call__(self, fn):
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with _GradModeSwitch(mode):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class set_grad_enabled(_GradModeSwitch):
-    """``set_grad_enabled(False)`` switches graph recording off at once (as
-    PyTorch's, a plain call works); as ``with set_grad_enabled(mode):`` the
-    previous mode comes back at the end, as a decorator around each call."""
-
-    def __init__(self, mode: bool = True):
-        super().__init__(mode)
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.mode
-
-    def __enter__(self):
-        return self
-
-    def __call__(self, fn):
-        if self._previous:       # a decorator: undo the switch made when it was built
-            _grad_mode.enabled = self._previous.pop()
-        return super().__call__(fn)
-
-
-class _FixedMode(_GradModeSwitch):
-    """A grad mode switch usable as ``with m():``, ``@m()`` or bare ``@m``."""
-
-    mode_value = True
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        if fn is not None:           # used bare, as @no_grad
-            self.__init__()
-            return self(fn)
-        return self
-
-    def __init__(self, fn=None):
-        super().__init__(self.mode_value)
-
-
-class no_grad(_FixedMode):
-    """``with no_grad(): ...``, ``@no_grad()`` or ``@no_grad``: ops inside
-    record no graph."""
-
-    mode_value = False
-
-
-class enable_grad(_FixedMode):
-    """Turns graph recording back on inside a ``no_grad`` block."""
-
-    mode_value = True
-
-
-class inference_mode(no_grad):
-    """PyTorch's ``inference_mode``: here the same as ``no_grad``."""
-
-    def __init__(self, mode=True):
-        _GradModeSwitch.__init__(self, not mode)
-
 
 # ---------------------------------------------------------------------------
 # contexts, ops and the registry
@@ -331,7 +239,7 @@ def apply(op: Op, *inputs, **params):
     arrays = [t.data for t in inputs]
     ctx = Context.__new__(Context)
     # known before the forward runs, so a forward can skip saving what no VJP will use
-    needs = tuple([t.requires_grad for t in inputs]) if _grad_mode.enabled else ()
+    needs = tuple([t.requires_grad for t in inputs]) if grad_mode.state.enabled else ()
     recording = True in needs
     ctx.needs_input_grad = needs if recording else ()
     kernel = op.kernel

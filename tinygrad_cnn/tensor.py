@@ -12,7 +12,7 @@ import collections
 
 import numpy as np
 
-from . import engine
+from . import engine, grad_mode
 from ._args import shape_arg
 from ._printing import format_array, with_suffixes
 from .types import CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, torch_dtype  # noqa: F401
@@ -602,7 +602,7 @@ class Tensor:
         version counter catches a backward that would read the changed values."""
         if self._ctx is not None:
             self._ctx.output_modified = True     # for a backward that reads this output
-        if engine._grad_mode.enabled and (self.requires_grad or other_needs_grad):
+        if grad_mode.state.enabled and (self.requires_grad or other_needs_grad):
             if self.requires_grad and self._ctx is None:
                 raise RuntimeError(
                     f"{name}: a leaf tensor that requires grad (shape {tuple(self.data.shape)}) "
