@@ -8,10 +8,9 @@ Tensor ops is differentiable again (``create_graph=True``)."""
 import numpy as np
 
 from . import engine
-from .engine import (  # noqa: F401
-    backward, detect_anomaly, enable_grad, grad, is_anomaly_enabled, no_grad, set_detect_anomaly,
-    set_grad_enabled,
-)
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
+from .engine import backward, grad  # noqa: F401
+from .grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from .tensor import Tensor, _wrap
 
 __all__ = ["Function", "FunctionCtx", "grad", "backward", "no_grad", "enable_grad",

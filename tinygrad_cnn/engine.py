@@ -18,14 +18,11 @@ it the class with :func:`bind_tensor_class`.
 from __future__ import annotations
 
 import functools
-import linecache
-import os
-import sys
 from typing import Callable, Iterable
 
 import numpy as np
 
-from . import grad_mode
+from . import anomaly, grad_mode
 from .grad_mode import (  # noqa: F401  (re-exported: importable from the engine too)
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
@@ -273,10 +270,10 @@ def apply(op: Op, *inputs, **params):
             ctx.kernel = kernel
         result.requires_grad = True
         result._ctx = ctx
-        if _anomaly_enabled:
-            ctx.site = _anomaly_forward(op, out, inputs)
-    elif _anomaly_enabled:
-        _anomaly_forward(op, out, inputs)
+        if anomaly.enabled:
+            ctx.site = anomaly.check_forward(op, out, inputs)
+    elif anomaly.enabled:
+        anomaly.check_forward(op, out, inputs)
     return result
 
 
@@ -335,98 +332,6 @@ def note_rewrite() -> None:
     """Called by an in-place change inside a graph (see tensor.py)."""
     global _rewritten
     _rewritten = True
-
-
-# ---------------------------------------------------------------------------
-# anomaly detection: off unless asked for, and then each op's output and each
-# VJP's gradients are checked for nan/inf. When off it costs one test of a
-# module-level bool per op and per backward step.
-
-_anomaly_enabled = False
-_backward_depth = 0      # inside a backward, the VJPs' own ops are judged by the VJP's check
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _user_site() -> str:
-    """``file:line: code`` of the innermost caller outside this package."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    if frame is None:
-        return "an unknown place"
-    filename, lineno = frame.f_code.co_filename, frame.f_lineno
-    code = linecache.getline(filename, lineno).strip()
-    return f"{filename}:{lineno}" + (f": {code}" if code else "")
-
-
-def _nonfinite(array) -> str | None:
-    if array.dtype.kind not in "fc":
-        return None
-    if np.isnan(array).any():
-        return "nan"
-    if np.isinf(array).any():
-        return "inf"
-    return None
-
-
-def _anomaly_forward(op, out, inputs) -> str:
-    site = _user_site()
-    bad = _nonfinite(out) if _backward_depth == 0 else None
-    if bad is not None and all(_nonfinite(t.data) is None for t in inputs):
-        shapes = ", ".join(str(tuple(t.data.shape)) for t in inputs)
-        raise RuntimeError(f"anomaly: the forward of '{op.name}' produced {bad} in its output "
-                           f"(shape {tuple(out.shape)}) from finite inputs of shapes {shapes}; "
-                           f"the op was called at {site}")
-    return site
-
-
-def _anomaly_backward(ctx, grads, parents) -> None:
-    for i, g in enumerate(grads):
-        bad = None if g is None else _nonfinite(g.data)
-        if bad is not None:
-            site = getattr(ctx, "site", None) or "an unknown place (recorded before anomaly mode was on)"
-            raise RuntimeError(f"anomaly: the backward of '{ctx.op.name}' produced {bad} in the "
-                               f"gradient of its input {i} (shape {tuple(parents[i].data.shape)}); "
-                               f"the op was called at {site}")
-
-
-class detect_anomaly:
-    """Context manager (and decorator): the first op whose forward output or
-    whose backward gradient holds nan or inf raises a RuntimeError naming the
-    op, the shapes, forward or backward, and the line of your code that
-    called the op."""
-
-    def __init__(self, check_nan: bool = True):
-        self.check_nan = check_nan
-        self._previous: list[bool] = []
-
-    def __enter__(self):
-        global _anomaly_enabled
-        self._previous.append(_anomaly_enabled)
-        _anomaly_enabled = bool(self.check_nan)
-        return self
-
-    def __exit__(self, *exc):
-        global _anomaly_enabled
-        _anomaly_enabled = self._previous.pop()
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with detect_anomaly(self.check_nan):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-def set_detect_anomaly(mode: bool) -> None:
-    """Turn anomaly detection on or off for the whole process."""
-    global _anomaly_enabled
-    _anomaly_enabled = bool(mode)
-
-
-def is_anomaly_enabled() -> bool:
-    return _anomaly_enabled
 
 
 # ---------------------------------------------------------------------------
@@ -504,12 +409,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
     wanted = None if inputs is None else {id(t) for t in inputs}
     found: dict[int, object] = {}
     order = _topological_order(roots)
-    global _backward_depth
-    _backward_depth += 1
+    anomaly.backward_depth += 1
     try:
         _walk(order, grads, wanted, found, retain_graph, create_graph)
     finally:
-        _backward_depth -= 1
+        anomaly.backward_depth -= 1
     return found
 
 
@@ -544,8 +448,8 @@ def _walk(order, grads, wanted, found, retain_graph, create_graph):
                 ctx.out = None
             if isinstance(input_grads, Tensor) or input_grads is None:
                 input_grads = (input_grads,)
-            if _anomaly_enabled:
-                _anomaly_backward(ctx, input_grads, parents)
+            if anomaly.enabled:
+                anomaly.check_backward(ctx, input_grads, parents)
             for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
                 if not needed or parent_grad is None:
                     continue
