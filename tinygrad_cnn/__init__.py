@@ -11,7 +11,7 @@ import functools as _functools
 import numpy as _np
 
 from . import _malloc
-from . import engine
+from . import engine, registry
 from .engine import (  # noqa: F401
     Op, defop, enable_grad, get_op, grad, inference_mode, is_grad_enabled, no_grad,
     registered_ops, set_grad_enabled, unbroadcast,
@@ -19,7 +19,7 @@ from .engine import (  # noqa: F401
 from .spec import Spec  # noqa: F401
 from .tensor import Size, Tensor, device, dtype  # noqa: F401
 from .types import torch_dtype as _torch_dtype
-from . import ops as _ops  # noqa: F401  (registers the built-in ops and their faces)
+from . import ops as _ops  # noqa: F401  (registers the built-in ops and their variants)
 
 
 def _publish(name, fn, method, function):
@@ -45,7 +45,7 @@ def _accepting_out(fn):
     return function
 
 
-engine.on_face(_publish)
+registry.on_variant(_publish)
 
 from .creation import *  # noqa: E402,F401,F403
 from ._printing import set_printoptions  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Argument normalising shared by the ops' faces, nn and the constructors:
+"""Argument normalising shared by the ops' variants, nn and the constructors:
 shapes, dimensions, pairs, conv/pool output sizes and loss reductions.
 These run on every op call, so the common cases return early."""
 import operator

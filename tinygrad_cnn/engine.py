@@ -22,10 +22,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import anomaly, grad_mode
+from . import anomaly, grad_mode, registry
 from .grad_mode import (  # noqa: F401  (re-exported: importable from the engine too)
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
+from .registry import add_variant, get_op, registered_ops  # noqa: F401  (re-exported)
 
 __all__ = [
     "Op", "Context", "defop", "get_op", "registered_ops", "apply", "no_grad", "enable_grad",
@@ -119,14 +120,15 @@ class Op:
 
     vjp = defvjp
 
-    def face(self, fn: Callable | None = None, *, method: bool = True, function: bool = True,
-             name: str | None = None):
-        """Decorator: make ``fn(input, ...)`` the public face of this op, as the
-        Tensor method ``name`` and/or the function ``tinygrad_cnn.<name>``."""
-        def register(fn):
-            add_face(name or self.name, fn, method=method, function=function)
+    def variant(self, fn: Callable | None = None, *, method: bool = True, function: bool = True,
+                name: str | None = None):
+        """Decorator: publish ``fn(input, ...)`` as this op's method variant
+        ``Tensor.<name>`` and/or function variant ``tinygrad_cnn.<name>``
+        (see tinygrad_cnn.registry)."""
+        def publish(fn):
+            add_variant(name or self.name, fn, method=method, function=function)
             return fn
-        return register(fn) if fn is not None else register
+        return publish(fn) if fn is not None else publish
 
     def __call__(self, *inputs, **params):
         return apply(self, *inputs, **params)
@@ -135,47 +137,18 @@ class Op:
         return f"<op {self.name}>"
 
 
-_REGISTRY: dict[str, Op] = {}
-_METHODS: dict[str, Callable] = {}     # name -> Tensor method
-_FUNCTIONS: dict[str, Callable] = {}   # name -> tinygrad_cnn.<name>
-_face_listeners: list[Callable] = []
-
-
-def add_face(name, fn: Callable | None = None, method: bool = True, function: bool = True):
-    """Publish ``fn`` as ``Tensor.<name>`` and/or ``tinygrad_cnn.<name>``.
-    Also a decorator: ``@add_face`` publishes a function under its own name."""
-    if callable(name):
-        name, fn = name.__name__, name
-    if method:
-        _METHODS[name] = fn
-    if function:
-        _FUNCTIONS[name] = fn
-    for listener in _face_listeners:
-        listener(name, fn, method, function)
-    return fn
-
-
-def on_face(listener: Callable) -> None:
-    """Call ``listener(name, fn, method, function)`` for every face, now and later."""
-    _face_listeners.append(listener)
-    for name, fn in list(_METHODS.items()):
-        listener(name, fn, True, False)
-    for name, fn in list(_FUNCTIONS.items()):
-        listener(name, fn, False, True)
-
-
-def _generated_face(op: Op):
+def _generated_variant(op: Op):
     """``op(input, *others)`` as a function; two operands are mixed to a common
     dtype as PyTorch mixes them (``int_tensor * 0.5`` is float32)."""
-    def face(input, *others):
+    def variant(input, *others):
         if input.__class__ is not Tensor and not isinstance(input, Tensor):
             input = Tensor(input)
         if len(others) == 1:
             return apply(op, *input._operands(others[0]))
         return apply(op, input, *others)
-    face.__name__ = op.name
-    face.__doc__ = op.forward.__doc__
-    return face
+    variant.__name__ = op.name
+    variant.__doc__ = op.forward.__doc__
+    return variant
 
 
 def defop(name: str, spec=None, broadcast: bool = False, replace: bool = False,
@@ -193,34 +166,20 @@ def defop(name: str, spec=None, broadcast: bool = False, replace: bool = False,
     ``softplus(tensor)`` then records the op like any built-in one;
     ``method=True`` also makes it ``tensor.softplus()`` and ``function=True``
     ``tinygrad_cnn.softplus(tensor)`` (one input, or two that broadcast when
-    ``broadcast=True``); ops with options publish a face with ``@op.face``.
+    ``broadcast=True``); ops with options publish their variants with ``@op.variant``.
     ``broadcast=True`` marks elementwise ops whose inputs broadcast (the
     engine then reports shape errors in numpy's broadcasting terms).
     ``saves``: see :class:`Op`.
     """
-    if name in _REGISTRY and not replace:
-        raise ValueError(f"defop: an op named {name!r} is already registered "
-                         "(pass replace=True to redefine it)")
+    registry.check_free(name, replace)
 
     def decorator(forward):
         op = Op(name, forward, spec=spec, broadcast=broadcast, saves=saves)
-        _REGISTRY[name] = op
+        registry.register(op, replace=True)
         if method or function:
-            add_face(name, _generated_face(op), method=method, function=function)
+            add_variant(name, _generated_variant(op), method=method, function=function)
         return op
     return decorator
-
-
-def get_op(name: str) -> Op:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no op named {name!r}; registered: {sorted(_REGISTRY)}") from None
-
-
-def registered_ops() -> dict[str, Op]:
-    """A copy of the registry: name -> Op."""
-    return dict(_REGISTRY)
 
 
 def _shapes_text(arrays) -> str:

@@ -1,7 +1,7 @@
 """The Tensor: a numpy array that records the ops applied to it.
 
 The arithmetic, reductions and reshaping methods are not written here: each
-op publishes its face (``Tensor.exp``, ``tinygrad_cnn.exp``) where it is
+op publishes its variants (``Tensor.exp``, ``tinygrad_cnn.exp``) where it is
 registered, in ``tinygrad_cnn/ops``. What lives here is what is not an op:
 construction, conversions, comparisons, the autograd attributes and the
 in-place methods, with PyTorch's names and semantics.
@@ -12,7 +12,7 @@ import collections
 
 import numpy as np
 
-from . import engine, grad_mode
+from . import engine, grad_mode, registry
 from ._args import shape_arg
 from ._printing import format_array, with_suffixes
 from .types import CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, torch_dtype  # noqa: F401
@@ -240,7 +240,7 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
-        if self.data.ndim == 2:          # the common case, without the face's checks
+        if self.data.ndim == 2:          # the common case, without the variant's checks
             return apply(_OPS["permute"], self, axes=(1, 0))
         return self.permute(tuple(range(self.data.ndim))[::-1])
 
@@ -820,13 +820,13 @@ def _index_arg(index):
     return index
 
 
-_OPS = engine._REGISTRY
+_OPS = registry._REGISTRY
 
 
-def _install_face(name, fn, method, function):
+def _install_method(name, fn, method, function):
     if method:
         setattr(Tensor, name, fn)
 
 
 engine.bind_tensor_class(Tensor, _wrap)
-engine.on_face(_install_face)
+registry.on_variant(_install_method)

@@ -1,5 +1,5 @@
 """Activations beyond relu/tanh/sigmoid: leaky_relu, elu, gelu, silu, and
-erf (which exact gelu needs; numpy has none). Their faces are PyTorch's
+erf (which exact gelu needs; numpy has none). Their variants are PyTorch's
 ``nn.functional`` functions; ``erf`` is also ``Tensor.erf`` and ``tinygrad_cnn.erf``."""
 import math
 

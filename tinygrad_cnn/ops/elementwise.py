@@ -4,7 +4,7 @@ Each is also ``Tensor.<name>`` and ``tinygrad_cnn.<name>``."""
 import numpy as np
 
 from .. import _parallel
-from ..engine import add_face, apply, defop, get_op, is_grad_enabled
+from ..engine import add_variant, apply, defop, get_op, is_grad_enabled
 from ..spec import Spec
 from ..tensor import Tensor, _wrap
 
@@ -56,7 +56,7 @@ def mul_vjp(ctx, grad_out):
 @defop("div", spec=Spec(nargs=2, broadcast=True, domain=[(-3, 3), (0.5, 3)]), broadcast=True,
        saves=(0, 1))
 def div(ctx, a, b):
-    """a / b (broadcasting; the face turns integer division into float32)."""
+    """a / b (broadcasting; the variant turns integer division into float32)."""
     return a / b
 
 
@@ -269,7 +269,7 @@ def astype_vjp(ctx, grad_out):
     return (grad_out.astype(ctx.inputs[0].dtype),)
 
 
-@clip.face(name="clamp")
+@clip.variant(name="clamp")
 def clamp(input, min=None, max=None):
     """Limit values to [min, max] (either bound may be None)."""
     if min is None and max is None:
@@ -279,10 +279,10 @@ def clamp(input, min=None, max=None):
     return apply(clip, input, min=min, max=max)
 
 
-clip.face(clamp, name="clip")
+clip.variant(clamp, name="clip")
 
 
-@div.face
+@div.variant
 def div(input, other, rounding_mode=None):
     """True division (integers divide to float32, as in PyTorch);
     ``rounding_mode='floor'`` or ``'trunc'`` gives no gradient."""
@@ -299,10 +299,10 @@ def div(input, other, rounding_mode=None):
     return apply(get_op("div"), a, b)
 
 
-add_face("divide", div)
+add_variant("divide", div)
 
 
-@add_face
+@add_variant
 def square(input):
     """input ** 2, elementwise (as PyTorch, through pow: grad_fn PowBackward0)."""
     input = input if isinstance(input, Tensor) else Tensor(input)
@@ -331,7 +331,7 @@ def cos_vjp(ctx, grad_out):
     return (-grad_out * ctx.inputs[0].sin(),)
 
 
-@add_face
+@add_variant
 def sign(input):
     """-1, 0 or 1 by the sign of each element (a step: no gradient flows)."""
     input = input if isinstance(input, Tensor) else Tensor(input)
@@ -364,7 +364,7 @@ def where_vjp(ctx, grad_out):
             apply(where, keep, zero, grad_out) if needs[2] else None)
 
 
-@where.face(method=False)
+@where.variant(method=False)
 def where_function(condition, input=None, other=None):
     """``where(condition, x, y)``; ``where(condition)`` gives the indices of
     the true elements, one tensor per dimension."""
@@ -380,7 +380,7 @@ def where_function(condition, input=None, other=None):
     return apply(get_op("where"), condition._cast(np.bool_), x, y)
 
 
-@get_op("where").face(function=False)
+@get_op("where").variant(function=False)
 def where_method(input, condition, other):
     """``x.where(condition, y)``: PyTorch's method form of ``where``."""
     return where_function(condition, input, other)

@@ -108,7 +108,7 @@ def _linear_grads(x, weight, grad_out, needs):
     return grad_x, grad_w, grad_b
 
 
-@matmul.face(name="mm")
+@matmul.variant(name="mm")
 def mm(input, mat2):
     """The product of two matrices."""
     if input.ndim != 2 or mat2.ndim != 2:
@@ -116,7 +116,7 @@ def mm(input, mat2):
     return matmul(input, mat2)
 
 
-@matmul.face(name="bmm")
+@matmul.variant(name="bmm")
 def bmm(input, mat2):
     """Batched matrix products: (b, n, m) @ (b, m, p) -> (b, n, p)."""
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
@@ -125,7 +125,7 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
-@matmul.face(name="dot")
+@matmul.variant(name="dot")
 def dot(input, other):
     """The inner product of two vectors."""
     if input.ndim != 1 or other.ndim != 1:

@@ -99,7 +99,7 @@ def _softmax_dim(input, dim, axis, name):
     return int(dim)
 
 
-@softmax.face
+@softmax.variant
 def softmax(input, dim=None, dtype=None, *, axis=None):
     """exp(x) / sum(exp(x)) along ``dim``, shifted by the max for stability."""
     input = input if isinstance(input, Tensor) else Tensor(input)
@@ -108,7 +108,7 @@ def softmax(input, dim=None, dtype=None, *, axis=None):
     return softmax_op(input, axis=_softmax_dim(input, dim, axis, "softmax"))
 
 
-@log_softmax.face
+@log_softmax.variant
 def log_softmax(input, dim=None, dtype=None, *, axis=None):
     """x - logsumexp(x) along ``dim``, computed stably."""
     input = input if isinstance(input, Tensor) else Tensor(input)

@@ -1,11 +1,11 @@
-"""Ops that move or select elements without arithmetic, and their faces
+"""Ops that move or select elements without arithmetic, and their variants
 (PyTorch's ``view``/``reshape``, ``flatten(start_dim, end_dim)``,
 ``transpose(dim0, dim1)``, ``permute``, ``squeeze``/``unsqueeze``, ``cat``,
 ``stack``, ``gather``, ...)."""
 import numpy as np
 
 from .._args import alias, dim_arg, dims_arg, shape_arg
-from ..engine import add_face, apply, defop, get_op, unbroadcast
+from ..engine import add_variant, apply, defop, get_op, unbroadcast
 from ..spec import Spec
 from ..tensor import Tensor
 
@@ -220,31 +220,31 @@ def clone_vjp(ctx, grad_out):
 
 
 # ---------------------------------------------------------------------------
-# faces: PyTorch's signatures
+# variants: PyTorch's signatures
 
 
 def _tensor(input) -> Tensor:
     return input if isinstance(input, Tensor) else Tensor(input)
 
 
-@reshape.face
+@reshape.variant
 def reshape(input, *shape):
     """The same elements in ``shape`` (ints or one tuple; one entry may be -1)."""
     return apply(get_op("reshape"), _tensor(input), shape=shape_arg(shape, "reshape"))
 
 
-add_face("view", reshape, function=False)
+add_variant("view", reshape, function=False)
 
 
 def view_as(input, other):
     return reshape(input, other.shape)
 
 
-add_face("view_as", view_as, function=False)
-add_face("reshape_as", view_as, function=False)
+add_variant("view_as", view_as, function=False)
+add_variant("reshape_as", view_as, function=False)
 
 
-@flatten.face
+@flatten.variant
 def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     """Dimensions ``start_dim``..``end_dim`` merged into one (all by default)."""
     start = alias(start_dim, start_axis, 0, "flatten", "start_dim", "start_axis")
@@ -255,12 +255,12 @@ def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     return apply(get_op("flatten"), input, start_axis=int(start), end_axis=int(end))
 
 
-@add_face
+@add_variant
 def ravel(input):
     return flatten(input)
 
 
-@permute.face
+@permute.variant
 def permute(input, *dims):
     """Dimensions reordered: output dimension i is input dimension ``dims[i]``."""
     input = _tensor(input)
@@ -271,7 +271,7 @@ def permute(input, *dims):
     return apply(get_op("permute"), input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
 
 
-@add_face
+@add_variant
 def transpose(input, dim0=None, dim1=None, *more):
     """PyTorch's ``transpose(dim0, dim1)``: two dimensions swapped. With no
     dimensions a matrix is transposed; numpy's full permutation (a tuple, or
@@ -291,11 +291,11 @@ def transpose(input, dim0=None, dim1=None, *more):
     return apply(get_op("permute"), input, axes=tuple(order))
 
 
-add_face("swapaxes", transpose)
-add_face("swapdims", transpose)
+add_variant("swapaxes", transpose)
+add_variant("swapdims", transpose)
 
 
-@add_face
+@add_variant
 def t(input):
     """The transpose of a matrix (a vector is returned as it is)."""
     input = _tensor(input)
@@ -304,7 +304,7 @@ def t(input):
     return input if input.data.ndim < 2 else transpose(input, 0, 1)
 
 
-@add_face
+@add_variant
 def squeeze(input, dim=None, *, axis=None):
     """Size-1 dimensions removed (only ``dim`` when given; a dimension that is
     not of size 1 is left as it is, as in PyTorch)."""
@@ -316,7 +316,7 @@ def squeeze(input, dim=None, *, axis=None):
     return input if new_shape == shape else reshape(input, new_shape)
 
 
-@add_face
+@add_variant
 def unsqueeze(input, dim):
     """A size-1 dimension inserted at ``dim`` (negative counts from the end)."""
     input = _tensor(input)
@@ -329,12 +329,12 @@ def unsqueeze(input, dim):
     return reshape(input, shape[:dim] + (1,) + shape[dim:])
 
 
-@broadcast_to.face
+@broadcast_to.variant
 def broadcast_to(input, *shape):
     return apply(get_op("broadcast_to"), _tensor(input), shape=shape_arg(shape, "broadcast_to"))
 
 
-@add_face
+@add_variant
 def expand(input, *sizes):
     """PyTorch's expand: like broadcast_to, and -1 keeps a dimension."""
     input = _tensor(input)
@@ -349,7 +349,7 @@ def expand_as(input, other):
     return expand(input, other.shape)
 
 
-add_face("expand_as", expand_as, function=False)
+add_variant("expand_as", expand_as, function=False)
 
 
 def _pad_arg(pad_width, ndim):
@@ -366,7 +366,7 @@ def _pad_arg(pad_width, ndim):
     return tuple((int(a), int(b)) for a, b in pad)
 
 
-@pad.face
+@pad.variant
 def pad(input, pad_width, value=0.0):
     """numpy-style constant padding (``nn.functional.pad`` takes PyTorch's
     last-dimension-first pairs)."""
@@ -383,25 +383,25 @@ def _join_args(tensors, dim, axis, name):
     return [t if t.data.dtype == dtype else t._cast(dtype) for t in tensors], int(dim)
 
 
-@concatenate.face(method=False, name="cat")
+@concatenate.variant(method=False, name="cat")
 def cat(tensors, dim=None, *, axis=None):
     """Tensors joined along an existing dimension."""
     tensors, dim = _join_args(tensors, dim, axis, "cat")
     return apply(get_op("concatenate"), *tensors, axis=dim)
 
 
-add_face("concatenate", cat, method=False)
-add_face("concat", cat, method=False)
+add_variant("concatenate", cat, method=False)
+add_variant("concat", cat, method=False)
 
 
-@stack.face(method=False)
+@stack.variant(method=False)
 def stack(tensors, dim=None, *, axis=None):
     """Same-shaped tensors joined along a new dimension."""
     tensors, dim = _join_args(tensors, dim, axis, "stack")
     return apply(get_op("stack"), *tensors, axis=dim)
 
 
-@add_face
+@add_variant
 def narrow(input, dim, start, length):
     """``length`` elements of ``dim`` from ``start`` on."""
     input = _tensor(input)
@@ -410,7 +410,7 @@ def narrow(input, dim, start, length):
     return input[index]
 
 
-@add_face
+@add_variant
 def split(input, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be shorter), or
     pieces of the given sizes."""
@@ -431,7 +431,7 @@ def split(input, split_size_or_sections, dim=0):
     return tuple(pieces)
 
 
-@add_face
+@add_variant
 def chunk(input, chunks, dim=0):
     """At most ``chunks`` pieces of equal size (the last may be smaller)."""
     input = _tensor(input)
@@ -439,7 +439,7 @@ def chunk(input, chunks, dim=0):
     return split(input, max(-(-total // int(chunks)), 1), dim)
 
 
-@add_face
+@add_variant
 def unbind(input, dim=0):
     """The slices along ``dim``, as a tuple."""
     input = _tensor(input)
@@ -455,7 +455,7 @@ def _along(index: np.ndarray, dim: int) -> tuple:
     return tuple(grids)
 
 
-@add_face
+@add_variant
 def gather(input, dim, index):
     """``out[i][j] = input[index[i][j]][j]`` along ``dim`` (index: int64, the
     input's number of dimensions)."""
@@ -469,7 +469,7 @@ def gather(input, dim, index):
     return input[_along(index, dim)]
 
 
-@add_face
+@add_variant
 def flip(input, dims):
     """The order of elements reversed along ``dims``."""
     input = _tensor(input)
@@ -477,7 +477,7 @@ def flip(input, dims):
     return input[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.data.ndim))]
 
 
-@add_face
+@add_variant
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal of a matrix (``offset`` > 0 above the main one)."""
     input = _tensor(input)
@@ -493,7 +493,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     return input[(steps + start_row, steps + start_col)]
 
 
-@add_face
+@add_variant
 def trace(input):
     """The sum of a matrix's diagonal."""
     return diagonal(input).sum()
