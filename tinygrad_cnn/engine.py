@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import anomaly, grad_mode, registry
+from . import anomaly, grad_mode, inplace, registry
 from .grad_mode import (  # noqa: F401  (re-exported: importable from the engine too)
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
@@ -117,8 +117,6 @@ class Op:
         """Decorator: register ``fn(ctx, grad_out)`` as this op's VJP."""
         self.vjp_fn = fn
         return fn
-
-    vjp = defvjp
 
     def variant(self, fn: Callable | None = None, *, method: bool = True, function: bool = True,
                 name: str | None = None):
@@ -237,21 +235,7 @@ def apply(op: Op, *inputs, **params):
 
 
 # ---------------------------------------------------------------------------
-# in-place changes and saved values
-#
-# Every in-place change bumps the tensor's version counter; an op records the
-# versions of its inputs, and its backward raises if one that it reads has
-# changed since (PyTorch's rule). Inside a graph, the tensor object moves on
-# to a new node, the in-place op applied to its old value, and ``_previous``
-# remembers the old node with the version at which it was replaced, so that
-# edges recorded before the change still lead to the old node.
-
-
-def resolve(tensor, version: int):
-    """The node that ``tensor`` was when an op recorded it at ``version``."""
-    while tensor._previous is not None and version <= tensor._previous[1]:
-        tensor = tensor._previous[0]
-    return tensor
+# version checks (in-place changes: see inplace.py)
 
 
 def _check_saved(ctx) -> None:
@@ -275,24 +259,6 @@ def _check_saved(ctx) -> None:
             "out of place or clone() it first.")
 
 
-_rewritten = False     # set once any in-place change has moved a tensor to a new node
-
-
-def _parents(ctx) -> tuple:
-    inputs = ctx.inputs
-    if _rewritten:
-        for t in inputs:
-            if t._previous is not None:
-                return tuple([resolve(t, v) for t, v in zip(inputs, ctx.versions)])
-    return inputs
-
-
-def note_rewrite() -> None:
-    """Called by an in-place change inside a graph (see tensor.py)."""
-    global _rewritten
-    _rewritten = True
-
-
 # ---------------------------------------------------------------------------
 # the backward walk
 
@@ -307,7 +273,7 @@ def _topological_order(roots: Iterable) -> list:
         ctx = node._ctx
         if ctx is None or ctx.inputs is None:
             return iter(())
-        return iter(_parents(ctx) if _rewritten else ctx.inputs)
+        return iter(inplace.parents(ctx) if inplace.rewritten else ctx.inputs)
 
     for root in roots:
         if id(root) in visited or not root.requires_grad:
@@ -398,7 +364,7 @@ def _walk(order, grads, wanted, found, retain_graph, create_graph):
                     f"backward: trying to backward through the graph a second time (through "
                     f"'{ctx.op.name}'); its saved values were freed by the first backward. "
                     "Pass retain_graph=True to the first backward if you need to do this.")
-            parents = _parents(ctx) if _rewritten else ctx.inputs
+            parents = inplace.parents(ctx) if inplace.rewritten else ctx.inputs
             _check_saved(ctx)
             ctx.out = tensor
             try:

@@ -12,7 +12,7 @@ import collections
 
 import numpy as np
 
-from . import engine, grad_mode, registry
+from . import engine, inplace, registry
 from ._args import shape_arg
 from ._printing import format_array, with_suffixes
 from .types import CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, torch_dtype  # noqa: F401
@@ -113,7 +113,7 @@ class GradFn:
         if ctx.inputs is None:
             return ()
         result = []
-        for parent in engine._parents(ctx):
+        for parent in inplace.parents(ctx):
             if not parent.requires_grad:
                 result.append((None, 0))
             elif parent._ctx is None:
@@ -595,48 +595,8 @@ class Tensor:
 
     # --- in-place changes -----------------------------------------------------------
     def _inplace(self, name: str, out_of_place, in_array, other_needs_grad: bool = False):
-        """Change this tensor in place. Inside a graph (grad mode on and a
-        gradient involved) the tensor moves on to the node
-        ``out_of_place(old)``, so the values earlier ops saw stay intact;
-        otherwise ``in_array(self.data)`` writes into the array and the
-        version counter catches a backward that would read the changed values."""
-        if self._ctx is not None:
-            self._ctx.output_modified = True     # for a backward that reads this output
-        if grad_mode.state.enabled and (self.requires_grad or other_needs_grad):
-            if self.requires_grad and self._ctx is None:
-                raise RuntimeError(
-                    f"{name}: a leaf tensor that requires grad (shape {tuple(self.data.shape)}) "
-                    "is being changed in place; wrap the update in `with tinygrad_cnn.no_grad():`")
-            old = _wrap(self.data)
-            old.requires_grad = self.requires_grad
-            old._ctx = self._ctx
-            old._version = self._version
-            old._previous = self._previous
-            new = out_of_place(old)
-            if new.data.shape != self.data.shape:
-                raise RuntimeError(f"{name}: the result has shape {tuple(new.data.shape)} but the "
-                                   f"tensor changed in place has shape {tuple(self.data.shape)}")
-            if new.data.dtype != self.data.dtype:
-                new = new._cast(self.data.dtype)
-            self.data = new.data
-            self._ctx = new._ctx
-            self.requires_grad = new.requires_grad
-            self._previous = (old, old._version)
-            engine.note_rewrite()
-        else:
-            if not self.data.flags.writeable:
-                raise RuntimeError(f"{name}: the tensor's memory is read-only (shape "
-                                   f"{tuple(self.data.shape)}, for example a broadcast view); "
-                                   "clone() it first")
-            try:
-                in_array(self.data)
-            except TypeError as err:
-                raise RuntimeError(f"{name}: result can't be cast to the tensor's dtype "
-                                   f"{self.data.dtype} ({err})") from None
-            except ValueError as err:
-                raise RuntimeError(f"{name}: {err} (tensor shape {tuple(self.data.shape)})") from None
-        self._version += 1
-        return self
+        """Change this tensor in place (see tinygrad_cnn.inplace)."""
+        return inplace.change(self, name, out_of_place, in_array, other_needs_grad)
 
     def _binary_inplace(self, name, op_name, ufunc, other, alpha=None):
         if alpha is not None and alpha != 1:
@@ -663,9 +623,6 @@ class Tensor:
 
     def __ipow__(self, other):
         return self.pow_(other)
-
-    def _unary_inplace(self, name, out_of_place, in_array):
-        return self._inplace(name, out_of_place, in_array)
 
     def clamp_(self, min=None, max=None):
         def in_array(array):

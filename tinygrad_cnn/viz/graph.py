@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._atomic import atomic_write
-from ..engine import _parents
+from ..inplace import parents as _parents
 from ..tensor import Tensor
 
 __all__ = ["to_dot", "draw_graph", "render_graph", "trace_modules", "ModuleTrace", "ModuleCall",
