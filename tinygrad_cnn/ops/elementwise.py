@@ -5,7 +5,6 @@ import numpy as np
 
 from .. import _parallel
 from ..engine import add_variant, apply, defop, get_op, is_grad_enabled
-from ..spec import Spec
 from ..tensor import Tensor, _wrap
 
 
@@ -17,7 +16,7 @@ def _mask(condition: np.ndarray, like: Tensor) -> Tensor:
     return Tensor(condition.astype(like.dtype))
 
 
-@defop("add", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
+@defop("add", broadcast=True, saves=(), method=True, function=True)
 def add(ctx, a, b):
     """a + b (broadcasting)."""
     return a + b
@@ -28,7 +27,7 @@ def add_vjp(ctx, grad_out):
     return grad_out, grad_out
 
 
-@defop("sub", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
+@defop("sub", broadcast=True, saves=(), method=True, function=True)
 def sub(ctx, a, b):
     """a - b (broadcasting)."""
     return a - b
@@ -39,8 +38,7 @@ def sub_vjp(ctx, grad_out):
     return grad_out, (-grad_out if ctx.needs_input_grad[1] else None)
 
 
-@defop("mul", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(0, 1), method=True,
-       function=True)
+@defop("mul", broadcast=True, saves=(0, 1), method=True, function=True)
 def mul(ctx, a, b):
     """a * b (broadcasting)."""
     return a * b
@@ -53,8 +51,7 @@ def mul_vjp(ctx, grad_out):
     return (grad_out * b if need_a else None), (grad_out * a if need_b else None)
 
 
-@defop("div", spec=Spec(nargs=2, broadcast=True, domain=[(-3, 3), (0.5, 3)]), broadcast=True,
-       saves=(0, 1))
+@defop("div", broadcast=True, saves=(0, 1))
 def div(ctx, a, b):
     """a / b (broadcasting; the variant turns integer division into float32)."""
     return a / b
@@ -69,7 +66,7 @@ def div_vjp(ctx, grad_out):
     return grad_a, grad_b
 
 
-@defop("neg", spec=Spec(), saves=(), method=True, function=True)
+@defop("neg", saves=(), method=True, function=True)
 def neg(ctx, x):
     """-x."""
     return -x
@@ -80,8 +77,7 @@ def neg_vjp(ctx, grad_out):
     return (-grad_out,)
 
 
-@defop("pow", spec=Spec(nargs=2, broadcast=True, domain=[(0.5, 2.5), (-2, 2)]), broadcast=True,
-       method=True, function=True)
+@defop("pow", broadcast=True, method=True, function=True)
 def pow(ctx, base, exponent):
     """base ** exponent (broadcasting)."""
     return np.power(base, exponent)
@@ -102,7 +98,7 @@ def pow_vjp(ctx, grad_out):
     return grad_base, grad_exp
 
 
-@defop("exp", spec=Spec(), saves=("out",), method=True, function=True)
+@defop("exp", saves=("out",), method=True, function=True)
 def exp(ctx, x):
     """e ** x, elementwise."""
     return np.exp(x)
@@ -113,7 +109,7 @@ def exp_vjp(ctx, grad_out):
     return (grad_out * ctx.out,)
 
 
-@defop("log", spec=Spec(domain=(0.2, 4)), saves=(0,), method=True, function=True)
+@defop("log", saves=(0,), method=True, function=True)
 def log(ctx, x):
     """Natural logarithm, elementwise."""
     return np.log(x)
@@ -124,7 +120,7 @@ def log_vjp(ctx, grad_out):
     return (grad_out / ctx.inputs[0],)
 
 
-@defop("sqrt", spec=Spec(domain=(0.2, 4)), saves=("out",), method=True, function=True)
+@defop("sqrt", saves=("out",), method=True, function=True)
 def sqrt(ctx, x):
     """Square root, elementwise."""
     return np.sqrt(x)
@@ -135,7 +131,7 @@ def sqrt_vjp(ctx, grad_out):
     return (grad_out / (ctx.out * 2),)
 
 
-@defop("tanh", spec=Spec(), saves=("out",), method=True, function=True)
+@defop("tanh", saves=("out",), method=True, function=True)
 def tanh(ctx, x):
     """Hyperbolic tangent, elementwise."""
     return np.tanh(x)
@@ -151,7 +147,7 @@ def tanh_vjp(ctx, grad_out):
     return (grad_out * (1 - out * out),)
 
 
-@defop("sigmoid", spec=Spec(domain=(-6, 6)), saves=("out",), method=True, function=True)
+@defop("sigmoid", saves=("out",), method=True, function=True)
 def sigmoid(ctx, x):
     """1 / (1 + e ** -x), elementwise."""
     # 0.5 * (1 + tanh(x / 2)) is sigmoid without overflow for large |x|
@@ -166,7 +162,7 @@ def sigmoid_vjp(ctx, grad_out):
     return (grad_out * out * (1 - out),)
 
 
-@defop("relu", spec=Spec(avoid=(0.0,)), saves=("out",), method=True, function=True)
+@defop("relu", saves=("out",), method=True, function=True)
 def relu(ctx, x):
     """max(x, 0), elementwise."""
     if x.dtype.kind != "f":
@@ -188,7 +184,7 @@ def relu_vjp(ctx, grad_out):
     return (grad_out * _mask(out > 0, grad_out),)
 
 
-@defop("abs", spec=Spec(avoid=(0.0,)), saves=(0,), method=True, function=True)
+@defop("abs", saves=(0,), method=True, function=True)
 def abs(ctx, x):
     """|x|, elementwise."""
     return np.abs(x)
@@ -206,8 +202,7 @@ def _split_ties(a: np.ndarray, b: np.ndarray, like: Tensor):
     return Tensor(wins + 0.5 * ties), Tensor((1 - wins) - 0.5 * ties)
 
 
-@defop("maximum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
-       method=True, function=True)
+@defop("maximum", broadcast=True, saves=(0, 1), method=True, function=True)
 def maximum(ctx, a, b):
     """The larger of a and b, elementwise (broadcasting)."""
     return np.maximum(a, b)
@@ -220,8 +215,7 @@ def maximum_vjp(ctx, grad_out):
     return grad_out * mask_a, grad_out * mask_b
 
 
-@defop("minimum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
-       method=True, function=True)
+@defop("minimum", broadcast=True, saves=(0, 1), method=True, function=True)
 def minimum(ctx, a, b):
     """The smaller of a and b, elementwise (broadcasting)."""
     return np.minimum(a, b)
@@ -234,7 +228,7 @@ def minimum_vjp(ctx, grad_out):
     return grad_out * mask_a, grad_out * mask_b
 
 
-@defop("clip", spec=Spec(cases="tinygrad_cnn.testing.cases:clip_cases"), saves=(0,))
+@defop("clip", saves=(0,))
 def clip(ctx, x, min=None, max=None):
     """x limited to [min, max] (either bound may be None)."""
     if min is not None and max is not None and min > max:
@@ -257,8 +251,7 @@ def clip_vjp(ctx, grad_out):
     return (grad_out * _mask(inside, grad_out),)
 
 
-@defop("astype", spec=Spec(cases="tinygrad_cnn.testing.cases:astype_cases", keeps_dtype=False),
-       saves=())
+@defop("astype", saves=())
 def astype(ctx, x, dtype):
     """x converted to ``dtype``; the gradient is converted back."""
     return x.astype(dtype)
@@ -309,7 +302,7 @@ def square(input):
     return input ** 2
 
 
-@defop("sin", spec=Spec(), saves=(0,), method=True, function=True)
+@defop("sin", saves=(0,), method=True, function=True)
 def sin(ctx, x):
     """Sine, elementwise."""
     return np.sin(x)
@@ -320,7 +313,7 @@ def sin_vjp(ctx, grad_out):
     return (grad_out * ctx.inputs[0].cos(),)
 
 
-@defop("cos", spec=Spec(), saves=(0,), method=True, function=True)
+@defop("cos", saves=(0,), method=True, function=True)
 def cos(ctx, x):
     """Cosine, elementwise."""
     return np.cos(x)
@@ -345,7 +338,7 @@ def _constant_like(value, like: Tensor) -> Tensor:
                             or not isinstance(value, float) else np.float32))
 
 
-@defop("where", spec=Spec(cases="tinygrad_cnn.testing.cases:where_cases"), broadcast=True, saves=(0,))
+@defop("where", broadcast=True, saves=(0,))
 def where(ctx, condition, x, y):
     """``x`` where ``condition`` holds, else ``y`` (all three broadcast)."""
     if condition.dtype != np.bool_:

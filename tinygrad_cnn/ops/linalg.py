@@ -4,11 +4,9 @@ import numpy as np
 
 from ..engine import defop, is_grad_enabled
 from ..tensor import Tensor
-from ..spec import Spec
 
 
-@defop("matmul", spec=Spec(cases="tinygrad_cnn.testing.cases:matmul_cases"), saves=(0, 1),
-       method=True, function=True)
+@defop("matmul", saves=(0, 1), method=True, function=True)
 def matmul(ctx, a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
@@ -60,7 +58,7 @@ def matmul_vjp(ctx, grad_out):
     return grad_a, grad_b
 
 
-@defop("linear", spec=Spec(cases="tinygrad_cnn.testing.nn_cases:linear_cases"), saves=(0, 1))
+@defop("linear", saves=(0, 1))
 def linear(ctx, x, weight, bias=None):
     """x (..., in) @ weight (out, in).T + bias (out,)."""
     if weight.ndim != 2:

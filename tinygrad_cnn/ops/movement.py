@@ -6,11 +6,10 @@ import numpy as np
 
 from .._args import alias, dim_arg, dims_arg, shape_arg
 from ..engine import add_variant, apply, defop, get_op, unbroadcast
-from ..spec import Spec
 from ..tensor import Tensor
 
 
-@defop("reshape", spec=Spec(cases="tinygrad_cnn.testing.cases:reshape_cases"), saves=())
+@defop("reshape", saves=())
 def reshape(ctx, x, shape):
     """The same elements in a new shape (one entry may be -1)."""
     try:
@@ -25,7 +24,7 @@ def reshape_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
-@defop("permute", spec=Spec(cases="tinygrad_cnn.testing.cases:transpose_cases"), saves=())
+@defop("permute", saves=())
 def permute(ctx, x, axes):
     """The axes of ``x`` reordered: output axis i is input axis ``axes[i]``."""
     try:
@@ -44,7 +43,7 @@ def permute_vjp(ctx, grad_out):
     return (apply(get_op("permute"), grad_out, axes=tuple(inverse)),)
 
 
-@defop("flatten", spec=Spec(cases="tinygrad_cnn.testing.cases:flatten_cases"), saves=())
+@defop("flatten", saves=())
 def flatten(ctx, x, start_axis=1, end_axis=-1):
     """Axes ``start_axis`` to ``end_axis`` merged into one."""
     ndim = max(x.ndim, 1)
@@ -63,7 +62,7 @@ def flatten_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
-@defop("broadcast_to", spec=Spec(cases="tinygrad_cnn.testing.cases:broadcast_to_cases"), saves=())
+@defop("broadcast_to", saves=())
 def broadcast_to(ctx, x, shape):
     """``x`` repeated along new or size-1 axes to ``shape`` (a read-only view)."""
     try:
@@ -77,7 +76,7 @@ def broadcast_to_vjp(ctx, grad_out):
     return (unbroadcast(grad_out, ctx.inputs[0].shape),)
 
 
-@defop("pad", spec=Spec(cases="tinygrad_cnn.testing.cases:pad_cases"), saves=())
+@defop("pad", saves=())
 def pad(ctx, x, pad_width, value=0.0):
     """numpy-style constant padding: one (before, after) pair per axis."""
     return np.pad(x, pad_width, mode="constant", constant_values=value)
@@ -96,7 +95,7 @@ def _is_basic(index) -> bool:
     return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
 
 
-@defop("getitem", spec=Spec(cases="tinygrad_cnn.testing.cases:getitem_cases"), saves=())
+@defop("getitem", saves=())
 def getitem(ctx, x, index):
     """``x[index]``: basic, integer-array and boolean-mask indexing as numpy's."""
     try:
@@ -111,7 +110,7 @@ def getitem_vjp(ctx, grad_out):
     return (get_op("index_add")(grad_out, shape=x.shape, index=ctx.params["index"]),)
 
 
-@defop("index_add", spec=Spec(cases="tinygrad_cnn.testing.cases:index_add_cases"), saves=())
+@defop("index_add", saves=())
 def index_add(ctx, values, shape, index, unique=False):
     """Zeros of ``shape`` with ``values`` added at ``index``: the adjoint of
     getitem. Repeated indices accumulate (``np.add.at``); ``unique=True``
@@ -148,7 +147,7 @@ def _check_same_shapes(name, arrays, axis, skip_axis):
             raise ValueError(f"{name}: tensors must have {rule}, got {shapes}")
 
 
-@defop("concatenate", spec=Spec(cases="tinygrad_cnn.testing.cases:concatenate_cases"), saves=())
+@defop("concatenate", saves=())
 def concatenate(ctx, *arrays, axis=0):
     """Tensors joined along an existing axis."""
     _check_same_shapes("concatenate", arrays, axis, skip_axis=True)
@@ -167,7 +166,7 @@ def concatenate_vjp(ctx, grad_out):
     return tuple(grads)
 
 
-@defop("stack", spec=Spec(cases="tinygrad_cnn.testing.cases:stack_cases"), saves=())
+@defop("stack", saves=())
 def stack(ctx, *arrays, axis=0):
     """Same-shaped tensors joined along a new axis."""
     _check_same_shapes("stack", arrays, axis, skip_axis=False)
@@ -181,7 +180,7 @@ def stack_vjp(ctx, grad_out):
                  for i, needed in enumerate(ctx.needs_input_grad))
 
 
-@defop("index_put", spec=Spec(cases="tinygrad_cnn.testing.cases:index_put_cases"), saves=())
+@defop("index_put", saves=())
 def index_put(ctx, x, values, index):
     """A copy of ``x`` with ``x[index] = values`` (what ``x[index] = v`` does
     to a tensor inside a graph)."""
@@ -208,7 +207,7 @@ def index_put_vjp(ctx, grad_out):
     return grad_x, grad_values
 
 
-@defop("clone", spec=Spec(), saves=(), method=True, function=True)
+@defop("clone", saves=(), method=True, function=True)
 def clone(ctx, x):
     """A copy of ``x`` that is part of the graph (the gradient passes through)."""
     return x.copy()

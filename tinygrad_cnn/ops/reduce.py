@@ -7,11 +7,8 @@ import numpy as np
 
 from .._args import alias, dims_arg, dim_arg
 from ..engine import add_variant, apply, defop, get_op
-from ..spec import Spec
 from ..tensor import Tensor, _wrap
 from .movement import gather
-
-_CASES = "tinygrad_cnn.testing.cases:reduction_cases"
 
 
 def _reduced_count(shape, axis) -> int:
@@ -32,7 +29,7 @@ def _spread(grad_out: Tensor, shape, axis) -> Tensor:
     return grad_out.reshape(_kept_shape(shape, axis)).broadcast_to(shape)
 
 
-@defop("sum", spec=Spec(cases=_CASES), saves=())
+@defop("sum", saves=())
 def sum(ctx, x, axis=None, keepdims=False):
     """Sum over ``axis`` (all elements when None)."""
     return x.sum(axis=axis, keepdims=keepdims)
@@ -44,7 +41,7 @@ def sum_vjp(ctx, grad_out):
     return (_spread(grad_out, x.shape, ctx.params["axis"]),)
 
 
-@defop("mean", spec=Spec(cases=_CASES), saves=())
+@defop("mean", saves=())
 def mean(ctx, x, axis=None, keepdims=False):
     """Mean over ``axis`` (all elements when None)."""
     if _reduced_count(x.shape, axis) == 0:
@@ -76,14 +73,14 @@ def _check_nonempty(name, x, axis):
         raise ValueError(f"{name}: cannot reduce an empty axis (shape {x.shape}, axis {axis})")
 
 
-@defop("amax", spec=Spec(cases=_CASES, distinct=True), saves=(0, "out"))
+@defop("amax", saves=(0, "out"))
 def amax(ctx, x, axis=None, keepdims=False):
     """Largest value over ``axis``; tied maxima share the gradient evenly."""
     _check_nonempty("amax", x, axis)
     return x.max(axis=axis, keepdims=keepdims)
 
 
-@defop("amin", spec=Spec(cases=_CASES, distinct=True), saves=(0, "out"))
+@defop("amin", saves=(0, "out"))
 def amin(ctx, x, axis=None, keepdims=False):
     """Smallest value over ``axis``; tied minima share the gradient evenly."""
     _check_nonempty("amin", x, axis)
@@ -94,7 +91,7 @@ amax.defvjp(_extreme_vjp)
 amin.defvjp(_extreme_vjp)
 
 
-@defop("var", spec=Spec(cases="tinygrad_cnn.testing.cases:var_cases"), saves=(0,))
+@defop("var", saves=(0,))
 def var(ctx, x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` with ``ddof`` degrees of freedom removed
     (the variant's default, ``correction=1``, is the unbiased estimate)."""
@@ -388,7 +385,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     return return_types["topk"](values[index], _wrap(indices.data[index]))
 
 
-@defop("cumsum", spec=Spec(cases="tinygrad_cnn.testing.cases:cumsum_cases"), saves=())
+@defop("cumsum", saves=())
 def cumsum(ctx, x, axis):
     """Running sums along ``axis``."""
     return np.cumsum(x, axis=axis, dtype=x.dtype)
