@@ -1,19 +1,19 @@
-"""Reverse-mode automatic differentiation: grad mode, the op registry,
-recording an op application, and the backward walk.
+"""Reverse-mode automatic differentiation: the core.
 
 When an op runs on Tensors that require a gradient, its output remembers a
 *context*: the op, its input Tensors and whatever the forward saved.
 ``backward()`` sorts those contexts into topological order (iteratively, so a
 100,000-op chain is fine), walks them in reverse and calls each op's
-vector-Jacobian product (VJP).
+vector-Jacobian product (VJP). VJPs are written with Tensor ops: under
+``create_graph=False`` they run with grad mode off and build no graph; under
+``create_graph=True`` they record one, which gives gradients of gradients.
 
-VJPs are written with Tensor ops. Under ``create_graph=False`` they run with
-grad mode off, so they build no graph; under ``create_graph=True`` they record
-a graph of their own, which is what makes gradients of gradients work.
-
-This module knows Tensors only through a few slots (``data``, ``grad``,
-``requires_grad``, ``_ctx``, ``_version``, ``_previous``); ``tensor.py`` hands
-it the class with :func:`bind_tensor_class`.
+Beside this module: ``grad_mode`` (no_grad), ``registry`` (ops by name, and
+their Tensor-method and function variants), ``inplace`` (how an in-place
+change rewrites the graph), ``anomaly`` (nan/inf detection) and ``grad_fn``
+(PyTorch's view of a node). The engine knows Tensors only through a few slots
+(``data``, ``grad``, ``requires_grad``, ``_ctx``, ``_version``, ``_previous``,
+``_hooks``); ``tensor.py`` hands it the class with :func:`bind_tensor_class`.
 """
 from __future__ import annotations
 
@@ -28,32 +28,24 @@ from .grad_mode import (  # noqa: F401  (re-exported: importable from the engine
 )
 from .registry import add_variant, get_op, registered_ops  # noqa: F401  (re-exported)
 
-__all__ = [
-    "Op", "Context", "defop", "get_op", "registered_ops", "apply", "no_grad", "enable_grad",
-    "set_grad_enabled", "is_grad_enabled", "inference_mode", "grad", "backward", "unbroadcast",
-]
+__all__ = ["Op", "Context", "defop", "apply", "grad", "backward", "unbroadcast"]
 
 Tensor = None          # the Tensor class, bound by tensor.py
 _wrap = None           # array -> leaf Tensor without checks, bound by tensor.py
 
 # ---------------------------------------------------------------------------
-# contexts, ops and the registry
+# recording
 
 
 class Context:
     """What one op application remembers for its backward pass.
 
-    inputs            the input Tensors
-    params            the keyword arguments of the forward
-    needs_input_grad  one bool per input (set before the forward runs; empty
-                      when the op is not recorded, so a forward can skip
-                      saving what no VJP will use)
-    saved             arrays the forward kept for the VJP, by name
-                      (``ctx.save(mask=...)``)
-    out               the output Tensor, set only while the VJP runs (keeping
-                      it permanently would make a reference cycle)
-    versions          each input's version counter when the op ran, so that
-                      an in-place change to a saved input is caught
+    inputs, params    the input Tensors and the forward's keyword arguments
+    needs_input_grad  one bool per input, set before the forward runs (empty
+                      when the op is not recorded: the forward can skip saving)
+    saved             what the forward kept for the VJP, by name (``ctx.save(mask=...)``)
+    out               the output, set only while the VJP runs (no reference cycle)
+    versions          each input's version counter when the op ran
     """
 
     # no __slots__: autograd.Function users store their own attributes on ctx
@@ -64,10 +56,7 @@ class Context:
 
     def save(self, **arrays) -> None:
         """Keep named values (numpy arrays, shapes) for the VJP."""
-        if self.saved is None:
-            self.saved = arrays
-        else:
-            self.saved.update(arrays)
+        self.saved = arrays if self.saved is None else {**self.saved, **arrays}
 
     def release(self) -> None:
         """Drop everything saved for backward (called after the VJP runs)."""
@@ -80,10 +69,10 @@ class Context:
 class Op:
     """One differentiable operation: a numpy forward and a Tensor-level VJP.
 
-    ``forward(ctx, *arrays, **params) -> array`` sees numpy arrays.
-    ``vjp(ctx, grad_out) -> tuple`` returns one gradient per input (a Tensor, or
-    None for inputs that need none), each either of the input's shape or of a
-    shape the input broadcasts to: the engine sums broadcast dimensions away.
+    ``forward(ctx, *arrays, **params) -> array`` sees numpy arrays. The VJP,
+    registered with ``@op.defvjp`` as ``vjp(ctx, grad_out) -> tuple``, returns
+    one gradient per input (a Tensor, or None for inputs that need none), of
+    the input's shape or one it broadcasts to (the engine sums that away).
 
     ``saves`` names what the VJP reads of the values the op ran on: input
     positions and/or ``"out"``. Changing one of those in place before the
@@ -153,21 +142,19 @@ def defop(name: str, spec=None, broadcast: bool = False, replace: bool = False,
           saves="all", method: bool = False, function: bool = False):
     """Decorator that registers a forward function as the op ``name``.
 
-    >>> @defop("softplus", spec=Spec(), method=True, function=True)
+    >>> @defop("softplus", method=True, function=True)
     ... def softplus(ctx, x):
     ...     return np.logaddexp(0, x)
     >>> @softplus.defvjp
     ... def softplus_vjp(ctx, grad_out):
-    ...     (x,) = ctx.inputs
-    ...     return (grad_out * x.sigmoid(),)
+    ...     return (grad_out * ctx.inputs[0].sigmoid(),)
 
     ``softplus(tensor)`` then records the op like any built-in one;
-    ``method=True`` also makes it ``tensor.softplus()`` and ``function=True``
-    ``tinygrad_cnn.softplus(tensor)`` (one input, or two that broadcast when
-    ``broadcast=True``); ops with options publish their variants with ``@op.variant``.
-    ``broadcast=True`` marks elementwise ops whose inputs broadcast (the
-    engine then reports shape errors in numpy's broadcasting terms).
-    ``saves``: see :class:`Op`.
+    ``method=True`` adds the variant ``tensor.softplus()``, ``function=True``
+    ``tinygrad_cnn.softplus(tensor)``; ops with options publish their own
+    with ``@op.variant``. ``broadcast=True`` marks elementwise ops whose inputs
+    broadcast (shape errors then speak of broadcasting); ``saves``: see
+    :class:`Op`; ``spec``: how ``tinygrad_cnn.testing`` draws inputs for it.
     """
     registry.check_free(name, replace)
 
@@ -178,10 +165,6 @@ def defop(name: str, spec=None, broadcast: bool = False, replace: bool = False,
             add_variant(name, _generated_variant(op), method=method, function=function)
         return op
     return decorator
-
-
-def _shapes_text(arrays) -> str:
-    return " and ".join(str(tuple(a.shape)) for a in arrays)
 
 
 def apply(op: Op, *inputs, **params):
@@ -205,14 +188,15 @@ def apply(op: Op, *inputs, **params):
         if out is NotImplemented:
             out = op.forward(ctx, *arrays, **params)
     except ValueError as err:
+        shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
         if op.broadcast:
             try:
                 np.broadcast_shapes(*(a.shape for a in arrays))
             except ValueError:
-                raise ValueError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
+                raise ValueError(f"{op.name}: shapes {shapes} do not broadcast") from None
         if str(err).startswith(op.name + ":"):
             raise
-        raise ValueError(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
+        raise ValueError(f"{op.name}: {err} (input shapes {shapes})") from err
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
     result = _wrap(out)
@@ -260,7 +244,7 @@ def _check_saved(ctx) -> None:
 
 
 # ---------------------------------------------------------------------------
-# the backward walk
+# the backward pass
 
 
 def _topological_order(roots: Iterable) -> list:
@@ -310,100 +294,81 @@ def unbroadcast(grad, shape: tuple):
     return grad.reshape(shape) if grad.shape != shape else grad
 
 
-def _check_gradient(output, gradient, what: str):
-    if not isinstance(gradient, Tensor):
-        gradient = Tensor(np.asarray(gradient, dtype=output.data.dtype))
-    if gradient.data.shape != output.data.shape:
-        raise RuntimeError(f"{what}: gradient has shape {tuple(gradient.shape)} but the output has shape {tuple(output.shape)}")
-    return gradient
+def backward_pass(roots, seeds, retain_graph: bool, create_graph: bool, wanted=None) -> dict:
+    """The reverse sweep, shared by ``backward`` and ``grad``: each tensor's
+    total gradient (summed over every path that reaches it) goes through its
+    op's VJP, in topological order, and is dropped once used.
 
-
-def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
-    """Shared core of ``Tensor.backward`` and ``grad``.
-
-    With ``inputs=None`` gradients accumulate into the ``.grad`` of leaves (and
-    of tensors that called ``retain_grad``); otherwise the gradients of the
-    given tensors are returned and no ``.grad`` is touched.
-    """
-    if retain_graph is None:
-        retain_graph = create_graph
+    With ``wanted=None`` gradients accumulate into the ``.grad`` of leaves
+    (and of tensors that called ``retain_grad``); otherwise the gradients of
+    the tensors in ``wanted`` are returned by id and no ``.grad`` is touched."""
     grads: dict[int, object] = {}
-    for root, g in zip(roots, root_grads):
-        g = _check_gradient(root, g, "backward")
+    for root, g in zip(roots, seeds):
         grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
-    wanted = None if inputs is None else {id(t) for t in inputs}
     found: dict[int, object] = {}
-    order = _topological_order(roots)
     anomaly.backward_depth += 1
     try:
-        _walk(order, grads, wanted, found, retain_graph, create_graph)
+        with set_grad_enabled(create_graph):
+            for tensor in _topological_order(roots):
+                g = grads.pop(id(tensor), None)
+                if g is None:
+                    continue
+                if tensor._hooks:
+                    g = _run_hooks(tensor, g)
+                if wanted is not None:
+                    if id(tensor) in wanted:
+                        found[id(tensor)] = g
+                elif tensor._ctx is None or tensor._retains_grad:
+                    accumulate_grad(tensor, g, create_graph)
+                ctx = tensor._ctx
+                if ctx is None:
+                    continue
+                parents, input_grads = _vjp(ctx, tensor, g, create_graph)
+                for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
+                    if not needed or parent_grad is None:
+                        continue
+                    if not isinstance(parent_grad, Tensor):
+                        parent_grad = Tensor(parent_grad)
+                    if parent_grad.data.shape != parent.data.shape:
+                        parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                    key = id(parent)
+                    # out of place: another path may hold the same gradient object
+                    grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+                if not retain_graph:
+                    ctx.release()
     finally:
         anomaly.backward_depth -= 1
     return found
 
 
-def _walk(order, grads, wanted, found, retain_graph, create_graph):
-    """The reverse sweep: each tensor's total gradient through its op's VJP."""
-    with set_grad_enabled(create_graph):
-        for tensor in order:
-            g = grads.pop(id(tensor), None)
-            if g is None:
-                continue
-            if tensor._hooks:
-                g = _run_hooks(tensor, g)
-            if wanted is not None:
-                if id(tensor) in wanted:
-                    found[id(tensor)] = g
-            elif tensor._ctx is None or tensor._retains_grad:
-                _accumulate_grad(tensor, g, create_graph)
-            ctx = tensor._ctx
-            if ctx is None:
-                continue
-            if ctx.inputs is None:
-                raise RuntimeError(
-                    f"backward: trying to backward through the graph a second time (through "
-                    f"'{ctx.op.name}'); its saved values were freed by the first backward. "
-                    "Pass retain_graph=True to the first backward if you need to do this.")
-            parents = inplace.parents(ctx) if inplace.rewritten else ctx.inputs
-            _check_saved(ctx)
-            ctx.out = tensor
-            try:
-                input_grads = _vjp(ctx, g, create_graph)
-            finally:
-                ctx.out = None
-            if isinstance(input_grads, Tensor) or input_grads is None:
-                input_grads = (input_grads,)
-            if anomaly.enabled:
-                anomaly.check_backward(ctx, input_grads, parents)
-            for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
-                if not needed or parent_grad is None:
-                    continue
-                if not isinstance(parent_grad, Tensor):
-                    parent_grad = Tensor(parent_grad)
-                if parent_grad.data.shape != parent.data.shape:
-                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
-                key = id(parent)
-                # out of place: another path may hold the same gradient object
-                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
-            if not retain_graph:
-                ctx.release()
-
-
-def _vjp(ctx, g, create_graph: bool):
-    """The input gradients of one recorded op: its kernel's array-level VJP
-    when it has one and the result is not differentiated again, else the
-    reference VJP (in Tensor ops)."""
-    kernel = ctx.kernel
-    if kernel is not None:
-        if not create_graph and kernel.vjp is not None:
+def _vjp(ctx, out, g, create_graph: bool):
+    """The parents of one recorded op and their gradients: the kernel's
+    array-level VJP when there is one and the result is not differentiated
+    again, else the reference VJP (in Tensor ops)."""
+    if ctx.inputs is None:
+        raise RuntimeError(
+            f"backward: trying to backward through the graph a second time (through "
+            f"'{ctx.op.name}'); its saved values were freed by the first backward. "
+            "Pass retain_graph=True to the first backward if you need to do this.")
+    parents = inplace.parents(ctx) if inplace.rewritten else ctx.inputs
+    _check_saved(ctx)
+    grads, kernel = NotImplemented, ctx.kernel
+    ctx.out = out
+    try:
+        if kernel is not None and not create_graph and kernel.vjp is not None:
             grads = kernel.vjp(ctx, g.data)
-            if grads is not NotImplemented:
-                return grads
-        if ctx.ran_kernel:
-            # the reference VJP reads what the reference forward saves
-            ctx.saved = None
-            ctx.op.forward(ctx, *[t.data for t in ctx.inputs], **ctx.params)
-    return ctx.op.vjp_fn(ctx, g)
+        if grads is NotImplemented:
+            if ctx.ran_kernel:      # the reference VJP reads what the reference forward saves
+                ctx.saved = None
+                ctx.op.forward(ctx, *[t.data for t in ctx.inputs], **ctx.params)
+            grads = ctx.op.vjp_fn(ctx, g)
+    finally:
+        ctx.out = None
+    if isinstance(grads, Tensor) or grads is None:
+        grads = (grads,)
+    if anomaly.enabled:
+        anomaly.check_backward(ctx, grads, parents)
+    return parents, grads
 
 
 def _run_hooks(tensor, g):
@@ -417,7 +382,8 @@ def _run_hooks(tensor, g):
     return g
 
 
-def _accumulate_grad(tensor, g, create_graph: bool):
+def accumulate_grad(tensor, g, create_graph: bool) -> None:
+    """``tensor.grad += g``, out of place."""
     if g.data.dtype != tensor.data.dtype:
         g = g.astype(tensor.data.dtype)
     if create_graph:
@@ -429,23 +395,16 @@ def _accumulate_grad(tensor, g, create_graph: bool):
         tensor.grad = Tensor(tensor.grad.data + g.data)
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
-             create_graph: bool = False) -> None:
-    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``
-    (``tensors[i]`` seeded with ``grad_tensors[i]``)."""
-    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    roots, root_grads = _roots(tensors, grad_tensors, "backward")
-    run_backward(roots, root_grads, retain_graph, create_graph, inputs=None)
-
-
-def _roots(outputs, grad_outputs, what):
+def _seeds(outputs, grad_outputs, what):
+    """The outputs as a list and one checked starting gradient for each."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"{what}: got {len(grad_outputs)} gradients for {len(outputs)} outputs")
-    roots, root_grads = [], []
+    seeds = []
     for out, g in zip(outputs, grad_outputs):
         if not out.requires_grad:
             raise RuntimeError(f"{what}: element 0 of tensors does not require grad and does not "
@@ -457,9 +416,22 @@ def _roots(outputs, grad_outputs, what):
                                    f"an output has shape {tuple(out.shape)}, so pass the gradient "
                                    "(or call .sum() first)")
             g = Tensor(np.ones_like(out.data))
-        roots.append(out)
-        root_grads.append(g)
-    return roots, root_grads
+        elif not isinstance(g, Tensor):
+            g = Tensor(np.asarray(g, dtype=out.data.dtype))
+        if g.data.shape != out.data.shape:
+            raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the output "
+                               f"has shape {tuple(out.shape)}")
+        seeds.append(g)
+    return outputs, seeds
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``
+    (``tensors[i]`` seeded with ``grad_tensors[i]``). The graph is freed
+    afterwards unless ``retain_graph=True``."""
+    roots, seeds = _seeds(tensors, grad_tensors, "backward")
+    backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
@@ -467,22 +439,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple
     (nothing is written to ``.grad``). With ``create_graph=True`` the results
     are themselves differentiable."""
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    roots, root_grads = _roots(outputs, grad_outputs, "grad")
-    for t in inputs:
-        if not t.requires_grad:
-            raise RuntimeError("grad: an input does not require grad")
-    found = run_backward(roots, root_grads, retain_graph, create_graph, inputs=inputs)
+    roots, seeds = _seeds(outputs, grad_outputs, "grad")
+    if not all(t.requires_grad for t in inputs):
+        raise RuntimeError("grad: an input does not require grad")
+    found = backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
+                          create_graph, wanted={id(t) for t in inputs})
     result = []
     for t in inputs:
         g = found.get(id(t))
         if g is None and not allow_unused:
             raise RuntimeError("grad: one of the inputs was not used to compute the outputs "
                                "(pass allow_unused=True to get None for it)")
-        if g is not None and g.data.dtype != t.data.dtype:
-            g = g.astype(t.data.dtype)
-        result.append(g)
+        result.append(g if g is None or g.data.dtype == t.data.dtype else g.astype(t.data.dtype))
     return tuple(result)
 
 

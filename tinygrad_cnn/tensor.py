@@ -348,7 +348,7 @@ class Tensor:
             grads = engine.grad(self, inputs, gradient, retain_graph, create_graph, allow_unused=True)
             for t, g in zip(inputs, grads):
                 if g is not None:
-                    engine._accumulate_grad(t, g, create_graph)
+                    engine.accumulate_grad(t, g, create_graph)
             return
         if not self.requires_grad:
             raise RuntimeError("backward: element 0 of tensors does not require grad and does not "
