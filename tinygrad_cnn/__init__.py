@@ -51,21 +51,11 @@ from .creation import *  # noqa: E402,F401,F403
 from ._printing import set_printoptions  # noqa: E402,F401
 
 
-def _method_as_function(name):
-    method = getattr(Tensor, name)
-
-    def function(input, *args, **kwargs):
-        return method(input if isinstance(input, Tensor) else Tensor(input), *args, **kwargs)
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = method.__doc__
-    return function
+def masked_fill(input, mask, value):
+    """``input.masked_fill(mask, value)`` (a Tensor method that is not an op)."""
+    return (input if isinstance(input, Tensor) else Tensor(input)).masked_fill(mask, value)
 
 
-# Tensor methods that are not ops but that PyTorch also offers as functions
-for _name in ("isnan", "isinf", "isfinite", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less",
-              "greater_equal", "less_equal", "not_equal", "logical_not", "logical_and", "logical_or",
-              "masked_fill", "floor_divide", "remainder"):
-    globals()[_name] = _method_as_function(_name)
 from .random import Generator, default_generator, initial_seed, manual_seed  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
 from . import nn  # noqa: E402,F401

@@ -11,7 +11,7 @@ from .types import DEFAULT_DTYPE, as_dtype, device
 __all__ = ["tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "rand", "randn", "randint", "rand_like",
            "randn_like", "randint_like", "randperm", "arange", "linspace", "eye", "is_tensor",
-           "numel", "allclose", "equal", "get_default_dtype"]
+           "numel", "get_default_dtype"]
 
 
 def _check_device(dev):
@@ -211,19 +211,6 @@ def is_tensor(obj) -> bool:
 
 def numel(input) -> int:
     return input.numel()
-
-
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    return bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
-    return Tensor(np.isclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def equal(input, other) -> bool:
-    """Whether both have the same shape and elements."""
-    return Tensor(input).equal(other) if not isinstance(input, Tensor) else input.equal(other)
 
 
 def get_default_dtype():

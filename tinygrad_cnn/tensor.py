@@ -433,67 +433,7 @@ class Tensor:
     def __neg__(self): return self.neg()
     def __abs__(self): return self.abs()
 
-    def __floordiv__(self, other):
-        a, b = self._operands(other)
-        return _wrap(np.floor_divide(a.data, b.data))
-
-    def __mod__(self, other):
-        a, b = self._operands(other)
-        return _wrap(np.mod(a.data, b.data))
-
-    floor_divide, remainder = __floordiv__, __mod__
-
-    # comparisons give plain (non-differentiable) boolean tensors
-    def _compare(self, other, ufunc):
-        if other is None:
-            return False if ufunc is np.equal else True
-        other = other.data if isinstance(other, Tensor) else other
-        try:
-            return _wrap(np.asarray(ufunc(self.data, other)))
-        except ValueError:
-            raise RuntimeError(f"{ufunc.__name__}: shapes {tuple(self.data.shape)} and "
-                               f"{np.shape(other)} do not broadcast") from None
-
-    def __eq__(self, other): return self._compare(other, np.equal)
-    def __ne__(self, other): return self._compare(other, np.not_equal)
-    def __lt__(self, other): return self._compare(other, np.less)
-    def __le__(self, other): return self._compare(other, np.less_equal)
-    def __gt__(self, other): return self._compare(other, np.greater)
-    def __ge__(self, other): return self._compare(other, np.greater_equal)
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
-    greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
-
-    def equal(self, other) -> bool:
-        other = other.data if isinstance(other, Tensor) else np.asarray(other)
-        return self.data.shape == other.shape and bool((self.data == other).all())
-
-    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-        other = other.data if isinstance(other, Tensor) else np.asarray(other)
-        return bool(np.allclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> "Tensor":
-        other = other.data if isinstance(other, Tensor) else np.asarray(other)
-        return _wrap(np.isclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-    def isnan(self): return _wrap(np.isnan(self.data))
-    def isinf(self): return _wrap(np.isinf(self.data))
-    def isfinite(self): return _wrap(np.isfinite(self.data))
-
-    def _logical(self, other, ufunc):
-        other = other.data if isinstance(other, Tensor) else other
-        return _wrap(np.asarray(ufunc(self.data, other)))
-
-    def __and__(self, other): return self._logical(other, np.logical_and if self.data.dtype == np.bool_ else np.bitwise_and)
-    def __or__(self, other): return self._logical(other, np.logical_or if self.data.dtype == np.bool_ else np.bitwise_or)
-    def __xor__(self, other): return self._logical(other, np.logical_xor if self.data.dtype == np.bool_ else np.bitwise_xor)
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-
-    def __invert__(self):
-        return _wrap(np.logical_not(self.data) if self.data.dtype == np.bool_ else np.invert(self.data))
-
-    def logical_not(self): return _wrap(np.logical_not(self.data))
-    def logical_and(self, other): return self._logical(other, np.logical_and)
-    def logical_or(self, other): return self._logical(other, np.logical_or)
+    # comparisons, logic and integer division (no gradient): tinygrad_cnn/ops/compare.py
 
     def __pos__(self): return self
 
