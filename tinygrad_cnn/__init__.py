@@ -51,11 +51,6 @@ from .creation import *  # noqa: E402,F401,F403
 from ._printing import set_printoptions  # noqa: E402,F401
 
 
-def masked_fill(input, mask, value):
-    """``input.masked_fill(mask, value)`` (a Tensor method that is not an op)."""
-    return (input if isinstance(input, Tensor) else Tensor(input)).masked_fill(mask, value)
-
-
 from .random import Generator, default_generator, initial_seed, manual_seed  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
 from . import nn  # noqa: E402,F401

@@ -5,6 +5,7 @@ import numpy as np
 
 from ._args import shape_arg
 from .random import numpy_generator
+from .registry import add_variant
 from .tensor import Tensor
 from .types import DEFAULT_DTYPE, as_dtype, device
 
@@ -215,6 +216,36 @@ def numel(input) -> int:
 
 def get_default_dtype():
     return DEFAULT_DTYPE
+
+
+# PyTorch's ``x.new_*``: a new tensor of x's dtype (Tensor methods only)
+def _dtype_of(self, dtype):
+    return self.data.dtype if dtype is None else as_dtype(dtype)
+
+
+def new_tensor(self, data, dtype=None, requires_grad=False):
+    data = data.data if isinstance(data, Tensor) else data
+    return Tensor(np.array(data, dtype=_dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_zeros(self, *size, dtype=None, requires_grad=False):
+    return Tensor(np.zeros(shape_arg(size), _dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, requires_grad=False):
+    return Tensor(np.ones(shape_arg(size), _dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+    return Tensor(np.full(shape_arg((size,)), fill_value, _dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, requires_grad=False):
+    return new_zeros(self, *size, dtype=dtype, requires_grad=requires_grad)
+
+
+for _method in (new_tensor, new_zeros, new_ones, new_full, new_empty):
+    add_variant(_method.__name__, _method, function=False)
 
 
 def _legacy(name, numpy_dtype):

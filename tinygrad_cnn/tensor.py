@@ -16,18 +16,16 @@ from . import engine, inplace, registry
 from ._args import shape_arg
 from .grad_fn import GradFn, node_name
 from ._printing import format_array, with_suffixes
-from .types import CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, torch_dtype  # noqa: F401
+from .random import generator
+from .types import (  # noqa: F401
+    CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, tensor_type_name, to_dtype_arg, torch_dtype, type_arg,
+)
 from .engine import (  # noqa: F401  (re-exported: the engine's public names)
     Context, Op, apply, defop, get_op, grad, is_grad_enabled, no_grad, enable_grad,
     registered_ops, set_grad_enabled, unbroadcast,
 )
 
 __all__ = ["Tensor", "Size", "device", "DEFAULT_DTYPE"]
-
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-
 
 def _as_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
@@ -231,7 +229,7 @@ class Tensor:
         if dtype == self.data.dtype:
             return self
         if dtype.kind == "f" and self.requires_grad:
-            return apply(engine.get_op("astype"), self, dtype=dtype)
+            return apply(_OPS["astype"], self, dtype=dtype)
         return Tensor(self.data.astype(dtype))
 
     astype = _cast
@@ -248,20 +246,7 @@ class Tensor:
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``;
         the device can only be the CPU."""
-        dtype = kwargs.pop("dtype", None)
-        for key in ("device", "non_blocking", "copy", "memory_format"):
-            value = kwargs.pop(key, None)
-            if key == "device" and value is not None:
-                device(value)
-        if kwargs:
-            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, (str, device)) and str(arg).split(":")[0] in ("cpu", "cuda", "mps"):
-                device(arg)
-            else:
-                dtype = arg
+        dtype = to_dtype_arg([a.dtype if isinstance(a, Tensor) else a for a in args], kwargs)
         return self if dtype is None else self._cast(dtype)
 
     def cpu(self) -> "Tensor":
@@ -271,14 +256,10 @@ class Tensor:
         raise RuntimeError("tinygrad_cnn runs on the CPU; there is no CUDA device")
 
     def type(self, dtype=None):
+        """The type's name (``'torch.FloatTensor'``), or a copy of another type."""
         if dtype is None:
-            return "torch." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
-        if callable(dtype) and getattr(dtype, "__name__", "") in _TYPE_NAMES.values():
-            dtype = "torch." + dtype.__name__            # x.type(torch.LongTensor)
-        if isinstance(dtype, str) and dtype.startswith("torch."):
-            names = {v: k for k, v in _TYPE_NAMES.items()}
-            dtype = names.get(dtype[len("torch."):], dtype)
-        return self._cast(dtype)
+            return tensor_type_name(self.data.dtype)
+        return self._cast(type_arg(dtype))
 
     def type_as(self, other) -> "Tensor":
         return self._cast(other.dtype)
@@ -438,10 +419,6 @@ class Tensor:
     def __pos__(self): return self
 
     # --- in-place changes -----------------------------------------------------------
-    def _inplace(self, name: str, out_of_place, in_array, other_needs_grad: bool = False):
-        """Change this tensor in place (see tinygrad_cnn.inplace)."""
-        return inplace.change(self, name, out_of_place, in_array, other_needs_grad)
-
     def _binary_inplace(self, name, op_name, ufunc, other, alpha=None):
         if alpha is not None and alpha != 1:
             other = other * alpha if isinstance(other, Tensor) else np.asarray(other) * alpha
@@ -451,7 +428,7 @@ class Tensor:
         def in_array(array):
             ufunc(array, np.asarray(other_array, dtype=array.dtype) if array.dtype.kind == "f"
                   else other_array, out=array, casting="same_kind")
-        return self._inplace(name, lambda old: getattr(old, op_name)(other), in_array, needs)
+        return inplace.change(self, name, lambda old: getattr(old, op_name)(other), in_array, needs)
 
     def add_(self, other, alpha=1): return self._binary_inplace("add_", "__add__", np.add, other, alpha)
     def sub_(self, other, alpha=1): return self._binary_inplace("sub_", "__sub__", np.subtract, other, alpha)
@@ -463,15 +440,12 @@ class Tensor:
         return self._binary_inplace("div_", "__truediv__", np.true_divide, other)
 
     def pow_(self, exponent): return self._binary_inplace("pow_", "__pow__", np.power, exponent)
-    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
-
-    def __ipow__(self, other):
-        return self.pow_(other)
+    __iadd__, __isub__, __imul__, __itruediv__, __ipow__ = add_, sub_, mul_, div_, pow_
 
     def clamp_(self, min=None, max=None):
         def in_array(array):
             np.clip(array, min, max, out=array)
-        return self._inplace("clamp_", lambda old: old.clamp(min, max), in_array)
+        return inplace.change(self, "clamp_", lambda old: old.clamp(min, max), in_array)
 
     clip_ = clamp_
 
@@ -486,31 +460,11 @@ class Tensor:
 
         def in_array(array):
             np.copyto(array, value.data if source is not None else value, where=mask, casting="same_kind")
-        return self._inplace("masked_fill_", out_of_place, in_array,
+        return inplace.change(self, "masked_fill_", out_of_place, in_array,
                              other_needs_grad=source is not None and source.requires_grad)
 
-    def masked_fill(self, mask, value):
-        """A copy with the elements where ``mask`` is true set to ``value``
-        (differentiable in this tensor and in a tensor ``value``)."""
-        mask = mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask, dtype=bool))
-        if not isinstance(value, Tensor):
-            value = _wrap(np.asarray(value, dtype=self.data.dtype))
-        return apply(_OPS["where"], mask._cast(np.bool_), value._cast(self.data.dtype), self)
-
-    def repeat(self, *sizes):
-        """The tensor tiled ``sizes[i]`` times along dimension i (leading
-        sizes add dimensions), as PyTorch's ``repeat``."""
-        sizes = shape_arg(sizes, "repeat")
-        if len(sizes) < self.data.ndim:
-            raise RuntimeError(f"repeat: got {len(sizes)} sizes for a tensor with {self.data.ndim} dimensions")
-        shape = (1,) * (len(sizes) - self.data.ndim) + tuple(self.data.shape)
-        spread = [n for pair in zip((1,) * len(shape), shape) for n in pair]
-        tiled = [n for pair in zip(sizes, shape) for n in pair]
-        out = self.reshape(spread).expand(tiled)
-        return out.reshape(tuple(r * n for r, n in zip(sizes, shape)))
-
     def relu_(self):
-        return self._inplace("relu_", lambda old: old.relu(), lambda a: np.maximum(a, 0, out=a))
+        return inplace.change(self, "relu_", lambda old: old.relu(), lambda a: np.maximum(a, 0, out=a))
 
     def _fill_from(self, name, values, source=None):
         """Overwrite every element with ``values`` (an array of this shape);
@@ -518,12 +472,12 @@ class Tensor:
         ``source`` broadcast to this shape."""
         def out_of_place(old):
             if source is not None:
-                return engine.get_op("index_put")(old, source, index=Ellipsis)
-            return engine.get_op("index_put")(old, _wrap(values), index=Ellipsis)
+                return _OPS["index_put"](old, source, index=Ellipsis)
+            return _OPS["index_put"](old, _wrap(values), index=Ellipsis)
 
         def in_array(array):
             array[...] = values
-        return self._inplace(name, out_of_place, in_array,
+        return inplace.change(self, name, out_of_place, in_array,
                              other_needs_grad=source is not None and source.requires_grad)
 
     def zero_(self): return self._fill_from("zero_", np.zeros((), dtype=self.data.dtype))
@@ -539,12 +493,10 @@ class Tensor:
         return self._fill_from("copy_", values.astype(self.data.dtype, copy=False), source)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0):
-        from .random import generator
         values = generator().uniform(a, b, self.data.shape).astype(self.data.dtype)
         return self._fill_from("uniform_", values)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0):
-        from .random import generator
         values = (generator().standard_normal(self.data.shape, dtype=np.float32) * std + mean)
         return self._fill_from("normal_", values.astype(self.data.dtype))
 
@@ -567,7 +519,7 @@ class Tensor:
 
         def out_of_place(old):
             raise RuntimeError("scatter_: not supported on a tensor that is part of a graph")
-        return self._inplace("scatter_", out_of_place, in_array)
+        return inplace.change(self, "scatter_", out_of_place, in_array)
 
     def __setitem__(self, index, value):
         index = _index_arg(index)
@@ -575,37 +527,17 @@ class Tensor:
 
         def out_of_place(old):
             values = source if source is not None else Tensor(np.asarray(value, dtype=old.data.dtype))
-            return engine.get_op("index_put")(old, values._cast(old.data.dtype), index=index)
+            return _OPS["index_put"](old, values._cast(old.data.dtype), index=index)
 
         def in_array(array):
             array[index] = source.data if source is not None else value
-        self._inplace("setitem", out_of_place, in_array,
+        inplace.change(self, "setitem", out_of_place, in_array,
                       other_needs_grad=source is not None and source.requires_grad)
 
     def __getitem__(self, index):
-        return apply(engine.get_op("getitem"), self, index=_index_arg(index))
+        return apply(_OPS["getitem"], self, index=_index_arg(index))
 
-    # --- construction helpers --------------------------------------------------------
-    def new_tensor(self, data, dtype=None, requires_grad=False):
-        return Tensor(np.array(data.data if isinstance(data, Tensor) else data,
-                               dtype=self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_zeros(self, *size, dtype=None, requires_grad=False):
-        return Tensor(np.zeros(shape_arg(size), self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_ones(self, *size, dtype=None, requires_grad=False):
-        return Tensor(np.ones(shape_arg(size), self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
-        return Tensor(np.full(shape_arg((size,)), fill_value,
-                              self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_empty(self, *size, dtype=None, requires_grad=False):
-        return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad)
+    # new_tensor, new_zeros, ...: tinygrad_cnn/creation.py
 
 
 def _index_arg(index):
