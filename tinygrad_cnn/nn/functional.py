@@ -121,16 +121,8 @@ def _implicit_dim(op, ndim):
     # PyTorch's legacy choice when dim is left out, with its warning
     dim = 0 if ndim in (0, 1, 3) else 1
     warnings.warn(f"{op}: implicit dimension choice is deprecated (as in PyTorch); "
-                  f"pass dim={dim} explicitly", UserWarning, stacklevel=4)
+                  f"pass dim={dim} explicitly", UserWarning, stacklevel=3)
     return dim
-
-
-def _softmax_dim(op, x, dim, axis):
-    if axis is not None:
-        if dim is not None and dim != axis:
-            raise TypeError(f"{op}: got dim={dim} and its alias axis={axis}; pass one of them")
-        dim = axis
-    return _implicit_dim(op, x.ndim) if dim is None else int(dim)
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
@@ -151,15 +143,19 @@ def softmax(x, dim=None, dtype=None, *, axis=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is an alias), shifted by the
     max for stability; same shape as x. ``dtype`` casts x first. Without dim,
     PyTorch's legacy choice (0 for 0-, 1- and 3-D input, else 1) with a warning."""
-    x = _t(x) if dtype is None else _t(x).astype(dtype)
-    return get_op("softmax")(x, axis=_softmax_dim("softmax", x, dim, axis))
+    x = _t(x)
+    if dim is None and axis is None:
+        dim = _implicit_dim("softmax", x.ndim)
+    return x.softmax(dim, dtype, axis=axis)
 
 
 def log_softmax(x, dim=None, dtype=None, *, axis=None) -> Tensor:
     """x - logsumexp(x) along ``dim`` (``axis`` is an alias), computed stably;
     same shape as x. Without dim, PyTorch's legacy choice with a warning."""
-    x = _t(x) if dtype is None else _t(x).astype(dtype)
-    return get_op("log_softmax")(x, axis=_softmax_dim("log_softmax", x, dim, axis))
+    x = _t(x)
+    if dim is None and axis is None:
+        dim = _implicit_dim("log_softmax", x.ndim)
+    return x.log_softmax(dim, dtype, axis=axis)
 
 
 def flatten(x, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None) -> Tensor:

@@ -2,7 +2,7 @@
 pieces that the classification losses of ``nn.functional`` are built from."""
 import numpy as np
 
-from .._args import check_reduction
+from .._args import alias, check_reduction
 from ..engine import defop, is_grad_enabled
 from ..tensor import Tensor
 
@@ -88,11 +88,13 @@ def nll_loss_vjp(ctx, grad_out):
     return onehot * grad_out, None
 
 
-def _softmax_dim(input, dim, axis, name):
+def _softmax_dim(dim, axis, name):
+    """``dim`` (``axis`` is numpy's alias). Required, as in PyTorch's
+    ``torch.softmax`` and ``Tensor.softmax``; only ``nn.functional.softmax``
+    picks one when it is left out."""
+    dim = alias(dim, axis, None, name, "dim", "axis")
     if dim is None:
-        dim = axis
-    if dim is None:     # PyTorch's legacy choice when no dim is given
-        dim = 0 if input.data.ndim in (0, 1, 3) else 1
+        raise TypeError(f"{name}() missing 1 required positional argument: 'dim'")
     return int(dim)
 
 
@@ -102,7 +104,7 @@ def softmax(input, dim=None, dtype=None, *, axis=None):
     input = input if isinstance(input, Tensor) else Tensor(input)
     if dtype is not None:
         input = input.to(dtype)
-    return softmax_op(input, axis=_softmax_dim(input, dim, axis, "softmax"))
+    return softmax_op(input, axis=_softmax_dim(dim, axis, "softmax"))
 
 
 @log_softmax.variant
@@ -111,7 +113,7 @@ def log_softmax(input, dim=None, dtype=None, *, axis=None):
     input = input if isinstance(input, Tensor) else Tensor(input)
     if dtype is not None:
         input = input.to(dtype)
-    return log_softmax_op(input, axis=_softmax_dim(input, dim, axis, "log_softmax"))
+    return log_softmax_op(input, axis=_softmax_dim(dim, axis, "log_softmax"))
 
 
 # Binary cross-entropy of probabilities. PyTorch clamps each log at -100, so
