@@ -9,6 +9,7 @@ import numpy as np
 
 from .._args import pair
 from ..random import generator
+from ..ops.movement import pad
 from ..tensor import Tensor, get_op
 
 __all__ = ["one_hot", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
@@ -55,8 +56,7 @@ def _string_padding(x: Tensor, weight: Tensor, padding: str, stride, dilation):
     if totals[0] % 2 == 0 and totals[1] % 2 == 0:
         return x, (totals[0] // 2, totals[1] // 2)
     # uneven: the extra row/column of zeros goes after, then the symmetric part as padding
-    extra = [(0, 0), (0, 0), (0, totals[0] % 2), (0, totals[1] % 2)]
-    return x.pad(extra), (totals[0] // 2, totals[1] // 2)
+    return pad(x, (0, totals[1] % 2, 0, totals[0] % 2)), (totals[0] // 2, totals[1] // 2)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -645,24 +645,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # --- more of PyTorch's functional face, as compositions of registered ops -------------
 
 __all__ += ["pad", "normalize", "softplus", "relu6", "hardtanh", "logsigmoid", "softmin", "layer_norm"]
-
-
-def pad(input, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """PyTorch's padding: ``pad`` lists (before, after) pairs from the last
-    dimension backwards, e.g. ``(left, right, top, bottom)``. Constant mode."""
-    input = _t(input)
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: expects an even number of sizes, at most 2 per dimension "
-                         f"({2 * input.ndim} for shape {tuple(input.shape)}), got {pad}")
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
-    if min(pad, default=0) < 0:
-        raise NotImplementedError(f"pad: negative padding (cropping) is not supported, got {pad}")
-    widths = [(0, 0)] * input.ndim
-    for i in range(len(pad) // 2):
-        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return input.pad(widths, value)
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

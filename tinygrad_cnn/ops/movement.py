@@ -351,26 +351,25 @@ def expand_as(input, other):
 add_variant("expand_as", expand_as, function=False)
 
 
-def _pad_arg(pad_width, ndim):
-    pad = np.asarray(pad_width, dtype=np.int64)
-    if pad.ndim == 0:
-        pad = np.full((ndim, 2), int(pad))
-    elif pad.shape == (2,):
-        pad = np.tile(pad, (ndim, 1))
-    if pad.shape != (ndim, 2):
-        raise ValueError(f"pad: pad_width must be an int, a (before, after) pair or one pair per "
-                         f"axis ({ndim} axes), got {pad_width!r}")
-    if (pad < 0).any():
-        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
-    return tuple((int(a), int(b)) for a, b in pad)
-
-
-@pad.variant
-def pad(input, pad_width, value=0.0):
-    """numpy-style constant padding (``nn.functional.pad`` takes PyTorch's
-    last-dimension-first pairs)."""
+@pad.variant(method=False)
+def pad(input, pad, mode: str = "constant", value: float = 0.0):
+    """PyTorch's ``nn.functional.pad``: ``pad`` lists (before, after) pairs
+    from the last dimension backwards, e.g. ``(left, right, top, bottom)``.
+    Constant mode only. (PyTorch has no ``Tensor.pad``, so neither do we.)"""
     input = _tensor(input)
-    return apply(get_op("pad"), input, pad_width=_pad_arg(pad_width, input.data.ndim), value=value)
+    pad = tuple(int(p) for p in pad)
+    ndim = input.data.ndim
+    if len(pad) % 2 or len(pad) // 2 > ndim:
+        raise ValueError(f"pad: expects an even number of sizes, at most 2 per dimension "
+                         f"({2 * ndim} for shape {tuple(input.shape)}), got {pad}")
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    if min(pad, default=0) < 0:
+        raise NotImplementedError(f"pad: negative padding (cropping) is not supported, got {pad}")
+    widths = [(0, 0)] * ndim
+    for i in range(len(pad) // 2):
+        widths[ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return apply(get_op("pad"), input, pad_width=tuple(widths), value=value)
 
 
 def _join_args(tensors, dim, axis, name):
