@@ -3,13 +3,15 @@ attribute assignment, ``model(x)`` calling ``forward``, state dicts with
 PyTorch's keys, and the ``Sequential`` container."""
 from __future__ import annotations
 
+import contextlib
+
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor, dtype
+from ..tensor import Tensor, dtype, zero_grad
 
 __all__ = ["Parameter", "Module", "Sequential", "StateDictError", "RemovableHandle"]
 
@@ -361,11 +363,8 @@ class Module:
             yield buffer
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for param in self.parameters():
-            if set_to_none or param.grad is None:
-                param.grad = None
-            else:
-                param.grad = Tensor(np.zeros_like(param.data))
+        """Forget the parameters' gradients: ``grad = None`` (default) or zeros."""
+        zero_grad(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         for module in self.modules():
@@ -719,3 +718,16 @@ class ModuleDict(Module):
                 pairs.append(pair)
         for key, module in pairs:
             self[key] = module
+
+
+@contextlib.contextmanager
+def training_mode(module: Module, mode: bool):
+    """``module.train(mode)`` for the length of a ``with`` block; afterwards
+    every submodule gets its own flag back (a model partly in eval stays so)."""
+    flags = [(m, m.training) for m in module.modules()]
+    try:
+        module.train(mode)
+        yield module
+    finally:
+        for m, training in flags:
+            object.__setattr__(m, "training", training)      # as Module.train sets it
