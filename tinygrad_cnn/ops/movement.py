@@ -10,7 +10,7 @@ from ..tensor import Tensor
 
 
 @defop("reshape", saves=())
-def reshape(ctx, x, shape):
+def reshape_op(ctx, x, shape):
     """The same elements in a new shape (one entry may be -1)."""
     try:
         return x.reshape(shape)
@@ -19,13 +19,13 @@ def reshape(ctx, x, shape):
                          f"({x.size} elements) into shape {tuple(shape)}") from None
 
 
-@reshape.defvjp
+@reshape_op.defvjp
 def reshape_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
 @defop("permute", saves=())
-def permute(ctx, x, axes):
+def permute_op(ctx, x, axes):
     """The axes of ``x`` reordered: output axis i is input axis ``axes[i]``."""
     try:
         return x.transpose(axes)
@@ -34,17 +34,17 @@ def permute(ctx, x, axes):
                          f"{x.ndim} axes of a tensor of shape {x.shape}") from None
 
 
-@permute.defvjp
+@permute_op.defvjp
 def permute_vjp(ctx, grad_out):
     axes = ctx.params["axes"]
     inverse = [0] * len(axes)
     for position, axis in enumerate(axes):
         inverse[axis % len(axes)] = position
-    return (apply(get_op("permute"), grad_out, axes=tuple(inverse)),)
+    return (permute_op(grad_out, axes=tuple(inverse)),)
 
 
 @defop("flatten", saves=())
-def flatten(ctx, x, start_axis=1, end_axis=-1):
+def flatten_op(ctx, x, start_axis=1, end_axis=-1):
     """Axes ``start_axis`` to ``end_axis`` merged into one."""
     ndim = max(x.ndim, 1)
     start, end = start_axis % ndim, end_axis % ndim
@@ -57,13 +57,13 @@ def flatten(ctx, x, start_axis=1, end_axis=-1):
     return x.reshape(shape)
 
 
-@flatten.defvjp
+@flatten_op.defvjp
 def flatten_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
 @defop("broadcast_to", saves=())
-def broadcast_to(ctx, x, shape):
+def broadcast_to_op(ctx, x, shape):
     """``x`` repeated along new or size-1 axes to ``shape`` (a read-only view)."""
     try:
         return np.broadcast_to(x, shape)
@@ -71,18 +71,18 @@ def broadcast_to(ctx, x, shape):
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
 
 
-@broadcast_to.defvjp
+@broadcast_to_op.defvjp
 def broadcast_to_vjp(ctx, grad_out):
     return (unbroadcast(grad_out, ctx.inputs[0].shape),)
 
 
 @defop("pad", saves=())
-def pad(ctx, x, pad_width, value=0.0):
+def pad_op(ctx, x, pad_width, value=0.0):
     """numpy-style constant padding: one (before, after) pair per axis."""
     return np.pad(x, pad_width, mode="constant", constant_values=value)
 
 
-@pad.defvjp
+@pad_op.defvjp
 def pad_vjp(ctx, grad_out):
     inner = tuple(slice(before, size - after)
                   for (before, after), size in zip(ctx.params["pad_width"], grad_out.shape))
@@ -167,13 +167,13 @@ def concatenate_vjp(ctx, grad_out):
 
 
 @defop("stack", saves=())
-def stack(ctx, *arrays, axis=0):
+def stack_op(ctx, *arrays, axis=0):
     """Same-shaped tensors joined along a new axis."""
     _check_same_shapes("stack", arrays, axis, skip_axis=False)
     return np.stack(arrays, axis=axis)
 
 
-@stack.defvjp
+@stack_op.defvjp
 def stack_vjp(ctx, grad_out):
     axis = ctx.params["axis"] % grad_out.ndim
     return tuple(grad_out[(slice(None),) * axis + (i,)] if needed else None
@@ -226,10 +226,10 @@ def _tensor(input) -> Tensor:
     return input if isinstance(input, Tensor) else Tensor(input)
 
 
-@reshape.variant
+@reshape_op.variant
 def reshape(input, *shape):
     """The same elements in ``shape`` (ints or one tuple; one entry may be -1)."""
-    return apply(get_op("reshape"), _tensor(input), shape=shape_arg(shape, "reshape"))
+    return reshape_op(_tensor(input), shape=shape_arg(shape, "reshape"))
 
 
 add_variant("view", reshape, function=False)
@@ -243,7 +243,7 @@ add_variant("view_as", view_as, function=False)
 add_variant("reshape_as", view_as, function=False)
 
 
-@flatten.variant
+@flatten_op.variant
 def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     """Dimensions ``start_dim``..``end_dim`` merged into one (all by default)."""
     start = alias(start_dim, start_axis, 0, "flatten", "start_dim", "start_axis")
@@ -251,7 +251,7 @@ def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     input = _tensor(input)
     if input.data.ndim == 0:
         return reshape(input, 1)
-    return apply(get_op("flatten"), input, start_axis=int(start), end_axis=int(end))
+    return flatten_op(input, start_axis=int(start), end_axis=int(end))
 
 
 @add_variant
@@ -259,7 +259,7 @@ def ravel(input):
     return flatten(input)
 
 
-@permute.variant
+@permute_op.variant
 def permute(input, *dims):
     """Dimensions reordered: output dimension i is input dimension ``dims[i]``."""
     input = _tensor(input)
@@ -267,7 +267,7 @@ def permute(input, *dims):
     if len(dims) != input.data.ndim:
         raise ValueError(f"permute: got {len(dims)} dimensions {dims} for a tensor with "
                          f"{input.data.ndim} dimensions (shape {tuple(input.data.shape)})")
-    return apply(get_op("permute"), input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
+    return permute_op(input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
 
 
 @add_variant
@@ -287,7 +287,7 @@ def transpose(input, dim0=None, dim1=None, *more):
     first, second = dim_arg(dim0, ndim, "transpose"), dim_arg(dim1, ndim, "transpose")
     order = list(range(ndim))
     order[first], order[second] = order[second], order[first]
-    return apply(get_op("permute"), input, axes=tuple(order))
+    return permute_op(input, axes=tuple(order))
 
 
 add_variant("swapaxes", transpose)
@@ -328,9 +328,9 @@ def unsqueeze(input, dim):
     return reshape(input, shape[:dim] + (1,) + shape[dim:])
 
 
-@broadcast_to.variant
+@broadcast_to_op.variant
 def broadcast_to(input, *shape):
-    return apply(get_op("broadcast_to"), _tensor(input), shape=shape_arg(shape, "broadcast_to"))
+    return broadcast_to_op(_tensor(input), shape=shape_arg(shape, "broadcast_to"))
 
 
 @add_variant
@@ -351,7 +351,7 @@ def expand_as(input, other):
 add_variant("expand_as", expand_as, function=False)
 
 
-@pad.variant(method=False)
+@pad_op.variant(method=False)
 def pad(input, pad, mode: str = "constant", value: float = 0.0):
     """PyTorch's ``nn.functional.pad``: ``pad`` lists (before, after) pairs
     from the last dimension backwards, e.g. ``(left, right, top, bottom)``.
@@ -369,7 +369,7 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
     widths = [(0, 0)] * ndim
     for i in range(len(pad) // 2):
         widths[ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return apply(get_op("pad"), input, pad_width=tuple(widths), value=value)
+    return pad_op(input, pad_width=tuple(widths), value=value)
 
 
 def _join_args(tensors, dim, axis, name):
@@ -392,11 +392,11 @@ add_variant("concatenate", cat, method=False)
 add_variant("concat", cat, method=False)
 
 
-@stack.variant(method=False)
+@stack_op.variant(method=False)
 def stack(tensors, dim=None, *, axis=None):
     """Same-shaped tensors joined along a new dimension."""
     tensors, dim = _join_args(tensors, dim, axis, "stack")
-    return apply(get_op("stack"), *tensors, axis=dim)
+    return stack_op(*tensors, axis=dim)
 
 
 @add_variant

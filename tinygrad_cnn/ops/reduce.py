@@ -30,26 +30,26 @@ def _spread(grad_out: Tensor, shape, axis) -> Tensor:
 
 
 @defop("sum", saves=())
-def sum(ctx, x, axis=None, keepdims=False):
+def sum_op(ctx, x, axis=None, keepdims=False):
     """Sum over ``axis`` (all elements when None)."""
     return x.sum(axis=axis, keepdims=keepdims)
 
 
-@sum.defvjp
+@sum_op.defvjp
 def sum_vjp(ctx, grad_out):
     x = ctx.inputs[0]
     return (_spread(grad_out, x.shape, ctx.params["axis"]),)
 
 
 @defop("mean", saves=())
-def mean(ctx, x, axis=None, keepdims=False):
+def mean_op(ctx, x, axis=None, keepdims=False):
     """Mean over ``axis`` (all elements when None)."""
     if _reduced_count(x.shape, axis) == 0:
         raise ValueError(f"mean: cannot average over an empty axis (shape {x.shape}, axis {axis})")
     return x.mean(axis=axis, keepdims=keepdims)
 
 
-@mean.defvjp
+@mean_op.defvjp
 def mean_vjp(ctx, grad_out):
     x = ctx.inputs[0]
     axis = ctx.params["axis"]
@@ -74,25 +74,25 @@ def _check_nonempty(name, x, axis):
 
 
 @defop("amax", saves=(0, "out"))
-def amax(ctx, x, axis=None, keepdims=False):
+def amax_op(ctx, x, axis=None, keepdims=False):
     """Largest value over ``axis``; tied maxima share the gradient evenly."""
     _check_nonempty("amax", x, axis)
     return x.max(axis=axis, keepdims=keepdims)
 
 
 @defop("amin", saves=(0, "out"))
-def amin(ctx, x, axis=None, keepdims=False):
+def amin_op(ctx, x, axis=None, keepdims=False):
     """Smallest value over ``axis``; tied minima share the gradient evenly."""
     _check_nonempty("amin", x, axis)
     return x.min(axis=axis, keepdims=keepdims)
 
 
-amax.defvjp(_extreme_vjp)
-amin.defvjp(_extreme_vjp)
+amax_op.defvjp(_extreme_vjp)
+amin_op.defvjp(_extreme_vjp)
 
 
 @defop("var", saves=(0,))
-def var(ctx, x, axis=None, keepdims=False, ddof=0):
+def var_op(ctx, x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` with ``ddof`` degrees of freedom removed
     (the variant's default, ``correction=1``, is the unbiased estimate)."""
     count = _reduced_count(x.shape, axis)
@@ -102,7 +102,7 @@ def var(ctx, x, axis=None, keepdims=False, ddof=0):
     return x.var(axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@var.defvjp
+@var_op.defvjp
 def var_vjp(ctx, grad_out):
     x = ctx.inputs[0]
     axis, ddof = ctx.params["axis"], ctx.params["ddof"]
@@ -127,17 +127,17 @@ def _reduce_args(input, dim, keepdim, axis, keepdims, name):
     return dims_arg(dim, input.data.ndim, name), bool(keepdim)
 
 
-@sum.variant
+@sum_op.variant
 def sum(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None):
     """Sum over ``dim`` (an int, a tuple, or None for all elements)."""
     input = _tensor(input)
     if dtype is not None:
         input = input.to(dtype)
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "sum")
-    return apply(get_op("sum"), input, axis=dims, keepdims=keep)
+    return sum_op(input, axis=dims, keepdims=keep)
 
 
-@mean.variant
+@mean_op.variant
 def mean(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None):
     """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch)."""
     input = _tensor(input)
@@ -147,23 +147,23 @@ def mean(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None)
         raise RuntimeError(f"mean: input dtype must be floating point, got {input.dtype} "
                            "(convert with .float() or pass dtype=)")
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "mean")
-    return apply(get_op("mean"), input, axis=dims, keepdims=keep)
+    return mean_op(input, axis=dims, keepdims=keep)
 
 
-@amax.variant
+@amax_op.variant
 def amax(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Largest values over ``dim``; tied maxima share the gradient evenly."""
     input = _tensor(input)
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "amax")
-    return apply(get_op("amax"), input, axis=dims, keepdims=keep)
+    return amax_op(input, axis=dims, keepdims=keep)
 
 
-@amin.variant
+@amin_op.variant
 def amin(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Smallest values over ``dim``; tied minima share the gradient evenly."""
     input = _tensor(input)
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "amin")
-    return apply(get_op("amin"), input, axis=dims, keepdims=keep)
+    return amin_op(input, axis=dims, keepdims=keep)
 
 
 def _return_type(name: str):
@@ -253,14 +253,14 @@ def _var_args(input, dim, unbiased, keepdim, correction, axis, keepdims, ddof, n
     return dims, keep, int(correction)
 
 
-@var.variant
+@var_op.variant
 def var(input, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
         keepdims=None, ddof=None):
     """Variance over ``dim``; unbiased (``correction=1``) by default, as in PyTorch."""
     input = _tensor(input)
     dims, keep, correction = _var_args(input, dim, unbiased, keepdim, correction, axis, keepdims,
                                        ddof, "var")
-    return apply(get_op("var"), input, axis=dims, keepdims=keep, ddof=correction)
+    return var_op(input, axis=dims, keepdims=keep, ddof=correction)
 
 
 @add_variant
@@ -386,19 +386,19 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 
 @defop("cumsum", saves=())
-def cumsum(ctx, x, axis):
+def cumsum_op(ctx, x, axis):
     """Running sums along ``axis``."""
     return np.cumsum(x, axis=axis, dtype=x.dtype)
 
 
-@cumsum.defvjp
+@cumsum_op.defvjp
 def cumsum_vjp(ctx, grad_out):
     # each input feeds every later output: the running sum of the gradient from the end
     axis = ctx.params["axis"]
     return (grad_out.flip(axis).cumsum(axis).flip(axis),)
 
 
-@cumsum.variant
+@cumsum_op.variant
 def cumsum(input, dim, *, dtype=None, axis=None):
     """Running sums along ``dim``."""
     input = _tensor(input)
@@ -407,7 +407,7 @@ def cumsum(input, dim, *, dtype=None, axis=None):
     dim = alias(dim, axis, None, "cumsum", "dim", "axis")
     if input.data.ndim == 0:
         return input.clone()
-    return apply(get_op("cumsum"), input, axis=dim_arg(dim, input.data.ndim, "cumsum"))
+    return cumsum_op(input, axis=dim_arg(dim, input.data.ndim, "cumsum"))
 
 
 @add_variant
