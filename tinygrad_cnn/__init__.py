@@ -12,10 +12,11 @@ import numpy as _np
 
 from . import _malloc
 from . import engine, registry
-from .engine import (  # noqa: F401
-    Op, defop, enable_grad, get_op, grad, inference_mode, is_grad_enabled, no_grad,
-    registered_ops, set_grad_enabled, unbroadcast,
+from .engine import Op, defop, grad, unbroadcast  # noqa: F401
+from .grad_mode import (  # noqa: F401
+    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
+from .registry import get_op, registered_ops  # noqa: F401
 from .spec import Spec  # noqa: F401
 from .tensor import Size, Tensor, device, dtype  # noqa: F401
 from .types import torch_dtype as _torch_dtype

@@ -88,7 +88,7 @@ def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=Non
         A :class:`ModelSummary` (``str()`` of it is the printed table).
     """
     from . import random as _random
-    from .engine import enable_grad
+    from .grad_mode import enable_grad
     from .nn.layers import Conv2d, Linear
     from .viz.graph import buffer_of, graph_nodes, saved_for_backward, trace_modules
 

@@ -5,7 +5,8 @@
 import numpy as np
 
 from .._args import alias, dim_arg, dims_arg, shape_arg
-from ..engine import add_variant, apply, defop, get_op, unbroadcast
+from ..engine import apply, defop, unbroadcast
+from ..registry import add_variant, get_op
 from ..tensor import Tensor
 
 

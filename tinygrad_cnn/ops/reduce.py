@@ -6,7 +6,8 @@ import collections
 import numpy as np
 
 from .._args import alias, dims_arg, dim_arg
-from ..engine import add_variant, apply, defop, get_op
+from ..engine import apply, defop
+from ..registry import add_variant, get_op
 from ..tensor import Tensor, _wrap
 from .movement import gather
 
