@@ -74,25 +74,21 @@ class Op:
     one gradient per input (a Tensor, or None for inputs that need none), of
     the input's shape or one it broadcasts to (the engine sums that away).
 
-    ``saves`` names what the VJP reads of the values the op ran on: input
-    positions and/or ``"out"``. Changing one of those in place before the
-    backward makes the backward raise instead of computing a wrong gradient.
-    The default, ``"all"``, is the safe choice for ops that do not say.
+    ``saves`` names what the VJP reads of the values the op ran on (input
+    positions and/or ``"out"``): changing one in place before the backward
+    makes the backward raise. The default, ``"all"``, is the safe choice.
 
-    ``kernel`` is the one hook for fast implementations (tinygrad_cnn.kernels
-    sets it; the engine only calls it): an object with ``forward(ctx, *arrays,
-    **params)`` and ``vjp(ctx, grad_out_array)``, either of which may be None
-    or return ``NotImplemented`` to leave the case to the reference. Its VJP
-    works on arrays and is used only when the gradient is not differentiated
-    again (``create_graph=False``); otherwise the reference VJP runs, after the
-    reference forward is replayed if the kernel's forward ran (so the VJP sees
-    what its own forward saves).
+    ``kernel`` is the one hook for fast implementations (set by
+    tinygrad_cnn.kernels): ``forward(ctx, *arrays, **params)`` and an
+    array-level ``vjp(ctx, grad_out_array)``, either None or returning
+    ``NotImplemented`` to leave a case to the reference. The kernel's VJP runs
+    only under ``create_graph=False``; otherwise the reference VJP runs, after
+    the reference forward is replayed if the kernel's forward ran.
     """
 
     kernel = None
 
-    def __init__(self, name: str, forward: Callable, spec=None, broadcast: bool = False,
-                 saves="all"):
+    def __init__(self, name: str, forward: Callable, spec=None, broadcast: bool = False, saves="all"):
         self.name = name
         self.forward = forward
         self.vjp_fn: Callable | None = None
