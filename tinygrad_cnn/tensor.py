@@ -3,8 +3,8 @@
 The arithmetic, reductions and reshaping methods are not written here: each
 op publishes its variants (``Tensor.exp``, ``tinygrad_cnn.exp``) where it is
 registered, in ``tinygrad_cnn/ops``. What lives here is what is not an op:
-construction, conversions, comparisons, the autograd attributes and the
-in-place methods, with PyTorch's names and semantics.
+construction, conversions, the autograd attributes, the arithmetic operators'
+fast path and the in-place methods, with PyTorch's names and semantics.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from .engine import (  # noqa: F401  (re-exported: the engine's public names)
 )
 
 __all__ = ["Tensor", "Size", "device", "DEFAULT_DTYPE"]
+
 
 def _as_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
@@ -538,25 +539,6 @@ class Tensor:
         return apply(_OPS["getitem"], self, index=_index_arg(index))
 
     # new_tensor, new_zeros, ...: tinygrad_cnn/creation.py
-
-
-def zero_grad(tensors, set_to_none: bool = True) -> None:
-    """Forget the gradients of ``tensors``: ``grad = None``, or fresh zeros
-    (a new array: the old one may be shared with another gradient)."""
-    for t in tensors:
-        t.grad = None if set_to_none or t.grad is None else Tensor(np.zeros_like(t.data))
-
-
-def tensors_in(value):
-    """The Tensors in a value: itself, or those in a (nested) list, tuple or dict."""
-    if isinstance(value, Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from tensors_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from tensors_in(item)
 
 
 def _index_arg(index):

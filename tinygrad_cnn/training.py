@@ -25,7 +25,8 @@ from .creation import zeros
 from .nn import functional as F
 from .optim import lr_scheduler
 from .nn.module import training_mode
-from .tensor import Tensor, no_grad, tensors_in
+from .autograd import tensors_in
+from .tensor import Tensor, no_grad
 
 __all__ = ["summary", "ModelSummary", "LayerStats", "History", "plot_history", "evaluate", "fit", "load_checkpoint"]
 

@@ -11,7 +11,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor, dtype, zero_grad
+from ..autograd import zero_grad
+from ..tensor import Tensor, dtype
 
 __all__ = ["Parameter", "Module", "Sequential", "StateDictError", "RemovableHandle"]
 

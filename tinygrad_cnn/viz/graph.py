@@ -36,7 +36,8 @@ import numpy as np
 
 from .._atomic import atomic_write
 from ..inplace import parents as _parents
-from ..tensor import Tensor, tensors_in
+from ..autograd import tensors_in
+from ..tensor import Tensor
 
 __all__ = ["to_dot", "draw_graph", "render_graph", "trace_modules", "ModuleTrace", "ModuleCall",
            "SavedValue", "saved_for_backward", "graph_nodes", "GraphvizNotFoundError", "format_bytes"]
