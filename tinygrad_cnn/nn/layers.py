@@ -206,25 +206,20 @@ class Identity(Module):
         return x
 
 
-class Softmax(Module):
+class Softmax(_Activation):
     """softmax along ``dim`` (PyTorch's legacy choice, with a warning, when None)."""
+
+    function, options = staticmethod(F.softmax), ("dim",)
 
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
-        return F.softmax(x, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
 
 class LogSoftmax(Softmax):
     """log_softmax along ``dim``."""
 
-    def forward(self, x):
-        return F.log_softmax(x, self.dim)
+    function = staticmethod(F.log_softmax)
 
 
 __all__ += ["BatchNorm1d", "BatchNorm2d", "LeakyReLU", "ELU", "GELU", "SiLU", "Tanh", "Sigmoid",
