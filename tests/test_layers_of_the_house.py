@@ -99,6 +99,16 @@ def test_no_import_points_up_a_floor():
     assert not upward, "imports up a floor:\n" + "\n".join(sorted(upward))
 
 
+def test_kernels_import_only_what_they_accelerate():
+    """kernels/ may use the floors below ops, ops itself and optim (for the
+    optimizers' kernels) -- not nn, serialization or anything above."""
+    allowed = {"ops", "optim", "kernels"} | {m for _, members in FLOORS[:3] for m in members}
+    wrong = [f"{name} imports {target}" for name, targets in import_graph().items()
+             if name.split(".")[1:2] == [KERNELS] for target in targets
+             if target != "tinygrad_cnn" and target.split(".")[1] not in allowed]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_only_the_package_imports_kernels():
     wrong = [f"{name} imports {target}" for name, targets in import_graph().items()
              for target in targets

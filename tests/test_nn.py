@@ -340,6 +340,20 @@ def test_softmax_without_dim_follows_pytorch_with_a_warning(shape, implicit):
     np.testing.assert_array_equal(got.detach().numpy(), F.softmax(x, dim=implicit).detach().numpy())
 
 
+def test_training_mode_switches_for_a_block_and_gives_each_flag_back():
+    from tinygrad_cnn.nn.module import training_mode
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Sequential(nn.Dropout(0.1)))
+    model[1].eval()                                     # a model partly in eval
+    before = [m.training for m in model.modules()]
+    with training_mode(model, False):
+        assert not any(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == before
+    with pytest.raises(ZeroDivisionError), training_mode(model, True):
+        assert all(m.training for m in model.modules())
+        1 / 0
+    assert [m.training for m in model.modules()] == before
+
+
 def test_softmax_dim_rules_are_one_rule():
     """tc.softmax, Tensor.softmax and F.softmax agree given a dim; without one,
     torch.softmax and Tensor.softmax raise (dim is required) while only
