@@ -422,10 +422,17 @@ def _seeds(outputs, grad_outputs, what):
 
 
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
-             create_graph: bool = False) -> None:
-    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``
-    (``tensors[i]`` seeded with ``grad_tensors[i]``). The graph is freed
-    afterwards unless ``retain_graph=True``."""
+             create_graph: bool = False, inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` (``tensors[i]`` seeded with
+    ``grad_tensors[i]``) into the leaves' ``.grad``, or only into those of
+    ``inputs`` when given. The graph is freed unless ``retain_graph=True``."""
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = grad(tensors, inputs, grad_tensors, retain_graph, create_graph, allow_unused=True)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                accumulate_grad(t, g, create_graph)
+        return
     roots, seeds = _seeds(tensors, grad_tensors, "backward")
     backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph, create_graph)
 

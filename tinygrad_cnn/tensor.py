@@ -325,18 +325,7 @@ class Tensor:
         ``gradient`` is required unless ``self`` has a single element.
         The graph is freed afterwards unless ``retain_graph=True``.
         """
-        if inputs is not None:
-            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-            grads = engine.grad(self, inputs, gradient, retain_graph, create_graph, allow_unused=True)
-            for t, g in zip(inputs, grads):
-                if g is not None:
-                    engine.accumulate_grad(t, g, create_graph)
-            return
-        if not self.requires_grad:
-            raise RuntimeError("backward: element 0 of tensors does not require grad and does not "
-                               "have a grad_fn (was it computed under no_grad, or from tensors "
-                               "without requires_grad=True?)")
-        engine.backward(self, gradient, retain_graph, create_graph)
+        engine.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # --- arithmetic operands -------------------------------------------------------
     def _other(self, other) -> "Tensor":
