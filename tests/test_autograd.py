@@ -345,3 +345,16 @@ def test_square_special_case_has_correct_derivatives():
     assert gradcheck(lambda t: t ** 2, [x])
     assert gradgradcheck(lambda t: t ** 2, [x])
     assert gradgradcheck(lambda t: t ** 2.0 * t.tanh() + t.sigmoid(), [x])
+
+
+def test_autograd_backward_with_inputs_fills_only_those_grads():
+    """torch.autograd.backward(tensors, inputs=...) as in PyTorch: only the
+    named leaves get a .grad (accumulated), the others stay None."""
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    y = tc.tensor([3.0, 4.0], requires_grad=True)
+    tc.autograd.backward((x * y).sum(), inputs=[x])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+    assert y.grad is None
+    (x * y).sum().backward(inputs=x)
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 8.0])
+    assert y.grad is None
