@@ -12,7 +12,7 @@ import timeit
 import numpy as np
 
 import tinygrad_cnn as tc
-from tinygrad_cnn import autograd, engine
+from tinygrad_cnn import anomaly, autograd
 
 OPS = 100
 
@@ -42,7 +42,7 @@ def main():
         off.append(per_op_us(x_np))
         with autograd.detect_anomaly():
             on.append(per_op_us(x_np))
-    check_ns = min(timeit.repeat("engine._anomaly_enabled and None", globals={"engine": engine},
+    check_ns = min(timeit.repeat("anomaly.enabled and None", globals={"anomaly": anomaly},
                                  number=1_000_000, repeat=5)) * 1e3
     print(f"chain of {OPS} ops, forward + backward, per op (median of {args.repeats}):")
     print(f"  anomaly off  {statistics.median(off):7.3f} us")

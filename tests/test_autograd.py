@@ -345,3 +345,72 @@ def test_square_special_case_has_correct_derivatives():
     assert gradcheck(lambda t: t ** 2, [x])
     assert gradgradcheck(lambda t: t ** 2, [x])
     assert gradgradcheck(lambda t: t ** 2.0 * t.tanh() + t.sigmoid(), [x])
+
+
+def test_autograd_backward_with_inputs_fills_only_those_grads():
+    """torch.autograd.backward(tensors, inputs=...) as in PyTorch: only the
+    named leaves get a .grad (accumulated), the others stay None."""
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    y = tc.tensor([3.0, 4.0], requires_grad=True)
+    tc.autograd.backward((x * y).sum(), inputs=[x])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+    assert y.grad is None
+    (x * y).sum().backward(inputs=x)
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 8.0])
+    assert y.grad is None
+
+
+def test_kernel_hook_fast_forward_and_array_vjp_with_reference_fallbacks():
+    """Op.kernel, the engine's one hook for fast implementations: its forward
+    runs instead of the reference's, its array-level VJP serves backward
+    without create_graph; with create_graph the reference VJP runs (after the
+    reference forward is replayed, so it sees what that forward saves); a
+    NotImplemented from either side hands the case to the reference."""
+    calls = []
+
+    @tc.defop("test_kernel_cube", spec=tc.Spec(), replace=True)
+    def cube(ctx, x):
+        calls.append("reference forward")
+        ctx.save(square=x * x)
+        return x * ctx.saved["square"]
+
+    @cube.defvjp
+    def cube_vjp(ctx, grad_out):
+        calls.append("reference vjp")
+        assert "square" in ctx.saved           # what the reference forward saved
+        x = ctx.inputs[0]
+        return (grad_out * 3 * x * x,)
+
+    class Kernel:
+        decline = False
+
+        def forward(self, ctx, x):
+            calls.append("kernel forward")
+            return NotImplemented if self.decline else x ** 3
+
+        def vjp(self, ctx, grad_out):
+            calls.append("kernel vjp")
+            return NotImplemented if self.decline else (grad_out * 3 * ctx.inputs[0].data ** 2,)
+
+    kernel = Kernel()
+    cube.kernel = kernel
+    try:
+        x = tc.tensor([1.0, 2.0], requires_grad=True)
+        cube(x).sum().backward()
+        assert calls == ["kernel forward", "kernel vjp"]
+        np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
+
+        calls.clear()
+        (g,) = tc.grad(cube(x).sum(), x, create_graph=True)
+        assert calls == ["kernel forward", "reference forward", "reference vjp"]
+        (gg,) = tc.grad(g.sum(), x)                   # d/dx 3x^2 = 6x, through the reference VJP
+        np.testing.assert_allclose(gg.numpy(), [6.0, 12.0])
+
+        calls.clear()
+        kernel.decline = True
+        x.grad = None
+        cube(x).sum().backward()
+        assert calls == ["kernel forward", "reference forward", "kernel vjp", "reference vjp"]
+        np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
+    finally:
+        cube.kernel = None

@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad_cnn.data as data
 from tinygrad_cnn.data import (
-    MNIST, ChecksumError, DataLoader, DownloadError, FashionMNIST, ImageDataset, MNISTSample,
+    ChecksumError, DataLoader, DownloadError, FashionMNISTImages, ImageDataset, MNISTImages, MNISTSample,
     download, load_dataset, random_split, read_idx, to_float32, write_idx,
 )
 
@@ -141,7 +141,7 @@ def empty_cache(tmp_path, monkeypatch):
 
 def test_mnist_from_root(tmp_path, empty_cache):
     images, labels = make_idx_dataset(tmp_path / "root", 6, train=False, gz=False)
-    dataset = MNIST(root=tmp_path / "root", train=False)
+    dataset = MNISTImages(root=tmp_path / "root", train=False)
     assert len(dataset) == 6 and dataset.images.dtype == np.uint8
     assert dataset.images.shape == (6, 28, 28)
     assert dataset.labels.dtype == np.int64
@@ -156,27 +156,27 @@ def test_mnist_from_root(tmp_path, empty_cache):
 def test_lookup_order_root_then_cache(tmp_path, empty_cache):
     make_idx_dataset(empty_cache / "mnist", 4)
     make_idx_dataset(tmp_path / "root", 3)
-    assert len(MNIST()) == 4                                # cache ($TINYGRAD_CNN_DATA)
-    assert len(MNIST(root=tmp_path / "root")) == 3           # root first
-    assert len(MNIST(root=tmp_path / "nowhere")) == 4       # root lacks them: cache
+    assert len(MNISTImages()) == 4                               # cache ($TINYGRAD_CNN_DATA)
+    assert len(MNISTImages(root=tmp_path / "root")) == 3         # root first
+    assert len(MNISTImages(root=tmp_path / "nowhere")) == 4      # root lacks them: cache
     assert data.cache_dir("mnist") == str(empty_cache / "mnist")
 
 
 def test_fashion_mnist_uses_its_own_cache_and_debian_dir(tmp_path, empty_cache):
     make_idx_dataset(empty_cache / "fashion-mnist", 5, seed=1)
-    dataset = FashionMNIST()
+    dataset = FashionMNISTImages()
     assert len(dataset) == 5 and dataset.classes[0] == "T-shirt/top"
     assert len(dataset.classes) == 10
-    assert FashionMNIST.search_dirs()[-1] == "/usr/share/datasets/fashion-mnist"
+    assert FashionMNISTImages.search_dirs()[-1] == "/usr/share/datasets/fashion-mnist"
     with pytest.raises(FileNotFoundError):  # MNIST does not pick up Fashion-MNIST files
-        MNIST()
+        MNISTImages()
 
 
 def test_missing_files_error_says_where_to_put_them(tmp_path, empty_cache):
     make_idx_dataset(tmp_path / "root", 3)
     os.remove(tmp_path / "root" / "train-labels-idx1-ubyte.gz")
     with pytest.raises(FileNotFoundError) as error:
-        MNIST(root=tmp_path / "root")
+        MNISTImages(root=tmp_path / "root")
     message = str(error.value)
     for expected in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                      str(tmp_path / "root"), str(empty_cache / "mnist"), "download=True",
@@ -188,16 +188,16 @@ def test_inconsistent_files_are_rejected(tmp_path, empty_cache):
     make_idx_dataset(tmp_path, 3)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(4, np.uint8))
     with pytest.raises(ValueError, match="3 images but .* 4 labels"):
-        MNIST(root=tmp_path)
+        MNISTImages(root=tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([0, 1, 12], np.uint8))
     with pytest.raises(ValueError, match="label 12 out of range"):
-        MNIST(root=tmp_path)
+        MNISTImages(root=tmp_path)
 
 
 def test_load_dataset_names(tmp_path, empty_cache):
     make_idx_dataset(tmp_path, 2, train=False)
     assert len(load_dataset("mnist", root=tmp_path, train=False)) == 2
-    assert isinstance(load_dataset("Fashion_MNIST", root=tmp_path, train=False), FashionMNIST)
+    assert isinstance(load_dataset("Fashion_MNIST", root=tmp_path, train=False), FashionMNISTImages)
     assert len(load_dataset("mnist-sample", train=False)) == 1000
     with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
         load_dataset("cifar")
@@ -296,9 +296,9 @@ def test_mnist_download_true_fetches_into_root(server, tmp_path, empty_cache, mo
     make_idx_dataset(directory, 7, train=False)
     md5 = {name: hashlib.md5((directory / name).read_bytes()).hexdigest()
            for name in os.listdir(directory) if name.startswith("t10k")}
-    monkeypatch.setattr(MNIST, "mirrors", (base + "missing/", base))
-    monkeypatch.setattr(MNIST, "md5", md5)
-    dataset = MNIST(root=tmp_path / "root", train=False, download=True)
+    monkeypatch.setattr(MNISTImages, "mirrors", (base + "missing/", base))
+    monkeypatch.setattr(MNISTImages, "md5", md5)
+    dataset = MNISTImages(root=tmp_path / "root", train=False, download=True)
     assert len(dataset) == 7
     assert sorted(os.listdir(tmp_path / "root")) == sorted(md5)
 

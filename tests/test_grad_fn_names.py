@@ -7,7 +7,7 @@ import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tinygrad_cnn.tensor import named_backward
+from tinygrad_cnn.grad_fn import named_backward
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((4, 3)).astype(np.float32)

@@ -328,7 +328,7 @@ def test_softmax_dim_and_axis_alias():
         np.testing.assert_allclose(F.log_softmax(x, dim).detach().numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(nn.Softmax(dim)(x).detach().numpy(), expected, rtol=1e-6)
         np.testing.assert_allclose(nn.LogSoftmax(dim)(x).detach().numpy(), np.log(expected), rtol=1e-5, atol=1e-6)
-    with pytest.raises(TypeError, match="softmax: got dim=1 and its alias axis=2"):
+    with pytest.raises(TypeError, match="softmax: got both dim=1 and axis=2"):
         F.softmax(x, dim=1, axis=2)
 
 
@@ -338,6 +338,48 @@ def test_softmax_without_dim_follows_pytorch_with_a_warning(shape, implicit):
     with pytest.warns(UserWarning, match=f"softmax: implicit dimension choice .* pass dim={implicit}"):
         got = F.softmax(x)
     np.testing.assert_array_equal(got.detach().numpy(), F.softmax(x, dim=implicit).detach().numpy())
+
+
+def test_training_mode_switches_for_a_block_and_gives_each_flag_back():
+    from tinygrad_cnn.nn.module import training_mode
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Sequential(nn.Dropout(0.1)))
+    model[1].eval()                                     # a model partly in eval
+    before = [m.training for m in model.modules()]
+    with training_mode(model, False):
+        assert not any(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == before
+    with pytest.raises(ZeroDivisionError), training_mode(model, True):
+        assert all(m.training for m in model.modules())
+        1 / 0
+    assert [m.training for m in model.modules()] == before
+
+
+def test_softmax_dim_rules_are_one_rule():
+    """tc.softmax, Tensor.softmax and F.softmax agree given a dim; without one,
+    torch.softmax and Tensor.softmax raise (dim is required) while only
+    F.softmax picks PyTorch's legacy dim, as in PyTorch."""
+    x = Tensor(np.random.default_rng(1).standard_normal((2, 3, 4)).astype(np.float32))
+    for dim in (0, 1, -1):
+        for name in ("softmax", "log_softmax"):
+            expected = getattr(F, name)(x, dim=dim).numpy()
+            np.testing.assert_array_equal(getattr(tc, name)(x, dim).numpy(), expected)
+            np.testing.assert_array_equal(getattr(x, name)(dim).numpy(), expected)
+    for call in (lambda: tc.softmax(x), lambda: x.softmax(), lambda: tc.log_softmax(x), lambda: x.log_softmax()):
+        with pytest.raises(TypeError, match="missing 1 required positional argument: 'dim'"):
+            call()
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 5), (2, 3, 4), (2, 3, 4, 5)])
+def test_softmax_implicit_dim_matches_torch(shape):
+    torch = pytest.importorskip("torch")
+    values = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    with pytest.warns(UserWarning):
+        expected = torch.nn.functional.softmax(torch.from_numpy(values)).numpy()
+    with pytest.warns(UserWarning, match="implicit dimension choice"):
+        got = F.softmax(Tensor(values)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    with pytest.raises(TypeError):
+        torch.softmax(torch.from_numpy(values))          # what tc.softmax(x) does too
 
 
 def test_flatten_defaults_follow_pytorch():

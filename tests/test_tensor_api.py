@@ -407,3 +407,28 @@ def test_square_matches_torch():
     theirs.square().sum().backward()
     np.testing.assert_allclose(ours.square().data, theirs.square().detach().numpy())
     np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy())
+
+
+def test_pad_is_pytorchs_pad_everywhere():
+    """tc.pad is nn.functional.pad (pairs from the last dimension backwards);
+    PyTorch has no pad method on Tensor, and neither do we."""
+    import tinygrad_cnn.nn.functional as F
+    assert tc.pad.__wrapped__ is F.pad                     # (tc.* functions also take out=)
+    assert not hasattr(tc.Tensor, "pad")
+    x = tc.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    out = tc.pad(x, (1, 2, 0, 1), value=-1.0)
+    assert out.shape == (3, 6)
+    expected = np.full((3, 6), -1.0, dtype=np.float32)
+    expected[:2, 1:4] = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(out.detach().numpy(), expected)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3), dtype=np.float32))
+
+
+def test_pad_matches_torch():
+    torch = pytest.importorskip("torch")
+    values = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(np.float32)
+    for widths in [(1, 2), (0, 1, 2, 0), (1, 1, 0, 2, 3, 0)]:
+        expected = torch.nn.functional.pad(torch.from_numpy(values), widths, value=0.5).numpy()
+        np.testing.assert_array_equal(tc.pad(tc.tensor(values), widths, value=0.5).numpy(), expected)
+    assert not hasattr(torch, "pad") and not hasattr(torch.Tensor, "pad")

@@ -81,7 +81,7 @@ def test_fashion_mnist_layout_and_classes(tmp_path):
 
 def test_missing_files_raise_like_torchvision(tmp_path, monkeypatch):
     # Debian's dataset-fashion-mnist may be installed here: look only in tmp_path
-    monkeypatch.setattr(idx_datasets.FashionMNIST, "system_dirs", ())
+    monkeypatch.setattr(idx_datasets.FashionMNISTImages, "system_dirs", ())
     monkeypatch.setenv("TINYGRAD_CNN_DATA", str(tmp_path / "cache"))
     with pytest.raises(RuntimeError) as error:
         datasets.FashionMNIST(tmp_path, train=False)
@@ -140,9 +140,9 @@ def test_download_true_fetches_into_raw_folder(tmp_path, monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setattr(idx_datasets.MNIST, "mirrors",
+        monkeypatch.setattr(idx_datasets.MNISTImages, "mirrors",
                             (f"http://127.0.0.1:{server.server_address[1]}/",))
-        monkeypatch.setattr(idx_datasets.MNIST, "md5", md5)
+        monkeypatch.setattr(idx_datasets.MNISTImages, "md5", md5)
         dataset = datasets.MNIST(tmp_path / "root", train=False, download=True)
     finally:
         server.shutdown()
@@ -153,7 +153,7 @@ def test_download_true_fetches_into_raw_folder(tmp_path, monkeypatch):
 
 
 def test_failed_download_falls_back_or_raises(tmp_path, monkeypatch):
-    monkeypatch.setattr(idx_datasets.MNIST, "mirrors", ("http://127.0.0.1:9/",))  # discard port
+    monkeypatch.setattr(idx_datasets.MNISTImages, "mirrors", ("http://127.0.0.1:9/",))  # discard port
     monkeypatch.setattr(tc.data.fetch, "_is_transient", lambda error: False)      # no retries
     with pytest.warns(UserWarning, match="could not be downloaded"):
         assert len(datasets.MNIST(tmp_path, train=False, download=True)) == 1000
@@ -399,3 +399,13 @@ def test_center_crop_and_pad():
     pipeline = T.Compose([T.Pad(1, padding_mode="reflect"), T.CenterCrop(4), T.ToTensor()])
     batch = T.apply_batched(pipeline, images)
     np.testing.assert_array_equal(batch.numpy(), np.stack([pipeline(im).numpy() for im in images]))
+
+
+def test_one_class_is_named_mnist():
+    """torchvision's MNIST is the one MNIST; the data package's array dataset
+    that reads the same files has its own name."""
+    import tinygrad_cnn.data as data
+    assert not hasattr(data, "MNIST") and not hasattr(data, "FashionMNIST")
+    assert datasets.MNIST._source is data.MNISTImages
+    assert datasets.FashionMNIST._source is data.FashionMNISTImages
+    assert isinstance(data.load_dataset("mnist-sample", train=False), data.ImageDataset)

@@ -10,15 +10,16 @@ import functools as _functools
 
 import numpy as _np
 
-from . import engine
-from .engine import (  # noqa: F401
-    Op, defop, enable_grad, get_op, grad, inference_mode, is_grad_enabled, no_grad,
-    registered_ops, set_grad_enabled, unbroadcast,
+from . import engine, registry
+from .engine import Op, defop, grad, unbroadcast  # noqa: F401
+from .grad_mode import (  # noqa: F401
+    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
+from .registry import get_op, registered_ops  # noqa: F401
 from .spec import Spec  # noqa: F401
 from .tensor import Size, Tensor, device, dtype  # noqa: F401
 from .types import torch_dtype as _torch_dtype
-from . import ops as _ops  # noqa: F401  (registers the built-in ops and their faces)
+from . import ops as _ops  # noqa: F401  (registers the built-in ops and their variants)
 
 
 def _publish(name, fn, method, function):
@@ -44,27 +45,12 @@ def _accepting_out(fn):
     return function
 
 
-engine.on_face(_publish)
+registry.on_variant(_publish)
 
 from .creation import *  # noqa: E402,F401,F403
 from ._printing import set_printoptions  # noqa: E402,F401
 
 
-def _method_as_function(name):
-    method = getattr(Tensor, name)
-
-    def function(input, *args, **kwargs):
-        return method(input if isinstance(input, Tensor) else Tensor(input), *args, **kwargs)
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = method.__doc__
-    return function
-
-
-# Tensor methods that are not ops but that PyTorch also offers as functions
-for _name in ("isnan", "isinf", "isfinite", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less",
-              "greater_equal", "less_equal", "not_equal", "logical_not", "logical_and", "logical_or",
-              "masked_fill", "floor_divide", "remainder"):
-    globals()[_name] = _method_as_function(_name)
 from .random import Generator, default_generator, initial_seed, manual_seed  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
 from . import nn  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Argument normalising shared by the ops' faces, nn and the constructors:
+"""Argument normalising shared by the ops' variants, nn and the constructors:
 shapes, dimensions, pairs, conv/pool output sizes and loss reductions.
 These run on every op call, so the common cases return early."""
 import operator
@@ -78,3 +78,20 @@ def check_reduction(reduction: str, name: str) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     return reduction
+
+
+def indices_arg(indices, name):
+    """PyTorch's ``indices`` (a tuple of index tensors, one per leading
+    dimension) as a numpy index."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{name}: indices must be a tuple of tensors (one per indexed dimension), "
+                        f"got {type(indices).__name__}")
+    index = []
+    for i in indices:
+        # a Tensor's array (its .data), or an array-like (an ndarray's own .data is its buffer)
+        array = np.asarray(i if isinstance(i, np.ndarray) else getattr(i, "data", i))
+        if array.dtype.kind not in "iub":
+            raise IndexError(f"{name}: tensors used as indices must be long, int, byte or bool "
+                             f"tensors, got dtype {array.dtype}")
+        index.append(array)
+    return tuple(index)

@@ -8,10 +8,9 @@ Tensor ops is differentiable again (``create_graph=True``)."""
 import numpy as np
 
 from . import engine
-from .engine import (  # noqa: F401
-    backward, detect_anomaly, enable_grad, grad, is_anomaly_enabled, no_grad, set_detect_anomaly,
-    set_grad_enabled,
-)
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
+from .engine import backward, grad  # noqa: F401
+from .grad_mode import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from .tensor import Tensor, _wrap
 
 __all__ = ["Function", "FunctionCtx", "grad", "backward", "no_grad", "enable_grad",
@@ -154,3 +153,25 @@ def Variable(data, requires_grad=False, volatile=False):
     if requires_grad:
         data.requires_grad_(True)
     return data
+
+
+# helpers the library shares (not PyTorch names)
+
+
+def zero_grad(tensors, set_to_none: bool = True) -> None:
+    """Forget the gradients of ``tensors``: ``grad = None``, or fresh zeros
+    (a new array: the old one may be shared with another gradient)."""
+    for t in tensors:
+        t.grad = None if set_to_none or t.grad is None else Tensor(np.zeros_like(t.data))
+
+
+def tensors_in(value):
+    """The Tensors in a value: itself, or those in a (nested) list, tuple or dict."""
+    if isinstance(value, Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from tensors_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from tensors_in(item)

@@ -5,13 +5,14 @@ import numpy as np
 
 from ._args import shape_arg
 from .random import numpy_generator
+from .registry import add_variant
 from .tensor import Tensor
 from .types import DEFAULT_DTYPE, as_dtype, device
 
 __all__ = ["tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "rand", "randn", "randint", "rand_like",
            "randn_like", "randint_like", "randperm", "arange", "linspace", "eye", "is_tensor",
-           "numel", "allclose", "equal", "get_default_dtype"]
+           "numel", "get_default_dtype"]
 
 
 def _check_device(dev):
@@ -213,21 +214,38 @@ def numel(input) -> int:
     return input.numel()
 
 
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    return bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
-    return Tensor(np.isclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def equal(input, other) -> bool:
-    """Whether both have the same shape and elements."""
-    return Tensor(input).equal(other) if not isinstance(input, Tensor) else input.equal(other)
-
-
 def get_default_dtype():
     return DEFAULT_DTYPE
+
+
+# PyTorch's ``x.new_*``: a new tensor of x's dtype (Tensor methods only)
+def _dtype_of(self, dtype):
+    return self.data.dtype if dtype is None else as_dtype(dtype)
+
+
+def new_tensor(self, data, dtype=None, requires_grad=False):
+    data = data.data if isinstance(data, Tensor) else data
+    return Tensor(np.array(data, dtype=_dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_zeros(self, *size, dtype=None, requires_grad=False):
+    return Tensor(np.zeros(shape_arg(size), _dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, requires_grad=False):
+    return Tensor(np.ones(shape_arg(size), _dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+    return Tensor(np.full(shape_arg((size,)), fill_value, _dtype_of(self, dtype)), requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, requires_grad=False):
+    return new_zeros(self, *size, dtype=dtype, requires_grad=requires_grad)
+
+
+for _method in (new_tensor, new_zeros, new_ones, new_full, new_empty):
+    add_variant(_method.__name__, _method, function=False)
 
 
 def _legacy(name, numpy_dtype):

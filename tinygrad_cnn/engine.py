@@ -1,160 +1,55 @@
-"""Reverse-mode automatic differentiation: grad mode, the op registry,
-recording an op application, and the backward walk.
+"""Reverse-mode automatic differentiation: the core.
 
 When an op runs on Tensors that require a gradient, its output remembers a
 *context*: the op, its input Tensors and whatever the forward saved.
 ``backward()`` sorts those contexts into topological order (iteratively, so a
 100,000-op chain is fine), walks them in reverse and calls each op's
-vector-Jacobian product (VJP).
+vector-Jacobian product (VJP). VJPs are written with Tensor ops: under
+``create_graph=False`` they run with grad mode off and build no graph; under
+``create_graph=True`` they record one, which gives gradients of gradients.
 
-VJPs are written with Tensor ops. Under ``create_graph=False`` they run with
-grad mode off, so they build no graph; under ``create_graph=True`` they record
-a graph of their own, which is what makes gradients of gradients work.
-
-This module knows Tensors only through a few slots (``data``, ``grad``,
-``requires_grad``, ``_ctx``, ``_version``, ``_previous``); ``tensor.py`` hands
-it the class with :func:`bind_tensor_class`.
+Beside this module: ``grad_mode`` (no_grad), ``registry`` (ops by name, and
+their Tensor-method and function variants), ``inplace`` (how an in-place
+change rewrites the graph), ``anomaly`` (nan/inf detection) and ``grad_fn``
+(PyTorch's view of a node). The engine knows Tensors only through a few slots
+(``data``, ``grad``, ``requires_grad``, ``_ctx``, ``_version``, ``_previous``,
+``_hooks``); ``tensor.py`` hands it the class with :func:`bind_tensor_class`.
 """
 from __future__ import annotations
 
 import functools
-import linecache
-import os
-import sys
-import threading
 from typing import Callable, Iterable
 
 import numpy as np
 
 from .errors import ShapeError
+from . import anomaly, grad_mode, inplace, registry
+from .grad_mode import (  # noqa: F401  (re-exported: importable from the engine too)
+    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+)
+from .registry import add_variant, get_op, registered_ops  # noqa: F401  (re-exported)
 
-__all__ = [
-    "Op", "Context", "defop", "get_op", "registered_ops", "apply", "no_grad", "enable_grad",
-    "set_grad_enabled", "is_grad_enabled", "inference_mode", "grad", "backward", "unbroadcast",
-]
+__all__ = ["Op", "Context", "defop", "apply", "grad", "backward", "unbroadcast"]
 
 Tensor = None          # the Tensor class, bound by tensor.py
 _wrap = None           # array -> leaf Tensor without checks, bound by tensor.py
 
 # ---------------------------------------------------------------------------
-# grad mode
-
-
-class _GradMode(threading.local):
-    enabled = True
-
-
-_grad_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    return _grad_mode.enabled
-
-
-class _GradModeSwitch:
-    """Context manager and decorator that turns graph recording on or off."""
-
-    def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
-        self._previous: list[bool] = []
-
-    def __enter__(self):
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        _grad_mode.enabled = self._previous.pop()
-        return False
-
-    def __call__(self, fn):
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with _GradModeSwitch(mode):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class set_grad_enabled(_GradModeSwitch):
-    """``set_grad_enabled(False)`` switches graph recording off at once (as
-    PyTorch's, a plain call works); as ``with set_grad_enabled(mode):`` the
-    previous mode comes back at the end, as a decorator around each call."""
-
-    def __init__(self, mode: bool = True):
-        super().__init__(mode)
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.mode
-
-    def __enter__(self):
-        return self
-
-    def __call__(self, fn):
-        if self._previous:       # a decorator: undo the switch made when it was built
-            _grad_mode.enabled = self._previous.pop()
-        return super().__call__(fn)
-
-
-class _FixedMode(_GradModeSwitch):
-    """A grad mode switch usable as ``with m():``, ``@m()`` or bare ``@m``."""
-
-    mode_value = True
-
-    def __new__(cls, fn=None):
-        self = super().__new__(cls)
-        if fn is not None:           # used bare, as @no_grad
-            self.__init__()
-            return self(fn)
-        return self
-
-    def __init__(self, fn=None):
-        super().__init__(self.mode_value)
-
-
-class no_grad(_FixedMode):
-    """``with no_grad(): ...``, ``@no_grad()`` or ``@no_grad``: ops inside
-    record no graph."""
-
-    mode_value = False
-
-
-class enable_grad(_FixedMode):
-    """Turns graph recording back on inside a ``no_grad`` block."""
-
-    mode_value = True
-
-
-class inference_mode(no_grad):
-    """PyTorch's ``inference_mode``: here the same as ``no_grad``."""
-
-    def __init__(self, mode=True):
-        _GradModeSwitch.__init__(self, not mode)
-
-
-# ---------------------------------------------------------------------------
-# contexts, ops and the registry
+# recording
 
 
 class Context:
     """What one op application remembers for its backward pass.
 
-    inputs            the input Tensors
-    params            the keyword arguments of the forward
-    needs_input_grad  one bool per input (set before the forward runs; empty
-                      when the op is not recorded, so a forward can skip
-                      saving what no VJP will use)
-    saved             arrays the forward kept for the VJP, by name
-                      (``ctx.save(mask=...)``)
-    out               the output Tensor, set only while the VJP runs (keeping
-                      it permanently would make a reference cycle)
-    node_name         optional: the name ``grad_fn`` shows when it is not the
-                      op's (PyTorch's overloads, composite functions); kept
-                      after backward
-    node_inputs       optional, with node_name: the composite's inputs, which
-                      ``grad_fn.next_functions`` shows
-    versions          each input's version counter when the op ran, so that
-                      an in-place change to a saved input is caught
+    inputs, params    the input Tensors and the forward's keyword arguments
+    needs_input_grad  one bool per input, set before the forward runs (empty
+                      when the op is not recorded: the forward can skip saving)
+    saved             what the forward kept for the VJP, by name (``ctx.save(mask=...)``)
+    out               the output, set only while the VJP runs (no reference cycle)
+    versions          each input's version counter when the op ran
+    node_name         optional: the name ``grad_fn`` shows when it is not the op's
+                      (PyTorch's overloads, composite functions); kept after backward
+    node_inputs       optional, with node_name: the composite's inputs (``next_functions``)
     """
 
     # no __slots__: autograd.Function users store their own attributes on ctx
@@ -165,10 +60,7 @@ class Context:
 
     def save(self, **arrays) -> None:
         """Keep named values (numpy arrays, shapes) for the VJP."""
-        if self.saved is None:
-            self.saved = arrays
-        else:
-            self.saved.update(arrays)
+        self.saved = arrays if self.saved is None else {**self.saved, **arrays}
 
     def release(self) -> None:
         """Drop everything saved for backward (called after the VJP runs);
@@ -184,30 +76,26 @@ class Context:
 class Op:
     """One differentiable operation: a numpy forward and a Tensor-level VJP.
 
-    ``forward(ctx, *arrays, **params) -> array`` sees numpy arrays.
-    ``vjp(ctx, grad_out) -> tuple`` returns one gradient per input (a Tensor, or
-    None for inputs that need none), each either of the input's shape or of a
-    shape the input broadcasts to: the engine sums broadcast dimensions away.
+    ``forward(ctx, *arrays, **params) -> array`` sees numpy arrays. The VJP,
+    registered with ``@op.defvjp`` as ``vjp(ctx, grad_out) -> tuple``, returns
+    one gradient per input (a Tensor, or None for inputs that need none), of
+    the input's shape or one it broadcasts to (the engine sums that away).
 
-    ``saves`` names what the VJP reads of the values the op ran on: input
-    positions and/or ``"out"``. Changing one of those in place before the
-    backward makes the backward raise instead of computing a wrong gradient.
-    The default, ``"all"``, is the safe choice for ops that do not say.
+    ``saves`` names what the VJP reads of the values the op ran on (input
+    positions and/or ``"out"``): changing one in place before the backward
+    makes the backward raise. The default, ``"all"``, is the safe choice.
 
-    ``kernel`` is the one hook for fast implementations (tinygrad_cnn.kernels
-    sets it; the engine only calls it): an object with ``forward(ctx, *arrays,
-    **params)`` and ``vjp(ctx, grad_out_array)``, either of which may be None
-    or return ``NotImplemented`` to leave the case to the reference. Its VJP
-    works on arrays and is used only when the gradient is not differentiated
-    again (``create_graph=False``); otherwise the reference VJP runs, after the
-    reference forward is replayed if the kernel's forward ran (so the VJP sees
-    what its own forward saves).
+    ``kernel`` is the one hook for fast implementations (set by
+    tinygrad_cnn.kernels): ``forward(ctx, *arrays, **params)`` and an
+    array-level ``vjp(ctx, grad_out_array)``, either None or returning
+    ``NotImplemented`` to leave a case to the reference. The kernel's VJP runs
+    only under ``create_graph=False``; otherwise the reference VJP runs, after
+    the reference forward is replayed if the kernel's forward ran.
     """
 
     kernel = None
 
-    def __init__(self, name: str, forward: Callable, spec=None, broadcast: bool = False,
-                 saves="all"):
+    def __init__(self, name: str, forward: Callable, spec=None, broadcast: bool = False, saves="all"):
         self.name = name
         self.forward = forward
         self.vjp_fn: Callable | None = None
@@ -222,16 +110,15 @@ class Op:
         self.vjp_fn = fn
         return fn
 
-    vjp = defvjp
-
-    def face(self, fn: Callable | None = None, *, method: bool = True, function: bool = True,
-             name: str | None = None):
-        """Decorator: make ``fn(input, ...)`` the public face of this op, as the
-        Tensor method ``name`` and/or the function ``tinygrad_cnn.<name>``."""
-        def register(fn):
-            add_face(name or self.name, fn, method=method, function=function)
+    def variant(self, fn: Callable | None = None, *, method: bool = True, function: bool = True,
+                name: str | None = None):
+        """Decorator: publish ``fn(input, ...)`` as this op's method variant
+        ``Tensor.<name>`` and/or function variant ``tinygrad_cnn.<name>``
+        (see tinygrad_cnn.registry)."""
+        def publish(fn):
+            add_variant(name or self.name, fn, method=method, function=function)
             return fn
-        return register(fn) if fn is not None else register
+        return publish(fn) if fn is not None else publish
 
     def __call__(self, *inputs, **params):
         return apply(self, *inputs, **params)
@@ -240,96 +127,47 @@ class Op:
         return f"<op {self.name}>"
 
 
-_REGISTRY: dict[str, Op] = {}
-_METHODS: dict[str, Callable] = {}     # name -> Tensor method
-_FUNCTIONS: dict[str, Callable] = {}   # name -> tinygrad_cnn.<name>
-_face_listeners: list[Callable] = []
-
-
-def add_face(name, fn: Callable | None = None, method: bool = True, function: bool = True):
-    """Publish ``fn`` as ``Tensor.<name>`` and/or ``tinygrad_cnn.<name>``.
-    Also a decorator: ``@add_face`` publishes a function under its own name."""
-    if callable(name):
-        name, fn = name.__name__, name
-    if method:
-        _METHODS[name] = fn
-    if function:
-        _FUNCTIONS[name] = fn
-    for listener in _face_listeners:
-        listener(name, fn, method, function)
-    return fn
-
-
-def on_face(listener: Callable) -> None:
-    """Call ``listener(name, fn, method, function)`` for every face, now and later."""
-    _face_listeners.append(listener)
-    for name, fn in list(_METHODS.items()):
-        listener(name, fn, True, False)
-    for name, fn in list(_FUNCTIONS.items()):
-        listener(name, fn, False, True)
-
-
-def _generated_face(op: Op):
+def _generated_variant(op: Op):
     """``op(input, *others)`` as a function; two operands are mixed to a common
     dtype as PyTorch mixes them (``int_tensor * 0.5`` is float32)."""
-    def face(input, *others):
+    def variant(input, *others):
         if input.__class__ is not Tensor and not isinstance(input, Tensor):
             input = Tensor(input)
         if len(others) == 1:
             return apply(op, *input._operands(others[0]))
         return apply(op, input, *others)
-    face.__name__ = op.name
-    face.__doc__ = op.forward.__doc__
-    return face
+    variant.__name__ = op.name
+    variant.__doc__ = op.forward.__doc__
+    return variant
 
 
 def defop(name: str, spec=None, broadcast: bool = False, replace: bool = False,
           saves="all", method: bool = False, function: bool = False):
     """Decorator that registers a forward function as the op ``name``.
 
-    >>> @defop("softplus", spec=Spec(), method=True, function=True)
+    >>> @defop("softplus", method=True, function=True)
     ... def softplus(ctx, x):
     ...     return np.logaddexp(0, x)
     >>> @softplus.defvjp
     ... def softplus_vjp(ctx, grad_out):
-    ...     (x,) = ctx.inputs
-    ...     return (grad_out * x.sigmoid(),)
+    ...     return (grad_out * ctx.inputs[0].sigmoid(),)
 
     ``softplus(tensor)`` then records the op like any built-in one;
-    ``method=True`` also makes it ``tensor.softplus()`` and ``function=True``
-    ``tinygrad_cnn.softplus(tensor)`` (one input, or two that broadcast when
-    ``broadcast=True``); ops with options publish a face with ``@op.face``.
-    ``broadcast=True`` marks elementwise ops whose inputs broadcast (the
-    engine then reports shape errors in numpy's broadcasting terms).
-    ``saves``: see :class:`Op`.
+    ``method=True`` adds the variant ``tensor.softplus()``, ``function=True``
+    ``tinygrad_cnn.softplus(tensor)``; ops with options publish their own
+    with ``@op.variant``. ``broadcast=True`` marks elementwise ops whose inputs
+    broadcast (shape errors then speak of broadcasting); ``saves``: see
+    :class:`Op`; ``spec``: how ``tinygrad_cnn.testing`` draws inputs for it.
     """
-    if name in _REGISTRY and not replace:
-        raise ValueError(f"defop: an op named {name!r} is already registered "
-                         "(pass replace=True to redefine it)")
+    registry.check_free(name, replace)
 
     def decorator(forward):
         op = Op(name, forward, spec=spec, broadcast=broadcast, saves=saves)
-        _REGISTRY[name] = op
+        registry.register(op, replace=True)
         if method or function:
-            add_face(name, _generated_face(op), method=method, function=function)
+            add_variant(name, _generated_variant(op), method=method, function=function)
         return op
     return decorator
-
-
-def get_op(name: str) -> Op:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no op named {name!r}; registered: {sorted(_REGISTRY)}") from None
-
-
-def registered_ops() -> dict[str, Op]:
-    """A copy of the registry: name -> Op."""
-    return dict(_REGISTRY)
-
-
-def _shapes_text(arrays) -> str:
-    return " and ".join(str(tuple(a.shape)) for a in arrays)
 
 
 def apply(op: Op, *inputs, **params):
@@ -341,7 +179,7 @@ def apply(op: Op, *inputs, **params):
     arrays = [t.data for t in inputs]
     ctx = Context.__new__(Context)
     # known before the forward runs, so a forward can skip saving what no VJP will use
-    needs = tuple([t.requires_grad for t in inputs]) if _grad_mode.enabled else ()
+    needs = tuple([t.requires_grad for t in inputs]) if grad_mode.state.enabled else ()
     recording = True in needs
     ctx.needs_input_grad = needs if recording else ()
     kernel = op.kernel
@@ -353,15 +191,16 @@ def apply(op: Op, *inputs, **params):
         if out is NotImplemented:
             out = op.forward(ctx, *arrays, **params)
     except ValueError as err:
+        shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
         if op.broadcast:
             try:
                 np.broadcast_shapes(*(a.shape for a in arrays))
             except ValueError:
-                raise ShapeError(f"{op.name}: shapes {_shapes_text(arrays)} do not broadcast") from None
+                raise ShapeError(f"{op.name}: shapes {shapes} do not broadcast") from None
         if str(err).startswith(op.name + ":"):
             raise
         kind = ShapeError if isinstance(err, ShapeError) else ValueError
-        raise kind(f"{op.name}: {err} (input shapes {_shapes_text(arrays)})") from err
+        raise kind(f"{op.name}: {err} (input shapes {shapes})") from err
     if out.__class__ is not np.ndarray:
         out = np.asarray(out)
     result = _wrap(out)
@@ -376,29 +215,15 @@ def apply(op: Op, *inputs, **params):
             ctx.kernel = kernel
         result.requires_grad = True
         result._ctx = ctx
-        if _anomaly_enabled:
-            ctx.site = _anomaly_forward(op, out, inputs)
-    elif _anomaly_enabled:
-        _anomaly_forward(op, out, inputs)
+        if anomaly.enabled:
+            ctx.site = anomaly.check_forward(op, out, inputs)
+    elif anomaly.enabled:
+        anomaly.check_forward(op, out, inputs)
     return result
 
 
 # ---------------------------------------------------------------------------
-# in-place changes and saved values
-#
-# Every in-place change bumps the tensor's version counter; an op records the
-# versions of its inputs, and its backward raises if one that it reads has
-# changed since (PyTorch's rule). Inside a graph, the tensor object moves on
-# to a new node, the in-place op applied to its old value, and ``_previous``
-# remembers the old node with the version at which it was replaced, so that
-# edges recorded before the change still lead to the old node.
-
-
-def resolve(tensor, version: int):
-    """The node that ``tensor`` was when an op recorded it at ``version``."""
-    while tensor._previous is not None and version <= tensor._previous[1]:
-        tensor = tensor._previous[0]
-    return tensor
+# version checks (in-place changes: see inplace.py)
 
 
 def _check_saved(ctx) -> None:
@@ -422,118 +247,8 @@ def _check_saved(ctx) -> None:
             "out of place or clone() it first.")
 
 
-_rewritten = False     # set once any in-place change has moved a tensor to a new node
-
-
-def _parents(ctx) -> tuple:
-    inputs = ctx.inputs
-    if _rewritten:
-        for t in inputs:
-            if t._previous is not None:
-                return tuple([resolve(t, v) for t, v in zip(inputs, ctx.versions)])
-    return inputs
-
-
-def note_rewrite() -> None:
-    """Called by an in-place change inside a graph (see tensor.py)."""
-    global _rewritten
-    _rewritten = True
-
-
 # ---------------------------------------------------------------------------
-# anomaly detection: off unless asked for, and then each op's output and each
-# VJP's gradients are checked for nan/inf. When off it costs one test of a
-# module-level bool per op and per backward step.
-
-_anomaly_enabled = False
-_backward_depth = 0      # inside a backward, the VJPs' own ops are judged by the VJP's check
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _user_site() -> str:
-    """``file:line: code`` of the innermost caller outside this package."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    if frame is None:
-        return "an unknown place"
-    filename, lineno = frame.f_code.co_filename, frame.f_lineno
-    code = linecache.getline(filename, lineno).strip()
-    return f"{filename}:{lineno}" + (f": {code}" if code else "")
-
-
-def _nonfinite(array) -> str | None:
-    if array.dtype.kind not in "fc":
-        return None
-    if np.isnan(array).any():
-        return "nan"
-    if np.isinf(array).any():
-        return "inf"
-    return None
-
-
-def _anomaly_forward(op, out, inputs) -> str:
-    site = _user_site()
-    bad = _nonfinite(out) if _backward_depth == 0 else None
-    if bad is not None and all(_nonfinite(t.data) is None for t in inputs):
-        shapes = ", ".join(str(tuple(t.data.shape)) for t in inputs)
-        raise RuntimeError(f"anomaly: the forward of '{op.name}' produced {bad} in its output "
-                           f"(shape {tuple(out.shape)}) from finite inputs of shapes {shapes}; "
-                           f"the op was called at {site}")
-    return site
-
-
-def _anomaly_backward(ctx, grads, parents) -> None:
-    for i, g in enumerate(grads):
-        bad = None if g is None else _nonfinite(g.data)
-        if bad is not None:
-            site = getattr(ctx, "site", None) or "an unknown place (recorded before anomaly mode was on)"
-            raise RuntimeError(f"anomaly: the backward of '{ctx.op.name}' produced {bad} in the "
-                               f"gradient of its input {i} (shape {tuple(parents[i].data.shape)}); "
-                               f"the op was called at {site}")
-
-
-class detect_anomaly:
-    """Context manager (and decorator): the first op whose forward output or
-    whose backward gradient holds nan or inf raises a RuntimeError naming the
-    op, the shapes, forward or backward, and the line of your code that
-    called the op."""
-
-    def __init__(self, check_nan: bool = True):
-        self.check_nan = check_nan
-        self._previous: list[bool] = []
-
-    def __enter__(self):
-        global _anomaly_enabled
-        self._previous.append(_anomaly_enabled)
-        _anomaly_enabled = bool(self.check_nan)
-        return self
-
-    def __exit__(self, *exc):
-        global _anomaly_enabled
-        _anomaly_enabled = self._previous.pop()
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with detect_anomaly(self.check_nan):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-def set_detect_anomaly(mode: bool) -> None:
-    """Turn anomaly detection on or off for the whole process."""
-    global _anomaly_enabled
-    _anomaly_enabled = bool(mode)
-
-
-def is_anomaly_enabled() -> bool:
-    return _anomaly_enabled
-
-
-# ---------------------------------------------------------------------------
-# the backward walk
+# the backward pass
 
 
 def _topological_order(roots: Iterable) -> list:
@@ -546,7 +261,7 @@ def _topological_order(roots: Iterable) -> list:
         ctx = node._ctx
         if ctx is None or ctx.inputs is None:
             return iter(())
-        return iter(_parents(ctx) if _rewritten else ctx.inputs)
+        return iter(inplace.parents(ctx) if inplace.rewritten else ctx.inputs)
 
     for root in roots:
         if id(root) in visited or not root.requires_grad:
@@ -583,103 +298,84 @@ def unbroadcast(grad, shape: tuple):
     return grad.reshape(shape) if grad.shape != shape else grad
 
 
-def _check_gradient(output, gradient, what: str):
-    if not isinstance(gradient, Tensor):
-        gradient = Tensor(np.asarray(gradient, dtype=output.data.dtype))
-    if gradient.data.shape != output.data.shape:
-        raise RuntimeError(f"{what}: gradient has shape {tuple(gradient.shape)} but the output has shape {tuple(output.shape)}")
-    return gradient
+def backward_pass(roots, seeds, retain_graph: bool, create_graph: bool, wanted=None) -> dict:
+    """The reverse sweep, shared by ``backward`` and ``grad``: each tensor's
+    total gradient (summed over every path that reaches it) goes through its
+    op's VJP, in topological order, and is dropped once used.
 
-
-def run_backward(roots, root_grads, retain_graph, create_graph, inputs):
-    """Shared core of ``Tensor.backward`` and ``grad``.
-
-    With ``inputs=None`` gradients accumulate into the ``.grad`` of leaves (and
-    of tensors that called ``retain_grad``); otherwise the gradients of the
-    given tensors are returned and no ``.grad`` is touched.
-    """
-    if retain_graph is None:
-        retain_graph = create_graph
+    With ``wanted=None`` gradients accumulate into the ``.grad`` of leaves
+    (and of tensors that called ``retain_grad``); otherwise the gradients of
+    the tensors in ``wanted`` are returned by id and no ``.grad`` is touched."""
     grads: dict[int, object] = {}
-    for root, g in zip(roots, root_grads):
-        g = _check_gradient(root, g, "backward")
+    for root, g in zip(roots, seeds):
         grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
-    wanted = None if inputs is None else {id(t) for t in inputs}
     found: dict[int, object] = {}
-    order = _topological_order(roots)
-    global _backward_depth
-    _backward_depth += 1
+    anomaly.backward_depth += 1
     try:
-        _walk(order, grads, wanted, found, retain_graph, create_graph)
+        with set_grad_enabled(create_graph):
+            for tensor in _topological_order(roots):
+                g = grads.pop(id(tensor), None)
+                if g is None:
+                    continue
+                if tensor._hooks:
+                    g = _run_hooks(tensor, g)
+                if wanted is not None:
+                    if id(tensor) in wanted:
+                        found[id(tensor)] = g
+                elif tensor._ctx is None or tensor._retains_grad:
+                    accumulate_grad(tensor, g, create_graph)
+                ctx = tensor._ctx
+                if ctx is None:
+                    continue
+                parents, input_grads = _vjp(ctx, tensor, g, create_graph)
+                for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
+                    if not needed or parent_grad is None:
+                        continue
+                    if not isinstance(parent_grad, Tensor):
+                        parent_grad = Tensor(parent_grad)
+                    if parent_grad.data.shape != parent.data.shape:
+                        parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                    key = id(parent)
+                    # out of place: another path may hold the same gradient object
+                    grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+                if not retain_graph:
+                    ctx.release()
     finally:
-        _backward_depth -= 1
+        anomaly.backward_depth -= 1
     return found
 
 
-def _walk(order, grads, wanted, found, retain_graph, create_graph):
-    """The reverse sweep: each tensor's total gradient through its op's VJP."""
-    with set_grad_enabled(create_graph):
-        for tensor in order:
-            g = grads.pop(id(tensor), None)
-            if g is None:
-                continue
-            if tensor._hooks:
-                g = _run_hooks(tensor, g)
-            if wanted is not None:
-                if id(tensor) in wanted:
-                    found[id(tensor)] = g
-            elif tensor._ctx is None or tensor._retains_grad:
-                _accumulate_grad(tensor, g, create_graph)
-            ctx = tensor._ctx
-            if ctx is None:
-                continue
-            if ctx.inputs is None:
-                raise RuntimeError(
-                    f"backward: trying to backward through the graph a second time (through "
-                    f"'{ctx.op.name}'); its saved values were freed by the first backward. "
-                    "Pass retain_graph=True to the first backward if you need to do this.")
-            parents = _parents(ctx) if _rewritten else ctx.inputs
-            _check_saved(ctx)
-            ctx.out = tensor
-            try:
-                input_grads = _vjp(ctx, g, create_graph)
-            finally:
-                ctx.out = None
-            if isinstance(input_grads, Tensor) or input_grads is None:
-                input_grads = (input_grads,)
-            if _anomaly_enabled:
-                _anomaly_backward(ctx, input_grads, parents)
-            for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
-                if not needed or parent_grad is None:
-                    continue
-                if not isinstance(parent_grad, Tensor):
-                    parent_grad = Tensor(parent_grad)
-                if parent_grad.data.shape != parent.data.shape:
-                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
-                key = id(parent)
-                # out of place: another path may hold the same gradient object
-                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
-            if not retain_graph:
-                ctx.release()
-
-
-def _vjp(ctx, g, create_graph: bool):
-    """The input gradients of one recorded op: its kernel's array-level VJP
-    when it has one and the result is not differentiated again, else the
-    reference VJP (in Tensor ops)."""
-    kernel = ctx.kernel
-    if kernel is not None:
-        if not create_graph and kernel.vjp is not None:
+def _vjp(ctx, out, g, create_graph: bool):
+    """The parents of one recorded op and their gradients: the kernel's
+    array-level VJP when there is one and the result is not differentiated
+    again, else the reference VJP (in Tensor ops)."""
+    if ctx.inputs is None:
+        raise RuntimeError(
+            f"backward: trying to backward through the graph a second time (through "
+            f"'{ctx.op.name}'); its saved values were freed by the first backward. "
+            "Pass retain_graph=True to the first backward if you need to do this.")
+    parents = inplace.parents(ctx) if inplace.rewritten else ctx.inputs
+    _check_saved(ctx)
+    grads, kernel = NotImplemented, ctx.kernel
+    ctx.out = out
+    try:
+        if kernel is not None and not create_graph and kernel.vjp is not None:
             grads = kernel.vjp(ctx, g.data)
-            if grads is not NotImplemented:
-                return grads
-        if ctx.ran_kernel:
-            # the reference VJP reads what the reference forward saves (from now on, for any
-            # later walk through this node too)
-            ctx.saved = None
-            ctx.op.forward(ctx, *[t.data for t in ctx.inputs], **ctx.params)
-            ctx.ran_kernel = False
-    return ctx.op.vjp_fn(ctx, g)
+        if grads is NotImplemented:
+            if ctx.ran_kernel:
+                # the reference VJP reads what the reference forward saves (from now on, for
+                # any later walk through this node too)
+                ctx.saved = None
+                ctx.op.forward(ctx, *[t.data for t in ctx.inputs], **ctx.params)
+                ctx.ran_kernel = False
+            grads = ctx.op.vjp_fn(ctx, g)
+    finally:
+        ctx.out = None
+    if isinstance(grads, Tensor) or grads is None:
+        grads = (grads,)
+    if anomaly.enabled:
+        anomaly.check_backward(ctx, grads, parents)
+    return parents, grads
 
 
 def _run_hooks(tensor, g):
@@ -693,7 +389,8 @@ def _run_hooks(tensor, g):
     return g
 
 
-def _accumulate_grad(tensor, g, create_graph: bool):
+def accumulate_grad(tensor, g, create_graph: bool) -> None:
+    """``tensor.grad += g``, out of place."""
     if g.data.dtype != tensor.data.dtype:
         g = g.astype(tensor.data.dtype)
     if create_graph:
@@ -705,23 +402,16 @@ def _accumulate_grad(tensor, g, create_graph: bool):
         tensor.grad = Tensor(tensor.grad.data + g.data)
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
-             create_graph: bool = False) -> None:
-    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``
-    (``tensors[i]`` seeded with ``grad_tensors[i]``)."""
-    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    roots, root_grads = _roots(tensors, grad_tensors, "backward")
-    run_backward(roots, root_grads, retain_graph, create_graph, inputs=None)
-
-
-def _roots(outputs, grad_outputs, what):
+def _seeds(outputs, grad_outputs, what):
+    """The outputs as a list and one checked starting gradient for each."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"{what}: got {len(grad_outputs)} gradients for {len(outputs)} outputs")
-    roots, root_grads = [], []
+    seeds = []
     for out, g in zip(outputs, grad_outputs):
         if not out.requires_grad:
             raise RuntimeError(f"{what}: element 0 of tensors does not require grad and does not "
@@ -733,9 +423,29 @@ def _roots(outputs, grad_outputs, what):
                                    f"an output has shape {tuple(out.shape)}, so pass the gradient "
                                    "(or call .sum() first)")
             g = Tensor(np.ones_like(out.data))
-        roots.append(out)
-        root_grads.append(g)
-    return roots, root_grads
+        elif not isinstance(g, Tensor):
+            g = Tensor(np.asarray(g, dtype=out.data.dtype))
+        if g.data.shape != out.data.shape:
+            raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the output "
+                               f"has shape {tuple(out.shape)}")
+        seeds.append(g)
+    return outputs, seeds
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` (``tensors[i]`` seeded with
+    ``grad_tensors[i]``) into the leaves' ``.grad``, or only into those of
+    ``inputs`` when given. The graph is freed unless ``retain_graph=True``."""
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = grad(tensors, inputs, grad_tensors, retain_graph, create_graph, allow_unused=True)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                accumulate_grad(t, g, create_graph)
+        return
+    roots, seeds = _seeds(tensors, grad_tensors, "backward")
+    backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
@@ -743,22 +453,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple
     (nothing is written to ``.grad``). With ``create_graph=True`` the results
     are themselves differentiable."""
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    roots, root_grads = _roots(outputs, grad_outputs, "grad")
-    for t in inputs:
-        if not t.requires_grad:
-            raise RuntimeError("grad: an input does not require grad")
-    found = run_backward(roots, root_grads, retain_graph, create_graph, inputs=inputs)
+    roots, seeds = _seeds(outputs, grad_outputs, "grad")
+    if not all(t.requires_grad for t in inputs):
+        raise RuntimeError("grad: an input does not require grad")
+    found = backward_pass(roots, seeds, create_graph if retain_graph is None else retain_graph,
+                          create_graph, wanted={id(t) for t in inputs})
     result = []
     for t in inputs:
         g = found.get(id(t))
         if g is None and not allow_unused:
             raise RuntimeError("grad: one of the inputs was not used to compute the outputs "
                                "(pass allow_unused=True to get None for it)")
-        if g is not None and g.data.dtype != t.data.dtype:
-            g = g.astype(t.data.dtype)
-        result.append(g)
+        result.append(g if g is None or g.data.dtype == t.data.dtype else g.astype(t.data.dtype))
     return tuple(result)
 
 

@@ -2,6 +2,8 @@
 dropout, shuffling), so that ``manual_seed`` makes a run reproducible."""
 import numpy as np
 
+from .types import device as _device
+
 _generator = np.random.default_rng()
 _seed_hooks = []
 
@@ -37,8 +39,7 @@ class Generator:
 
     @property
     def device(self):
-        from .tensor import device
-        return device("cpu")
+        return _device("cpu")
 
     @property
     def numpy(self) -> np.random.Generator:

@@ -1,5 +1,7 @@
-"""How the property tests draw valid inputs for an op: plain data attached at
-registration, turned into Hypothesis strategies by ``tinygrad_cnn.testing``."""
+"""How the property tests draw valid inputs for an op: plain data, turned into
+Hypothesis strategies by ``tinygrad_cnn.testing``. A user's op takes its Spec
+at registration (``defop(name, spec=Spec(...))``); the built-in ops' Specs
+are a table on the testing side (``tinygrad_cnn/testing/op_db.py``)."""
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -17,8 +19,9 @@ class Spec:
     avoid      values to stay away from (kinks such as 0 for relu/abs), with
                margin ``gap``
     distinct   all values of all inputs distinct (no ties for max/maximum)
-    cases      "module:function" naming a zero-argument function that returns
-               a Hypothesis strategy of ``testing.Case``; overrides the above
+    cases      a function ``cases(spec)`` that returns a Hypothesis strategy of
+               ``testing.Case`` (or "module:function" naming one); overrides
+               the above
     second_order  whether gradgradcheck applies
     keeps_dtype  float32 inputs give a float32 output (False for casts)
     reference  optional plain-numpy forward to compare values against

@@ -1,10 +1,10 @@
 """The Tensor: a numpy array that records the ops applied to it.
 
 The arithmetic, reductions and reshaping methods are not written here: each
-op publishes its face (``Tensor.exp``, ``tinygrad_cnn.exp``) where it is
+op publishes its variants (``Tensor.exp``, ``tinygrad_cnn.exp``) where it is
 registered, in ``tinygrad_cnn/ops``. What lives here is what is not an op:
-construction, conversions, comparisons, the autograd attributes and the
-in-place methods, with PyTorch's names and semantics.
+construction, conversions, the autograd attributes, the arithmetic operators'
+fast path and the in-place methods, with PyTorch's names and semantics.
 """
 from __future__ import annotations
 
@@ -14,20 +14,20 @@ import inspect
 
 import numpy as np
 
-from . import engine
-from ._args import shape_arg
+from . import engine, inplace, registry
+from ._args import indices_arg, shape_arg
+from .grad_fn import GradFn, node_name
 from ._printing import format_array, with_suffixes
-from .types import CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, torch_dtype  # noqa: F401
+from .random import generator
+from .types import (  # noqa: F401
+    CPU, DEFAULT_DTYPE, Size, as_dtype, device, dtype, tensor_type_name, to_dtype_arg, torch_dtype, type_arg,
+)
 from .engine import (  # noqa: F401  (re-exported: the engine's public names)
     Context, Op, apply, defop, get_op, grad, is_grad_enabled, no_grad, enable_grad,
     registered_ops, set_grad_enabled, unbroadcast,
 )
 
 __all__ = ["Tensor", "Size", "device", "DEFAULT_DTYPE"]
-
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -52,136 +52,6 @@ def _wrap(array: np.ndarray) -> "Tensor":
     result._previous = None
     result._hooks = None
     return result
-
-
-# Where PyTorch's node has another name than the op's (for the common case:
-# linear on a batch with a bias is addmm, a 2-D matmul is mm).
-_PYTORCH_BACKWARD_NAMES = {
-    "linear": "AddmmBackward0", "matmul": "MmBackward0", "reshape": "ViewBackward0",
-    "conv2d": "ConvolutionBackward0", "conv_transpose2d": "ConvolutionBackward0",
-    "max_pool2d": "MaxPool2DWithIndicesBackward0", "avg_pool2d": "AvgPool2DBackward0",
-    "batch_norm": "NativeBatchNormBackward0", "permute": "PermuteBackward0",
-    "pad": "ConstantPadNdBackward0", "flatten": "ViewBackward0",
-    "adaptive_avg_pool2d": "AdaptiveAvgPool2DBackward0", "adaptive_max_pool2d": "AdaptiveMaxPool2DBackward0",
-}
-# PyTorch's addmm lists the bias first: its next_functions are (bias, input, weight)
-_PYTORCH_INPUT_ORDER = {"linear": (2, 0, 1)}
-
-
-def _backward_name(op_name: str) -> str:
-    """``max_pool2d`` -> ``MaxPool2DWithIndicesBackward0`` (PyTorch's name),
-    ``leaky_relu`` -> ``LeakyReluBackward0``; an ``autograd.Function``
-    (registered as ``module.Class``) -> ``ClassBackward``, as in PyTorch."""
-    if "." in op_name:
-        return op_name.rsplit(".", 1)[1] + "Backward"
-    name = _PYTORCH_BACKWARD_NAMES.get(op_name)
-    return name or "".join(part.capitalize() for part in op_name.split("_")) + "Backward0"
-
-
-def _node_name(ctx) -> str:
-    """The grad_fn's name; indexing is named by its index, as PyTorch's
-    (``x[:2]`` SliceBackward0, ``x[0]`` SelectBackward0, ``x[mask]`` IndexBackward0)."""
-    name = getattr(ctx, "node_name", None)
-    if name is not None:
-        return name
-    params = getattr(ctx, "params", None)
-    if ctx.op.name != "getitem" or not params or "index" not in params:
-        return _backward_name(ctx.op.name)
-    index = params["index"]
-    name = "AliasBackward0"
-    for part in index if isinstance(index, tuple) else (index,):
-        if part is None:
-            name = "UnsqueezeBackward0"
-        elif isinstance(part, slice):
-            if part != slice(None):
-                name = "SliceBackward0"
-        elif isinstance(part, (int, np.integer)):
-            name = "SelectBackward0"
-        elif part is not Ellipsis:
-            return "IndexBackward0"
-    return name
-
-
-class GradFn:
-    """What ``tensor.grad_fn`` shows: the op that made the tensor and, in
-    ``next_functions``, the ops (or leaf accumulators) that feed it."""
-
-    __slots__ = ("_ctx",)
-
-    def __init__(self, ctx):
-        self._ctx = ctx
-
-    def name(self) -> str:
-        return _node_name(self._ctx)
-
-    @property
-    def next_functions(self) -> tuple:
-        ctx = self._ctx
-        if ctx.inputs is None:
-            return ()
-        composite = getattr(ctx, "node_inputs", None)
-        result = [_edge(parent) for parent in (composite if composite is not None else engine._parents(ctx))]
-        order = None if composite is not None else _PYTORCH_INPUT_ORDER.get(ctx.op.name)
-        if order and len(result) == len(order):
-            result = [result[i] for i in order]
-        return tuple(result)
-
-    def __eq__(self, other):
-        return isinstance(other, GradFn) and other._ctx is self._ctx
-
-    def __hash__(self):
-        return id(self._ctx)
-
-    def __repr__(self):
-        return f"<{self.name()} object at {id(self._ctx):#x}>"
-
-
-def _edge(parent) -> tuple:
-    """One ``next_functions`` entry: the node that made ``parent``, the
-    accumulator of a leaf, or None for a tensor that needs no gradient."""
-    if parent is None or not parent.requires_grad:
-        return (None, 0)
-    return (AccumulateGrad(parent), 0) if parent._ctx is None else (GradFn(parent._ctx), 0)
-
-
-def named_backward(name: str, inputs=("input",)):
-    """Decorator for a function built from several ops (a composite such as
-    ``binary_cross_entropy_with_logits``): the ``grad_fn`` of its result shows
-    PyTorch's node for the whole function, ``name``, and its
-    ``next_functions`` lead to the arguments named in ``inputs`` (PyTorch's
-    differentiable inputs of that node), not to the last inner op's."""
-    def decorate(fn):
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            out = fn(*args, **kwargs)
-            ctx = getattr(out, "_ctx", None)
-            if ctx is None:
-                return out
-            bound = signature.bind(*args, **kwargs).arguments
-            if any(out is value for value in bound.values()):      # an input passed through
-                return out
-            ctx.node_name = name
-            ctx.node_inputs = tuple(bound.get(arg) if isinstance(bound.get(arg), Tensor) else None
-                                    for arg in inputs)
-            return out
-        return wrapper
-    return decorate
-
-
-class AccumulateGrad:
-    """The ``next_functions`` entry of a leaf: it accumulates into ``.grad``."""
-
-    def __init__(self, variable):
-        self.variable = variable
-        self.next_functions = ()
-
-    def name(self) -> str:
-        return "torch::autograd::AccumulateGrad"       # PyTorch's name() of its leaf node
-
-    def __repr__(self):
-        return f"<AccumulateGrad object at {id(self.variable):#x}>"
 
 
 class _HookHandle:
@@ -275,7 +145,7 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
-        if self.data.ndim == 2:          # the common case, without the face's checks
+        if self.data.ndim == 2:          # the common case, without the variant's checks
             return apply(_OPS["permute"], self, axes=(1, 0))
         return self.permute(tuple(range(self.data.ndim))[::-1])
 
@@ -347,7 +217,7 @@ class Tensor:
         if self.data.size == 0 and self.data.ndim != 1:
             extras.insert(0, f"size={tuple(self.data.shape)}")
         if self._ctx is not None:
-            extras.append(f"grad_fn=<{_node_name(self._ctx)}>")
+            extras.append(f"grad_fn=<{node_name(self._ctx)}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         del kind
@@ -362,7 +232,7 @@ class Tensor:
         if dtype == self.data.dtype:
             return self
         if dtype.kind == "f" and self.requires_grad:
-            return apply(engine.get_op("astype"), self, dtype=dtype)
+            return apply(_OPS["astype"], self, dtype=dtype)
         return Tensor(self.data.astype(dtype))
 
     astype = _cast
@@ -379,20 +249,7 @@ class Tensor:
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``;
         the device can only be the CPU."""
-        dtype = kwargs.pop("dtype", None)
-        for key in ("device", "non_blocking", "copy", "memory_format"):
-            value = kwargs.pop(key, None)
-            if key == "device" and value is not None:
-                device(value)
-        if kwargs:
-            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, (str, device)) and str(arg).split(":")[0] in ("cpu", "cuda", "mps"):
-                device(arg)
-            else:
-                dtype = arg
+        dtype = to_dtype_arg([a.dtype if isinstance(a, Tensor) else a for a in args], kwargs)
         return self if dtype is None else self._cast(dtype)
 
     def cpu(self) -> "Tensor":
@@ -402,14 +259,10 @@ class Tensor:
         raise RuntimeError("tinygrad_cnn runs on the CPU; there is no CUDA device")
 
     def type(self, dtype=None):
+        """The type's name (``'torch.FloatTensor'``), or a copy of another type."""
         if dtype is None:
-            return "torch." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
-        if callable(dtype) and getattr(dtype, "__name__", "") in _TYPE_NAMES.values():
-            dtype = "torch." + dtype.__name__            # x.type(torch.LongTensor)
-        if isinstance(dtype, str) and dtype.startswith("torch."):
-            names = {v: k for k, v in _TYPE_NAMES.items()}
-            dtype = names.get(dtype[len("torch."):], dtype)
-        return self._cast(dtype)
+            return tensor_type_name(self.data.dtype)
+        return self._cast(type_arg(dtype))
 
     def type_as(self, other) -> "Tensor":
         return self._cast(other.dtype)
@@ -474,18 +327,7 @@ class Tensor:
         ``gradient`` is required unless ``self`` has a single element.
         The graph is freed afterwards unless ``retain_graph=True``.
         """
-        if inputs is not None:
-            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-            grads = engine.grad(self, inputs, gradient, retain_graph, create_graph, allow_unused=True)
-            for t, g in zip(inputs, grads):
-                if g is not None:
-                    engine._accumulate_grad(t, g, create_graph)
-            return
-        if not self.requires_grad:
-            raise RuntimeError("backward: element 0 of tensors does not require grad and does not "
-                               "have a grad_fn (was it computed under no_grad, or from tensors "
-                               "without requires_grad=True?)")
-        engine.backward(self, gradient, retain_graph, create_graph)
+        engine.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # --- arithmetic operands -------------------------------------------------------
     def _other(self, other) -> "Tensor":
@@ -564,115 +406,11 @@ class Tensor:
     def __neg__(self): return self.neg()
     def __abs__(self): return self.abs()
 
-    def __floordiv__(self, other):
-        a, b = self._operands(other)
-        return _wrap(np.floor_divide(a.data, b.data))
-
-    def __mod__(self, other):
-        a, b = self._operands(other)
-        return _wrap(np.mod(a.data, b.data))
-
-    floor_divide, remainder = __floordiv__, __mod__
-
-    # comparisons give plain (non-differentiable) boolean tensors
-    def _compare(self, other, ufunc):
-        if other is None:
-            return False if ufunc is np.equal else True
-        other = other.data if isinstance(other, Tensor) else other
-        try:
-            return _wrap(np.asarray(ufunc(self.data, other)))
-        except ValueError:
-            raise RuntimeError(f"{ufunc.__name__}: shapes {tuple(self.data.shape)} and "
-                               f"{np.shape(other)} do not broadcast") from None
-
-    def __eq__(self, other): return self._compare(other, np.equal)
-    def __ne__(self, other): return self._compare(other, np.not_equal)
-    def __lt__(self, other): return self._compare(other, np.less)
-    def __le__(self, other): return self._compare(other, np.less_equal)
-    def __gt__(self, other): return self._compare(other, np.greater)
-    def __ge__(self, other): return self._compare(other, np.greater_equal)
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
-    greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
-
-    def equal(self, other) -> bool:
-        other = other.data if isinstance(other, Tensor) else np.asarray(other)
-        return self.data.shape == other.shape and bool((self.data == other).all())
-
-    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-        other = other.data if isinstance(other, Tensor) else np.asarray(other)
-        return bool(np.allclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> "Tensor":
-        other = other.data if isinstance(other, Tensor) else np.asarray(other)
-        return _wrap(np.isclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-    def isnan(self): return _wrap(np.isnan(self.data))
-    def isinf(self): return _wrap(np.isinf(self.data))
-    def isfinite(self): return _wrap(np.isfinite(self.data))
-
-    def _logical(self, other, ufunc):
-        other = other.data if isinstance(other, Tensor) else other
-        return _wrap(np.asarray(ufunc(self.data, other)))
-
-    def __and__(self, other): return self._logical(other, np.logical_and if self.data.dtype == np.bool_ else np.bitwise_and)
-    def __or__(self, other): return self._logical(other, np.logical_or if self.data.dtype == np.bool_ else np.bitwise_or)
-    def __xor__(self, other): return self._logical(other, np.logical_xor if self.data.dtype == np.bool_ else np.bitwise_xor)
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-
-    def __invert__(self):
-        return _wrap(np.logical_not(self.data) if self.data.dtype == np.bool_ else np.invert(self.data))
-
-    def logical_not(self): return _wrap(np.logical_not(self.data))
-    def logical_and(self, other): return self._logical(other, np.logical_and)
-    def logical_or(self, other): return self._logical(other, np.logical_or)
+    # comparisons, logic and integer division (no gradient): tinygrad_cnn/ops/compare.py
 
     def __pos__(self): return self
 
     # --- in-place changes -----------------------------------------------------------
-    def _inplace(self, name: str, out_of_place, in_array, other_needs_grad: bool = False):
-        """Change this tensor in place. Inside a graph (grad mode on and a
-        gradient involved) the tensor moves on to the node
-        ``out_of_place(old)``, so the values earlier ops saw stay intact;
-        otherwise ``in_array(self.data)`` writes into the array and the
-        version counter catches a backward that would read the changed values."""
-        if self._ctx is not None:
-            self._ctx.output_modified = True     # for a backward that reads this output
-        if engine._grad_mode.enabled and (self.requires_grad or other_needs_grad):
-            if self.requires_grad and self._ctx is None:
-                raise RuntimeError(
-                    f"{name}: a leaf tensor that requires grad (shape {tuple(self.data.shape)}) "
-                    "is being changed in place; wrap the update in `with tinygrad_cnn.no_grad():`")
-            old = _wrap(self.data)
-            old.requires_grad = self.requires_grad
-            old._ctx = self._ctx
-            old._version = self._version
-            old._previous = self._previous
-            new = out_of_place(old)
-            if new.data.shape != self.data.shape:
-                raise RuntimeError(f"{name}: the result has shape {tuple(new.data.shape)} but the "
-                                   f"tensor changed in place has shape {tuple(self.data.shape)}")
-            if new.data.dtype != self.data.dtype:
-                new = new._cast(self.data.dtype)
-            self.data = new.data
-            self._ctx = new._ctx
-            self.requires_grad = new.requires_grad
-            self._previous = (old, old._version)
-            engine.note_rewrite()
-        else:
-            if not self.data.flags.writeable:
-                raise RuntimeError(f"{name}: the tensor's memory is read-only (shape "
-                                   f"{tuple(self.data.shape)}, for example a broadcast view); "
-                                   "clone() it first")
-            try:
-                in_array(self.data)
-            except TypeError as err:
-                raise RuntimeError(f"{name}: result can't be cast to the tensor's dtype "
-                                   f"{self.data.dtype} ({err})") from None
-            except ValueError as err:
-                raise RuntimeError(f"{name}: {err} (tensor shape {tuple(self.data.shape)})") from None
-        self._version += 1
-        return self
-
     def _binary_inplace(self, name, op_name, ufunc, other, alpha=None):
         if alpha is not None and alpha != 1:
             other = other * alpha if isinstance(other, Tensor) else np.asarray(other) * alpha
@@ -682,7 +420,7 @@ class Tensor:
         def in_array(array):
             ufunc(array, np.asarray(other_array, dtype=array.dtype) if array.dtype.kind == "f"
                   else other_array, out=array, casting="same_kind")
-        return self._inplace(name, lambda old: getattr(old, op_name)(other), in_array, needs)
+        return inplace.change(self, name, lambda old: getattr(old, op_name)(other), in_array, needs)
 
     def add_(self, other, alpha=1): return self._binary_inplace("add_", "__add__", np.add, other, alpha)
     def sub_(self, other, alpha=1): return self._binary_inplace("sub_", "__sub__", np.subtract, other, alpha)
@@ -694,18 +432,12 @@ class Tensor:
         return self._binary_inplace("div_", "__truediv__", np.true_divide, other)
 
     def pow_(self, exponent): return self._binary_inplace("pow_", "__pow__", np.power, exponent)
-    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
-
-    def __ipow__(self, other):
-        return self.pow_(other)
-
-    def _unary_inplace(self, name, out_of_place, in_array):
-        return self._inplace(name, out_of_place, in_array)
+    __iadd__, __isub__, __imul__, __itruediv__, __ipow__ = add_, sub_, mul_, div_, pow_
 
     def clamp_(self, min=None, max=None):
         def in_array(array):
             np.clip(array, min, max, out=array)
-        return self._inplace("clamp_", lambda old: old.clamp(min, max), in_array)
+        return inplace.change(self, "clamp_", lambda old: old.clamp(min, max), in_array)
 
     clip_ = clamp_
 
@@ -720,31 +452,11 @@ class Tensor:
 
         def in_array(array):
             np.copyto(array, value.data if source is not None else value, where=mask, casting="same_kind")
-        return self._inplace("masked_fill_", out_of_place, in_array,
+        return inplace.change(self, "masked_fill_", out_of_place, in_array,
                              other_needs_grad=source is not None and source.requires_grad)
 
-    def masked_fill(self, mask, value):
-        """A copy with the elements where ``mask`` is true set to ``value``
-        (differentiable in this tensor and in a tensor ``value``)."""
-        mask = mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask, dtype=bool))
-        if not isinstance(value, Tensor):
-            value = _wrap(np.asarray(value, dtype=self.data.dtype))
-        return apply(_OPS["where"], mask._cast(np.bool_), value._cast(self.data.dtype), self)
-
-    def repeat(self, *sizes):
-        """The tensor tiled ``sizes[i]`` times along dimension i (leading
-        sizes add dimensions), as PyTorch's ``repeat``."""
-        sizes = shape_arg(sizes, "repeat")
-        if len(sizes) < self.data.ndim:
-            raise RuntimeError(f"repeat: got {len(sizes)} sizes for a tensor with {self.data.ndim} dimensions")
-        shape = (1,) * (len(sizes) - self.data.ndim) + tuple(self.data.shape)
-        spread = [n for pair in zip((1,) * len(shape), shape) for n in pair]
-        tiled = [n for pair in zip(sizes, shape) for n in pair]
-        out = self.reshape(spread).expand(tiled)
-        return out.reshape(tuple(r * n for r, n in zip(sizes, shape)))
-
     def relu_(self):
-        return self._inplace("relu_", lambda old: old.relu(), lambda a: np.maximum(a, 0, out=a))
+        return inplace.change(self, "relu_", lambda old: old.relu(), lambda a: np.maximum(a, 0, out=a))
 
     def _fill_from(self, name, values, source=None):
         """Overwrite every element with ``values`` (an array of this shape);
@@ -752,12 +464,12 @@ class Tensor:
         ``source`` broadcast to this shape."""
         def out_of_place(old):
             if source is not None:
-                return engine.get_op("index_put")(old, source, index=Ellipsis)
-            return engine.get_op("index_put")(old, _wrap(values), index=Ellipsis)
+                return _OPS["index_put"](old, source, index=Ellipsis)
+            return _OPS["index_put"](old, _wrap(values), index=Ellipsis)
 
         def in_array(array):
             array[...] = values
-        return self._inplace(name, out_of_place, in_array,
+        return inplace.change(self, name, out_of_place, in_array,
                              other_needs_grad=source is not None and source.requires_grad)
 
     def zero_(self): return self._fill_from("zero_", np.zeros((), dtype=self.data.dtype))
@@ -773,12 +485,10 @@ class Tensor:
         return self._fill_from("copy_", values.astype(self.data.dtype, copy=False), source)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0):
-        from .random import generator
         values = generator().uniform(a, b, self.data.shape).astype(self.data.dtype)
         return self._fill_from("uniform_", values)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0):
-        from .random import generator
         values = (generator().standard_normal(self.data.shape, dtype=np.float32) * std + mean)
         return self._fill_from("normal_", values.astype(self.data.dtype))
 
@@ -801,13 +511,12 @@ class Tensor:
 
         def out_of_place(old):
             raise RuntimeError("scatter_: not supported on a tensor that is part of a graph")
-        return self._inplace("scatter_", out_of_place, in_array)
+        return inplace.change(self, "scatter_", out_of_place, in_array)
 
     def index_put_(self, indices, values, accumulate=False):
         """``self[indices] = values`` in place (``indices``: a tuple of index
         tensors); ``accumulate=True`` adds, summing over repeated indices."""
-        from .ops.movement import _indices_arg
-        index = _indices_arg(indices, "index_put_")
+        index = indices_arg(indices, "index_put_")
         source = values if isinstance(values, Tensor) else Tensor(np.asarray(values, dtype=self.data.dtype))
         if source.data.dtype != self.data.dtype:
             raise RuntimeError(f"index_put_: Index put requires the source and destination dtypes "
@@ -821,7 +530,7 @@ class Tensor:
                 np.add.at(array, index, source.data)
             else:
                 array[index] = source.data
-        return self._inplace("index_put_", out_of_place, in_array, other_needs_grad=source.requires_grad)
+        return inplace.change(self, "index_put_", out_of_place, in_array, other_needs_grad=source.requires_grad)
 
     def __setitem__(self, index, value):
         index = _index_arg(index)
@@ -829,37 +538,17 @@ class Tensor:
 
         def out_of_place(old):
             values = source if source is not None else Tensor(np.asarray(value, dtype=old.data.dtype))
-            return engine.get_op("index_put")(old, values._cast(old.data.dtype), index=index)
+            return _OPS["index_put"](old, values._cast(old.data.dtype), index=index)
 
         def in_array(array):
             array[index] = source.data if source is not None else value
-        self._inplace("setitem", out_of_place, in_array,
+        inplace.change(self, "setitem", out_of_place, in_array,
                       other_needs_grad=source is not None and source.requires_grad)
 
     def __getitem__(self, index):
-        return apply(engine.get_op("getitem"), self, index=_index_arg(index))
+        return apply(_OPS["getitem"], self, index=_index_arg(index))
 
-    # --- construction helpers --------------------------------------------------------
-    def new_tensor(self, data, dtype=None, requires_grad=False):
-        return Tensor(np.array(data.data if isinstance(data, Tensor) else data,
-                               dtype=self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_zeros(self, *size, dtype=None, requires_grad=False):
-        return Tensor(np.zeros(shape_arg(size), self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_ones(self, *size, dtype=None, requires_grad=False):
-        return Tensor(np.ones(shape_arg(size), self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
-        return Tensor(np.full(shape_arg((size,)), fill_value,
-                              self.data.dtype if dtype is None else as_dtype(dtype)),
-                      requires_grad=requires_grad)
-
-    def new_empty(self, *size, dtype=None, requires_grad=False):
-        return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad)
+    # new_tensor, new_zeros, ...: tinygrad_cnn/creation.py
 
 
 def _index_arg(index):
@@ -875,13 +564,13 @@ def _index_arg(index):
     return index
 
 
-_OPS = engine._REGISTRY
+_OPS = registry._REGISTRY
 
 
-def _install_face(name, fn, method, function):
+def _install_method(name, fn, method, function):
     if method:
         setattr(Tensor, name, fn)
 
 
 engine.bind_tensor_class(Tensor, _wrap)
-engine.on_face(_install_face)
+registry.on_variant(_install_method)

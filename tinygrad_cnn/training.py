@@ -27,6 +27,8 @@ from ._display import ShownOnce, show
 from .creation import zeros
 from .nn import functional as F
 from .optim import lr_scheduler
+from .nn.module import training_mode
+from .autograd import tensors_in
 from .tensor import Tensor, no_grad
 
 __all__ = ["summary", "ModelSummary", "LayerStats", "History", "plot_history", "evaluate", "fit", "load_checkpoint"]
@@ -40,16 +42,6 @@ def _count_correct(outputs: Tensor, targets: Tensor) -> int:
     predicted = outputs.argmax(axis=1)
     labels = targets.argmax(axis=1) if targets.ndim == 2 else targets
     return int(predicted.eq(labels).sum().item())
-
-
-def _mode_snapshot(model):
-    """Each submodule's training flag, so a temporary eval() can be undone exactly."""
-    return [(module, module.training) for module in model.modules()]
-
-
-def _restore_modes(snapshot):
-    for module, training in snapshot:
-        object.__setattr__(module, "training", training)  # as Module.train sets it
 
 
 # --- summary -----------------------------------------------------------------------------------
@@ -101,7 +93,7 @@ def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=Non
         A :class:`ModelSummary` (``str()`` of it is the printed table).
     """
     from . import random as _random
-    from .engine import enable_grad
+    from .grad_mode import enable_grad
     from .nn.layers import Conv2d, Linear
     from .viz.graph import buffer_of, graph_nodes, saved_for_backward, trace_modules
 
@@ -122,7 +114,7 @@ def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=Non
 
     def record(module, args, output, name):
         calls[id(module)] = calls.get(id(module), 0) + 1
-        first = next((t for t in _tensors_of(output)), None)
+        first = next((t for t in tensors_in(output)), None)
         mult_adds = 0
         if first is not None and isinstance(module, (Conv2d, Linear)):
             mult_adds = first.data.size * int(math.prod(module.weight.shape[1:]))
@@ -139,53 +131,51 @@ def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=Non
         row_modules.append(module)
         handles.append(module.register_forward_hook(
             lambda module, args, output, name=name: record(module, args, output, name)))
-    modes = _mode_snapshot(model)
     buffers = [(module, name, tensor, tensor.data.copy()) for module in model.modules()
                for name, tensor in module._buffers.items() if tensor is not None]
     rng_state = _random.generator().bit_generator.state
     dtype = next((param.dtype for param in model.parameters()), "float32")
     saved_by_loss = saved_elsewhere = graph_bytes = 0
-    try:
-        model.train()
-        with enable_grad(), trace_modules(model) as trace:
-            try:
-                output = model(zeros(shape, dtype=dtype))
-            except ValueError as err:
-                raise ValueError(f"summary: the forward pass on zeros of shape {shape} failed ({err}); "
-                                 f"input_shape is the shape of one example without the batch axis, "
-                                 f"e.g. (1, 28, 28) for MNIST") from err
-        loss = _summary_loss(output, loss_fn)
-        # Each op's saved bytes go to the row of the innermost module (with a
-        # row) whose call created the op; each buffer counts once, first user first.
-        saved_seen, held_seen = set(), set()
-        for tensor in graph_nodes(*_tensors_of(loss)):
-            if not (tensor._ctx is None and tensor.requires_grad):
-                graph_bytes += _count_once(buffer_of(tensor.data), held_seen)
-            if tensor._ctx is None:
-                continue
-            nbytes = 0
-            for value in saved_for_backward(tensor):
-                if not value.is_parameter:
-                    graph_bytes += _count_once(value.buffer, held_seen)
-                    nbytes += _count_once(value.buffer, saved_seen)
-            call = trace.owner(tensor._ctx)
-            while call is not None and (id(call.module), call.index) not in row_of_call:
-                call = call.parent
-            if call is not None:
-                row_of_call[(id(call.module), call.index)].saved_bytes += nbytes
-            elif trace.owner(tensor._ctx) is None:
-                saved_by_loss += nbytes
-            else:
-                saved_elsewhere += nbytes
-        del loss, output
-    finally:
-        for handle in handles:
-            handle.remove()
-        _restore_modes(modes)
-        for module, name, tensor, data in buffers:
-            module._buffers[name] = tensor
-            tensor.data = data
-        _random.generator().bit_generator.state = rng_state
+    with training_mode(model, True):
+        try:
+            with enable_grad(), trace_modules(model) as trace:
+                try:
+                    output = model(zeros(shape, dtype=dtype))
+                except ValueError as err:
+                    raise ValueError(f"summary: the forward pass on zeros of shape {shape} failed ({err}); "
+                                     f"input_shape is the shape of one example without the batch axis, "
+                                     f"e.g. (1, 28, 28) for MNIST") from err
+            loss = _summary_loss(output, loss_fn)
+            # Each op's saved bytes go to the row of the innermost module (with a
+            # row) whose call created the op; each buffer counts once, first user first.
+            saved_seen, held_seen = set(), set()
+            for tensor in graph_nodes(*tensors_in(loss)):
+                if not (tensor._ctx is None and tensor.requires_grad):
+                    graph_bytes += _count_once(buffer_of(tensor.data), held_seen)
+                if tensor._ctx is None:
+                    continue
+                nbytes = 0
+                for value in saved_for_backward(tensor):
+                    if not value.is_parameter:
+                        graph_bytes += _count_once(value.buffer, held_seen)
+                        nbytes += _count_once(value.buffer, saved_seen)
+                call = trace.owner(tensor._ctx)
+                while call is not None and (id(call.module), call.index) not in row_of_call:
+                    call = call.parent
+                if call is not None:
+                    row_of_call[(id(call.module), call.index)].saved_bytes += nbytes
+                elif trace.owner(tensor._ctx) is None:
+                    saved_by_loss += nbytes
+                else:
+                    saved_elsewhere += nbytes
+            del loss, output
+        finally:
+            for handle in handles:
+                handle.remove()
+            for module, name, tensor, data in buffers:
+                module._buffers[name] = tensor
+                tensor.data = data
+            _random.generator().bit_generator.state = rng_state
     # Layers the forward pass never called still own parameters: list them too.
     for name, module in model.named_modules():
         if any(module is m for m in row_modules):
@@ -208,14 +198,6 @@ def summary(model, input_shape, print_fn=print, batch_size: int = 1, loss_fn=Non
     return stats
 
 
-def _tensors_of(value):
-    if isinstance(value, Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _tensors_of(item)
-
-
 def _count_once(buffer, seen: set) -> int:
     if id(buffer) in seen:
         return 0
@@ -226,7 +208,7 @@ def _count_once(buffer, seen: set) -> int:
 def _summary_loss(output, loss_fn):
     if loss_fn is not None:
         return loss_fn(output)
-    first = next(_tensors_of(output), None)
+    first = next(tensors_in(output), None)
     if first is None:
         raise TypeError(f"summary: the model returned {type(output).__name__}, not a Tensor; pass loss_fn=")
     if first.ndim == 2 and first.dtype.kind == "f":
@@ -611,19 +593,14 @@ def evaluate(model, loader, loss_fn=F.cross_entropy) -> tuple[float, float]:
     Returns:
         ``(mean loss, accuracy)``, accuracy a fraction in [0, 1].
     """
-    modes = _mode_snapshot(model)
     total_loss, correct, seen = 0.0, 0, 0
-    try:
-        model.eval()
-        with no_grad():
-            for inputs, targets in loader:
-                outputs = model(inputs)
-                count = len(outputs)
-                total_loss += loss_fn(outputs, targets).item() * count
-                correct += _count_correct(outputs, targets)
-                seen += count
-    finally:
-        _restore_modes(modes)
+    with training_mode(model, False), no_grad():
+        for inputs, targets in loader:
+            outputs = model(inputs)
+            count = len(outputs)
+            total_loss += loss_fn(outputs, targets).item() * count
+            correct += _count_correct(outputs, targets)
+            seen += count
     if seen == 0:
         raise ValueError("evaluate: the loader yielded no examples")
     return total_loss / seen, correct / seen

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_DTYPE", "dtype", "torch_dtype", "as_dtype", "Size", "device", "CPU"]
+__all__ = ["DEFAULT_DTYPE", "dtype", "torch_dtype", "as_dtype", "Size", "device", "CPU",
+           "tensor_type_name", "type_arg", "to_dtype_arg"]
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 
@@ -123,3 +124,44 @@ def as_dtype(dtype) -> np.dtype:
         return np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype: {dtype!r} is not a dtype (try tinygrad_cnn.float32)") from None
+
+
+# PyTorch's legacy type names: ``x.type()`` -> 'torch.FloatTensor'
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def tensor_type_name(numpy_dtype) -> str:
+    name = np.dtype(numpy_dtype).name
+    return "torch." + _TYPE_NAMES.get(name, name)
+
+
+def type_arg(dtype):
+    """The dtype meant by ``x.type(arg)``: a dtype, a name, ``'torch.LongTensor'``
+    or the class ``torch.LongTensor``."""
+    if callable(dtype) and getattr(dtype, "__name__", "") in _TYPE_NAMES.values():
+        dtype = "torch." + dtype.__name__
+    if isinstance(dtype, str) and dtype.startswith("torch."):
+        names = {v: k for k, v in _TYPE_NAMES.items()}
+        dtype = names.get(dtype[len("torch."):], dtype)
+    return dtype
+
+
+def to_dtype_arg(args, kwargs):
+    """The dtype that ``x.to(*args, **kwargs)`` asks for (None for none); a
+    device must be the CPU. A Tensor argument is passed as its dtype."""
+    kwargs = dict(kwargs)
+    dtype = kwargs.pop("dtype", None)
+    for key in ("device", "non_blocking", "copy", "memory_format"):
+        value = kwargs.pop(key, None)
+        if key == "device" and value is not None:
+            device(value)
+    if kwargs:
+        raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, (str, device)) and str(arg).split(":")[0] in ("cpu", "cuda", "mps"):
+            device(arg)
+        else:
+            dtype = arg
+    return dtype

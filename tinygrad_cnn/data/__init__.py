@@ -16,7 +16,7 @@ progress bars).
 from .collate import default_collate, default_convert  # noqa: F401
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split  # noqa: F401
 from .datasets import (  # noqa: F401
-    MNIST, MNIST_MEAN, MNIST_STD, FashionMNIST, ImageDataset, MNISTSample, cache_dir,
+    MNIST_MEAN, MNIST_STD, FashionMNISTImages, ImageDataset, MNISTImages, MNISTSample, cache_dir,
     load_dataset, to_float32,
 )
 from .fetch import ChecksumError, DownloadError, download, file_digest  # noqa: F401
@@ -27,7 +27,7 @@ from .sampler import (  # noqa: F401
 )
 
 __all__ = [
-    "MNIST", "FashionMNIST", "MNISTSample", "ImageDataset", "load_dataset",
+    "MNISTImages", "FashionMNISTImages", "MNISTSample", "ImageDataset", "load_dataset",
     "cache_dir", "MNIST_MEAN", "MNIST_STD",
     "download", "file_digest", "DownloadError", "ChecksumError",
     "read_idx", "write_idx",

@@ -234,10 +234,13 @@ class _IDXDataset(ImageDataset):
         return f"{type(self).__name__}({split}, {len(self)} images, from {self.root})"
 
 
-class MNIST(_IDXDataset):
-    """The MNIST handwritten digits: 60,000 training and 10,000 test images.
+class MNISTImages(_IDXDataset):
+    """The MNIST handwritten digits: 60,000 training and 10,000 test images, as
+    arrays (an :class:`ImageDataset`; ``load_dataset("mnist")`` makes one).
+    torchvision's per-item ``MNIST`` (transforms, ``root/MNIST/raw``) is
+    ``tinygrad_cnn.vision.datasets.MNIST``, which reads its files through this class.
 
-    ``MNIST(root=None, train=True, download=False)`` looks for the standard
+    ``MNISTImages(root=None, train=True, download=False)`` looks for the standard
     files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
     ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each raw or
     ``.gz``) in ``root``, then in :func:`cache_dir` ``('mnist')``. With
@@ -263,11 +266,11 @@ class MNIST(_IDXDataset):
     class_names = tuple(str(digit) for digit in range(10))
 
 
-class FashionMNIST(_IDXDataset):
+class FashionMNISTImages(_IDXDataset):
     """Fashion-MNIST (Zalando): 28x28 grey images of 10 kinds of clothing,
     60,000 training and 10,000 test, in the same files and format as MNIST.
 
-    Same interface and lookup as :class:`MNIST` (cache subdirectory
+    Same interface and lookup as :class:`MNISTImages` (cache subdirectory
     ``fashion-mnist``), and additionally Debian's ``/usr/share/datasets/fashion-mnist``
     (package ``dataset-fashion-mnist``).
     """
@@ -319,19 +322,19 @@ class MNISTSample(ImageDataset):
         self.train = bool(train)
         images, labels, train_count = _load_sample()
         part = slice(0, train_count) if self.train else slice(train_count, None)
-        super().__init__(images[part], labels[part], MNIST.class_names)
+        super().__init__(images[part], labels[part], MNISTImages.class_names)
 
     def __repr__(self) -> str:
         return f"MNISTSample({'train' if self.train else 'test'}, {len(self)} images)"
 
 
-_DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "mnist-sample": MNISTSample}
+_DATASETS = {"mnist": MNISTImages, "fashion-mnist": FashionMNISTImages, "mnist-sample": MNISTSample}
 
 
 def load_dataset(name: str, root=None, train: bool = True, download: bool = False):
     """Load a dataset by name: 'mnist', 'fashion-mnist' or 'mnist-sample'.
 
-    ``root`` and ``download`` are passed to :class:`MNIST` / :class:`FashionMNIST`;
+    ``root`` and ``download`` are passed to :class:`MNISTImages` / :class:`FashionMNISTImages`;
     the shipped 'mnist-sample' needs neither and ignores them.
     """
     key = name.lower().replace("_", "-")

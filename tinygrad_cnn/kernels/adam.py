@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from . import _threads, register
+from . import _threads
+from .base import register
 from ..optim import Adam
 from ..tensor import Tensor
 

@@ -22,7 +22,8 @@ accepts either memory order.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import _malloc, _threads, register
+from . import _malloc, _threads
+from .base import register
 from ..ops import conv as reference
 from ..ops.conv import check_conv2d, check_conv2d_weight, check_conv_transpose2d, output_padding_for
 

@@ -3,7 +3,8 @@ several Tensor ops (used when the gradient is not differentiated again), and rel
 threads when ``TINYGRAD_CNN_THREADS`` asks for them."""
 import numpy as np
 
-from . import _threads, register
+from . import _threads
+from .base import register
 from ..ops import activation, elementwise
 
 

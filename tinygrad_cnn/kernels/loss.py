@@ -2,7 +2,7 @@
 no recorded ops."""
 import numpy as np
 
-from . import register
+from .base import register
 from ..ops import loss
 
 

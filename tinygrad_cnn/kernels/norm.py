@@ -1,7 +1,7 @@
 """batch_norm's array-level VJP: numpy on the statistics the forward saved (a few passes over
 x, per-channel sums accumulated in float64 as in the forward), where the reference recomputes
 the statistics as Tensor ops of x so that its gradient differentiates again."""
-from . import register
+from .base import register
 from ..ops import norm
 
 

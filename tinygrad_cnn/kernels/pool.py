@@ -9,7 +9,8 @@ first maximum in row-major window order, as in the reference and in PyTorch.
 """
 import numpy as np
 
-from . import _threads, register
+from . import _threads
+from .base import register
 from ..ops import pool as reference
 
 

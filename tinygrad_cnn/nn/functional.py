@@ -12,7 +12,9 @@ import numpy as np
 from .._args import pair
 from ..errors import ShapeError
 from ..random import generator
-from ..tensor import Tensor, get_op, named_backward
+from ..ops.movement import pad
+from ..grad_fn import named_backward
+from ..tensor import Tensor, get_op
 
 __all__ = ["one_hot", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear", "relu", "softmax",
            "log_softmax", "nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -115,8 +117,7 @@ def _string_padding(x: Tensor, weight: Tensor, padding: str, stride, dilation):
     if totals[0] % 2 == 0 and totals[1] % 2 == 0:
         return x, (totals[0] // 2, totals[1] // 2)
     # uneven: the extra row/column of zeros goes after, then the symmetric part as padding
-    extra = [(0, 0), (0, 0), (0, totals[0] % 2), (0, totals[1] % 2)]
-    return x.pad(extra), (totals[0] // 2, totals[1] // 2)
+    return pad(x, (0, totals[1] % 2, 0, totals[0] % 2)), (totals[0] // 2, totals[1] // 2)
 
 
 @_unbatched("conv_transpose2d", "SqueezeBackward1")
@@ -189,16 +190,8 @@ def _implicit_dim(op, ndim):
     # PyTorch's legacy choice when dim is left out, with its warning
     dim = 0 if ndim in (0, 1, 3) else 1
     warnings.warn(f"{op}: implicit dimension choice is deprecated (as in PyTorch); "
-                  f"pass dim={dim} explicitly", UserWarning, stacklevel=4)
+                  f"pass dim={dim} explicitly", UserWarning, stacklevel=3)
     return dim
-
-
-def _softmax_dim(op, x, dim, axis):
-    if axis is not None:
-        if dim is not None and dim != axis:
-            raise TypeError(f"{op}: got dim={dim} and its alias axis={axis}; pass one of them")
-        dim = axis
-    return _implicit_dim(op, x.ndim) if dim is None else int(dim)
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
@@ -219,15 +212,19 @@ def softmax(x, dim=None, dtype=None, *, axis=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is an alias), shifted by the
     max for stability; same shape as x. ``dtype`` casts x first. Without dim,
     PyTorch's legacy choice (0 for 0-, 1- and 3-D input, else 1) with a warning."""
-    x = _t(x) if dtype is None else _t(x).astype(dtype)
-    return get_op("softmax")(x, axis=_softmax_dim("softmax", x, dim, axis))
+    x = _t(x)
+    if dim is None and axis is None:
+        dim = _implicit_dim("softmax", x.ndim)
+    return x.softmax(dim, dtype, axis=axis)
 
 
 def log_softmax(x, dim=None, dtype=None, *, axis=None) -> Tensor:
     """x - logsumexp(x) along ``dim`` (``axis`` is an alias), computed stably;
     same shape as x. Without dim, PyTorch's legacy choice with a warning."""
-    x = _t(x) if dtype is None else _t(x).astype(dtype)
-    return get_op("log_softmax")(x, axis=_softmax_dim("log_softmax", x, dim, axis))
+    x = _t(x)
+    if dim is None and axis is None:
+        dim = _implicit_dim("log_softmax", x.ndim)
+    return x.log_softmax(dim, dtype, axis=axis)
 
 
 def flatten(x, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None) -> Tensor:
@@ -729,24 +726,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # --- more of PyTorch's functional face, as compositions of registered ops -------------
 
 __all__ += ["pad", "normalize", "softplus", "relu6", "hardtanh", "logsigmoid", "softmin", "layer_norm"]
-
-
-def pad(input, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """PyTorch's padding: ``pad`` lists (before, after) pairs from the last
-    dimension backwards, e.g. ``(left, right, top, bottom)``. Constant mode."""
-    input = _t(input)
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: expects an even number of sizes, at most 2 per dimension "
-                         f"({2 * input.ndim} for shape {tuple(input.shape)}), got {pad}")
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
-    if min(pad, default=0) < 0:
-        raise NotImplementedError(f"pad: negative padding (cropping) is not supported, got {pad}")
-    widths = [(0, 0)] * input.ndim
-    for i in range(len(pad) // 2):
-        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return input.pad(widths, value)
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

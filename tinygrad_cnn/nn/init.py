@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..engine import no_grad
+from ..grad_mode import no_grad
 from ..random import numpy_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",

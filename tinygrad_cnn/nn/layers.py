@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..engine import no_grad
+from ..grad_mode import no_grad
 from ..random import generator
 from ..tensor import Tensor
 from . import functional as F
@@ -138,18 +138,32 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class ReLU(Module):
-    """max(x, 0) elementwise. ``inplace`` is accepted; the result is a new tensor."""
+class _Activation(Module):
+    """An elementwise activation: ``forward(x)`` is ``function(x, **options)``,
+    the options being the attributes named in ``options``; the repr lists them
+    as PyTorch's does, then ``inplace=True`` when it was given (accepted for
+    PyTorch's signature: the result is always a new tensor)."""
+
+    function = None      # the nn.functional form
+    options = ()         # attribute names, in PyTorch's order
+    inplace = False
+
+    def forward(self, x):
+        return type(self).function(x, **{name: getattr(self, name) for name in self.options})
+
+    def extra_repr(self):
+        shown = [f"{name}={getattr(self, name)!r}" for name in self.options]
+        return ", ".join(shown + (["inplace=True"] if self.inplace else []))
+
+
+class ReLU(_Activation):
+    """max(x, 0) elementwise."""
+
+    function = staticmethod(F.relu)
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
-
-    def forward(self, x):
-        return x.relu()
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
 
 class Dropout(Module):
@@ -192,25 +206,20 @@ class Identity(Module):
         return x
 
 
-class Softmax(Module):
+class Softmax(_Activation):
     """softmax along ``dim`` (PyTorch's legacy choice, with a warning, when None)."""
+
+    function, options = staticmethod(F.softmax), ("dim",)
 
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
-        return F.softmax(x, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
 
 class LogSoftmax(Softmax):
     """log_softmax along ``dim``."""
 
-    def forward(self, x):
-        return F.log_softmax(x, self.dim)
+    function = staticmethod(F.log_softmax)
 
 
 __all__ += ["BatchNorm1d", "BatchNorm2d", "LeakyReLU", "ELU", "GELU", "SiLU", "Tanh", "Sigmoid",
@@ -293,36 +302,30 @@ class BatchNorm2d(_BatchNorm):
     _dims = (4,)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_Activation):
     """x where x > 0, else negative_slope * x."""
+
+    function, options = staticmethod(F.leaky_relu), ("negative_slope",)
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
 
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
-
-
-class ELU(Module):
+class ELU(_Activation):
     """x where x > 0, else alpha * (exp(x) - 1)."""
+
+    function, options = staticmethod(F.elu), ("alpha",)
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x):
-        return F.elu(x, self.alpha)
 
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
-
-
-class GELU(Module):
+class GELU(_Activation):
     """x * Phi(x) (exact), or its tanh approximation (approximate='tanh')."""
+
+    function, options = staticmethod(F.gelu), ("approximate",)
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -330,39 +333,27 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x):
-        return F.gelu(x, approximate=self.approximate)
 
-    def extra_repr(self):
-        return f"approximate={self.approximate!r}"
-
-
-class SiLU(Module):
+class SiLU(_Activation):
     """x * sigmoid(x)."""
+
+    function = staticmethod(F.silu)
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
-        return F.silu(x)
 
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
-
-
-class Tanh(Module):
+class Tanh(_Activation):
     """tanh elementwise."""
 
-    def forward(self, x):
-        return x.tanh()
+    function = staticmethod(F.tanh)
 
 
-class Sigmoid(Module):
+class Sigmoid(_Activation):
     """1 / (1 + exp(-x)) elementwise."""
 
-    def forward(self, x):
-        return x.sigmoid()
+    function = staticmethod(F.sigmoid)
 
 
 class AdaptiveAvgPool2d(Module):
@@ -470,42 +461,33 @@ class LayerNorm(Module):
         return text + (f", bias={self.bias is not None}" if self.elementwise_affine else "")
 
 
-class Softplus(Module):
+class Softplus(_Activation):
     """log(1 + exp(beta * x)) / beta."""
+
+    function, options = staticmethod(F.softplus), ("beta", "threshold")
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x):
-        return F.softplus(x, self.beta, self.threshold)
 
-    def extra_repr(self):
-        return f"beta={self.beta}, threshold={self.threshold}"
-
-
-class Hardtanh(Module):
+class Hardtanh(_Activation):
     """x clamped to [min_val, max_val]."""
+
+    function, options = staticmethod(F.hardtanh), ("min_val", "max_val")
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, x):
-        return F.hardtanh(x, self.min_val, self.max_val)
-
-    def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
-
 
 class ReLU6(Hardtanh):
-    """min(max(x, 0), 6)."""
+    """min(max(x, 0), 6): Hardtanh(0, 6), whose repr shows only ``inplace``."""
+
+    function, options = staticmethod(F.relu6), ()
 
     def __init__(self, inplace: bool = False):
         super().__init__(0.0, 6.0, inplace)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
 
 class Unflatten(Module):

@@ -4,6 +4,7 @@ PyTorch's keys, and the containers ``Sequential``, ``ModuleList`` and
 ``ModuleDict``."""
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..autograd import zero_grad
 from ..errors import ShapeError
 from ..tensor import Tensor, dtype
 
@@ -364,11 +366,8 @@ class Module:
             yield buffer
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for param in self.parameters():
-            if set_to_none or param.grad is None:
-                param.grad = None
-            else:
-                param.grad = Tensor(np.zeros_like(param.data))
+        """Forget the parameters' gradients: ``grad = None`` (default) or zeros."""
+        zero_grad(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         for module in self.modules():
@@ -764,3 +763,16 @@ class ModuleDict(Module):
                 pairs.append(pair)
         for key, module in pairs:
             self[key] = module
+
+
+@contextlib.contextmanager
+def training_mode(module: Module, mode: bool):
+    """``module.train(mode)`` for the length of a ``with`` block; afterwards
+    every submodule gets its own flag back (a model partly in eval stays so)."""
+    flags = [(m, m.training) for m in module.modules()]
+    try:
+        module.train(mode)
+        yield module
+    finally:
+        for m, training in flags:
+            object.__setattr__(m, "training", training)      # as Module.train sets it

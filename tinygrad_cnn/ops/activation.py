@@ -1,12 +1,11 @@
 """Activations beyond relu/tanh/sigmoid: leaky_relu, elu, gelu, silu, and
-erf (which exact gelu needs; numpy has none). Their faces are PyTorch's
+erf (which exact gelu needs; numpy has none). Their variants are PyTorch's
 ``nn.functional`` functions; ``erf`` is also ``Tensor.erf`` and ``tinygrad_cnn.erf``."""
 import math
 
 import numpy as np
 
 from ..engine import defop
-from ..spec import Spec
 from ..tensor import Tensor
 
 # --- erf ---------------------------------------------------------------------------
@@ -88,7 +87,7 @@ def erfc_array(x: np.ndarray) -> np.ndarray:
     return out.astype(x.dtype if x.dtype.kind == "f" else np.float32, copy=False)
 
 
-@defop("erf", spec=Spec(), saves=(0,), method=True, function=True)
+@defop("erf", saves=(0,), method=True, function=True)
 def erf(ctx, x):
     """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise."""
     return erf_array(x)
@@ -102,7 +101,7 @@ def erf_vjp(ctx, grad_out):
 
 # --- piecewise linear / exponential ------------------------------------------------
 
-@defop("leaky_relu", spec=Spec(cases="tinygrad_cnn.testing.nn_cases:leaky_relu_cases"), saves=(0,))
+@defop("leaky_relu", saves=(0,))
 def leaky_relu(ctx, x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x (the slope at 0 is negative_slope, as PyTorch's)."""
     return np.where(x > 0, x, x * x.dtype.type(negative_slope))
@@ -115,7 +114,7 @@ def leaky_relu_vjp(ctx, grad_out):
     return (grad_out * Tensor(slope),)
 
 
-@defop("elu", spec=Spec(cases="tinygrad_cnn.testing.nn_cases:elu_cases"), saves=(0,))
+@defop("elu", saves=(0,))
 def elu(ctx, x, alpha=1.0):
     """x where x > 0, else alpha * (exp(x) - 1)."""
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * x.dtype.type(alpha))
@@ -137,7 +136,7 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _TANH_CUBIC = 0.044715
 
 
-@defop("gelu", spec=Spec(cases="tinygrad_cnn.testing.nn_cases:gelu_cases"), saves=(0,))
+@defop("gelu", saves=(0,))
 def gelu(ctx, x, approximate="none"):
     """x * Phi(x), Phi the standard normal CDF ('none', exact, through erfc);
     'tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
@@ -163,7 +162,7 @@ def gelu_vjp(ctx, grad_out):
     return (grad_out * slope,)
 
 
-@defop("silu", spec=Spec(), saves=(0,))
+@defop("silu", saves=(0,))
 def silu(ctx, x):
     """x * sigmoid(x) (also called swish)."""
     return x * ((np.tanh(x * x.dtype.type(0.5)) + 1) * x.dtype.type(0.5))

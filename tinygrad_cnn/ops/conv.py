@@ -22,9 +22,6 @@ from numpy.lib.stride_tricks import as_strided
 from .._args import conv_output_size
 from ..engine import defop
 from ..errors import ShapeError
-from ..spec import Spec
-
-_CASES = "tinygrad_cnn.testing.nn_cases:"
 
 
 # --- shape checks (shared with the kernels) ----------------------------------------------------
@@ -172,7 +169,7 @@ def _geometry(params):
 
 # --- the ops --------------------------------------------------------------------------------------
 
-@defop("conv2d", spec=Spec(cases=_CASES + "conv2d_cases"), saves=(0, 1))
+@defop("conv2d", saves=(0, 1))
 def conv2d(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """x (N, C, H, W), w (F, C/groups, KH, KW), optional bias (F,) -> (N, F, OH, OW)."""
     return conv2d_reference(x, w, bias, stride, padding, dilation, groups)
@@ -190,7 +187,7 @@ def conv2d_vjp(ctx, grad_out):
     return grad_x, grad_w, grad_b
 
 
-@defop("conv_transpose2d", spec=Spec(cases=_CASES + "conv_transpose2d_cases"), saves=(0, 1))
+@defop("conv_transpose2d", saves=(0, 1))
 def conv_transpose2d(ctx, g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                      output_padding=(0, 0)):
     """g (N, C_in, H, W), w (C_in, C_out/groups, KH, KW) ->
@@ -209,7 +206,7 @@ def conv_transpose2d_vjp(ctx, grad_out):
     return grad_g, grad_w
 
 
-@defop("conv2d_weight", spec=Spec(cases=_CASES + "conv2d_weight_cases"), saves=(0, 1))
+@defop("conv2d_weight", saves=(0, 1))
 def conv2d_weight(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """The weight gradient of conv2d: x (N, C, H, W) correlated with g (N, F, OH, OW)."""
     return conv2d_weight_reference(x, g, tuple(weight_shape), stride, padding, dilation, groups)

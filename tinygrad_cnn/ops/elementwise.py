@@ -3,8 +3,7 @@ gradient back down to its input's shape, so the VJPs here are pure math.
 Each is also ``Tensor.<name>`` and ``tinygrad_cnn.<name>``."""
 import numpy as np
 
-from ..engine import add_face, apply, defop, get_op
-from ..spec import Spec
+from ..engine import add_variant, apply, defop, get_op
 from ..tensor import Tensor, _wrap
 
 
@@ -16,7 +15,7 @@ def _mask(condition: np.ndarray, like: Tensor) -> Tensor:
     return Tensor(condition.astype(like.dtype))
 
 
-@defop("add", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
+@defop("add", broadcast=True, saves=(), method=True, function=True)
 def add(ctx, a, b):
     """a + b (broadcasting)."""
     return a + b
@@ -27,7 +26,7 @@ def add_vjp(ctx, grad_out):
     return grad_out, grad_out
 
 
-@defop("sub", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(), method=True, function=True)
+@defop("sub", broadcast=True, saves=(), method=True, function=True)
 def sub(ctx, a, b):
     """a - b (broadcasting)."""
     return a - b
@@ -38,8 +37,7 @@ def sub_vjp(ctx, grad_out):
     return grad_out, (-grad_out if ctx.needs_input_grad[1] else None)
 
 
-@defop("mul", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(0, 1), method=True,
-       function=True)
+@defop("mul", broadcast=True, saves=(0, 1), method=True, function=True)
 def mul(ctx, a, b):
     """a * b (broadcasting)."""
     return a * b
@@ -52,10 +50,9 @@ def mul_vjp(ctx, grad_out):
     return (grad_out * b if need_a else None), (grad_out * a if need_b else None)
 
 
-@defop("div", spec=Spec(nargs=2, broadcast=True, domain=[(-3, 3), (0.5, 3)]), broadcast=True,
-       saves=(0, 1))
+@defop("div", broadcast=True, saves=(0, 1))
 def div(ctx, a, b):
-    """a / b (broadcasting; the face turns integer division into float32)."""
+    """a / b (broadcasting; the variant turns integer division into float32)."""
     return a / b
 
 
@@ -68,7 +65,7 @@ def div_vjp(ctx, grad_out):
     return grad_a, grad_b
 
 
-@defop("neg", spec=Spec(), saves=(), method=True, function=True)
+@defop("neg", saves=(), method=True, function=True)
 def neg(ctx, x):
     """-x."""
     return -x
@@ -79,8 +76,7 @@ def neg_vjp(ctx, grad_out):
     return (-grad_out,)
 
 
-@defop("pow", spec=Spec(nargs=2, broadcast=True, domain=[(0.5, 2.5), (-2, 2)]), broadcast=True,
-       method=True, function=True)
+@defop("pow", broadcast=True, method=True, function=True)
 def pow(ctx, base, exponent):
     """base ** exponent (broadcasting)."""
     return np.power(base, exponent)
@@ -101,7 +97,7 @@ def pow_vjp(ctx, grad_out):
     return grad_base, grad_exp
 
 
-@defop("exp", spec=Spec(), saves=("out",), method=True, function=True)
+@defop("exp", saves=("out",), method=True, function=True)
 def exp(ctx, x):
     """e ** x, elementwise."""
     return np.exp(x)
@@ -112,7 +108,7 @@ def exp_vjp(ctx, grad_out):
     return (grad_out * ctx.out,)
 
 
-@defop("log", spec=Spec(domain=(0.2, 4)), saves=(0,), method=True, function=True)
+@defop("log", saves=(0,), method=True, function=True)
 def log(ctx, x):
     """Natural logarithm, elementwise."""
     return np.log(x)
@@ -123,7 +119,7 @@ def log_vjp(ctx, grad_out):
     return (grad_out / ctx.inputs[0],)
 
 
-@defop("sqrt", spec=Spec(domain=(0.2, 4)), saves=("out",), method=True, function=True)
+@defop("sqrt", saves=("out",), method=True, function=True)
 def sqrt(ctx, x):
     """Square root, elementwise."""
     return np.sqrt(x)
@@ -134,7 +130,7 @@ def sqrt_vjp(ctx, grad_out):
     return (grad_out / (ctx.out * 2),)
 
 
-@defop("tanh", spec=Spec(), saves=("out",), method=True, function=True)
+@defop("tanh", saves=("out",), method=True, function=True)
 def tanh(ctx, x):
     """Hyperbolic tangent, elementwise."""
     return np.tanh(x)
@@ -146,7 +142,7 @@ def tanh_vjp(ctx, grad_out):
     return (grad_out * (1 - out * out),)
 
 
-@defop("sigmoid", spec=Spec(domain=(-6, 6)), saves=("out",), method=True, function=True)
+@defop("sigmoid", saves=("out",), method=True, function=True)
 def sigmoid(ctx, x):
     """1 / (1 + e ** -x), elementwise."""
     # 0.5 * (1 + tanh(x / 2)) is sigmoid without overflow for large |x|
@@ -159,7 +155,7 @@ def sigmoid_vjp(ctx, grad_out):
     return (grad_out * out * (1 - out),)
 
 
-@defop("relu", spec=Spec(avoid=(0.0,)), saves=("out",), method=True, function=True)
+@defop("relu", saves=("out",), method=True, function=True)
 def relu(ctx, x):
     """max(x, 0), elementwise."""
     return np.maximum(x, 0)
@@ -171,7 +167,7 @@ def relu_vjp(ctx, grad_out):
     return (grad_out * _mask(ctx.out.data > 0, grad_out),)
 
 
-@defop("abs", spec=Spec(avoid=(0.0,)), saves=(0,), method=True, function=True)
+@defop("abs", saves=(0,), method=True, function=True)
 def abs(ctx, x):
     """|x|, elementwise."""
     return np.abs(x)
@@ -189,8 +185,7 @@ def _split_ties(a: np.ndarray, b: np.ndarray, like: Tensor):
     return Tensor(wins + 0.5 * ties), Tensor((1 - wins) - 0.5 * ties)
 
 
-@defop("maximum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
-       method=True, function=True)
+@defop("maximum", broadcast=True, saves=(0, 1), method=True, function=True)
 def maximum(ctx, a, b):
     """The larger of a and b, elementwise (broadcasting)."""
     return np.maximum(a, b)
@@ -203,8 +198,7 @@ def maximum_vjp(ctx, grad_out):
     return grad_out * mask_a, grad_out * mask_b
 
 
-@defop("minimum", spec=Spec(nargs=2, broadcast=True, distinct=True), broadcast=True, saves=(0, 1),
-       method=True, function=True)
+@defop("minimum", broadcast=True, saves=(0, 1), method=True, function=True)
 def minimum(ctx, a, b):
     """The smaller of a and b, elementwise (broadcasting)."""
     return np.minimum(a, b)
@@ -217,7 +211,7 @@ def minimum_vjp(ctx, grad_out):
     return grad_out * mask_a, grad_out * mask_b
 
 
-@defop("clip", spec=Spec(cases="tinygrad_cnn.testing.cases:clip_cases"), saves=(0,))
+@defop("clip", saves=(0,))
 def clip(ctx, x, min=None, max=None):
     """x limited to [min, max] (either bound may be None)."""
     if min is not None and max is not None and min > max:
@@ -240,8 +234,7 @@ def clip_vjp(ctx, grad_out):
     return (grad_out * _mask(inside, grad_out),)
 
 
-@defop("astype", spec=Spec(cases="tinygrad_cnn.testing.cases:astype_cases", keeps_dtype=False),
-       saves=())
+@defop("astype", saves=())
 def astype(ctx, x, dtype):
     """x converted to ``dtype``; the gradient is converted back."""
     return x.astype(dtype)
@@ -252,7 +245,7 @@ def astype_vjp(ctx, grad_out):
     return (grad_out.astype(ctx.inputs[0].dtype),)
 
 
-@clip.face(name="clamp")
+@clip.variant(name="clamp")
 def clamp(input, min=None, max=None):
     """Limit values to [min, max] (either bound may be None)."""
     if min is None and max is None:
@@ -262,10 +255,10 @@ def clamp(input, min=None, max=None):
     return apply(clip, input, min=min, max=max)
 
 
-clip.face(clamp, name="clip")
+clip.variant(clamp, name="clip")
 
 
-@div.face
+@div.variant
 def div(input, other, rounding_mode=None):
     """True division (integers divide to float32, as in PyTorch);
     ``rounding_mode='floor'`` or ``'trunc'`` gives no gradient."""
@@ -282,17 +275,17 @@ def div(input, other, rounding_mode=None):
     return apply(get_op("div"), a, b)
 
 
-add_face("divide", div)
+add_variant("divide", div)
 
 
-@add_face
+@add_variant
 def square(input):
     """input ** 2, elementwise (as PyTorch, through pow: grad_fn PowBackward0)."""
     input = input if isinstance(input, Tensor) else Tensor(input)
     return input ** 2
 
 
-@defop("sin", spec=Spec(), saves=(0,), method=True, function=True)
+@defop("sin", saves=(0,), method=True, function=True)
 def sin(ctx, x):
     """Sine, elementwise."""
     return np.sin(x)
@@ -303,7 +296,7 @@ def sin_vjp(ctx, grad_out):
     return (grad_out * ctx.inputs[0].cos(),)
 
 
-@defop("cos", spec=Spec(), saves=(0,), method=True, function=True)
+@defop("cos", saves=(0,), method=True, function=True)
 def cos(ctx, x):
     """Cosine, elementwise."""
     return np.cos(x)
@@ -314,14 +307,14 @@ def cos_vjp(ctx, grad_out):
     return (-grad_out * ctx.inputs[0].sin(),)
 
 
-@add_face
+@add_variant
 def sign(input):
     """-1, 0 or 1 by the sign of each element (a step: no gradient flows)."""
     input = input if isinstance(input, Tensor) else Tensor(input)
     return _wrap(np.sign(input.data))
 
 
-@defop("round", spec=Spec(cases="tinygrad_cnn.testing.cases:round_cases"), saves=())
+@defop("round", saves=())
 def round(ctx, x, decimals=None):
     """To the nearest integer, halves to the even one (``round(2.5) == 2``);
     ``decimals`` digits after the point (negative: before it), computed as
@@ -342,7 +335,7 @@ def round_vjp(ctx, grad_out):
     return (_wrap(np.zeros(grad_out.shape, dtype=grad_out.dtype)),)
 
 
-@round.face
+@round.variant
 def round(input, *, decimals=None):
     """Elementwise rounding to ``decimals`` digits (halves to even, as PyTorch)."""
     input = input if isinstance(input, Tensor) else Tensor(input)
@@ -361,7 +354,7 @@ def _constant_like(value, like: Tensor) -> Tensor:
                             or not isinstance(value, float) else np.float32))
 
 
-@defop("where", spec=Spec(cases="tinygrad_cnn.testing.cases:where_cases"), broadcast=True, saves=(0,))
+@defop("where", broadcast=True, saves=(0,))
 def where(ctx, condition, x, y):
     """``x`` where ``condition`` holds, else ``y`` (all three broadcast)."""
     if condition.dtype != np.bool_:
@@ -380,7 +373,7 @@ def where_vjp(ctx, grad_out):
             apply(where, keep, zero, grad_out) if needs[2] else None)
 
 
-@where.face(method=False)
+@where.variant(method=False)
 def where_function(condition, input=None, other=None):
     """``where(condition, x, y)``; ``where(condition)`` gives the indices of
     the true elements, one tensor per dimension."""
@@ -396,7 +389,7 @@ def where_function(condition, input=None, other=None):
     return apply(get_op("where"), condition._cast(np.bool_), x, y)
 
 
-@get_op("where").face(function=False)
+@get_op("where").variant(function=False)
 def where_method(input, condition, other):
     """``x.where(condition, y)``: PyTorch's method form of ``where``."""
     return where_function(condition, input, other)

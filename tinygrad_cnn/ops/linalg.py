@@ -5,11 +5,9 @@ import numpy as np
 from ..engine import apply, defop, get_op
 from ..tensor import Tensor
 from ..errors import ShapeError
-from ..spec import Spec
 
 
-@defop("matmul", spec=Spec(cases="tinygrad_cnn.testing.cases:matmul_cases"), saves=(0, 1),
-       method=True, function=True)
+@defop("matmul", saves=(0, 1), method=True, function=True)
 def matmul(ctx, a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape} "
@@ -57,7 +55,7 @@ def matmul_vjp(ctx, grad_out):
     return grad_a, grad_b
 
 
-@defop("linear", spec=Spec(cases="tinygrad_cnn.testing.nn_cases:linear_cases"), saves=(0, 1))
+@defop("linear", saves=(0, 1))
 def linear(ctx, x, weight, bias=None):
     """x (..., in) @ weight (out, in).T + bias (out,)."""
     if weight.ndim != 2:
@@ -90,7 +88,7 @@ def linear_vjp(ctx, grad_out):
     return grad_x, grad_w, grad_b
 
 
-@matmul.face(name="mm")
+@matmul.variant(name="mm")
 def mm(input, mat2):
     """The product of two matrices."""
     if input.ndim != 2 or mat2.ndim != 2:
@@ -98,7 +96,7 @@ def mm(input, mat2):
     return matmul(input, mat2)
 
 
-@matmul.face(name="bmm")
+@matmul.variant(name="bmm")
 def bmm(input, mat2):
     """Batched matrix products: (b, n, m) @ (b, m, p) -> (b, n, p)."""
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
@@ -107,7 +105,7 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
-@matmul.face(name="dot")
+@matmul.variant(name="dot")
 def dot(input, other):
     """The inner product of two vectors."""
     if input.ndim != 1 or other.ndim != 1:
@@ -174,7 +172,7 @@ def _einsum_equation(equation: str, shapes) -> tuple:
     return ",".join(expanded) + "->" + output, targets
 
 
-@defop("einsum", spec=Spec(cases="tinygrad_cnn.testing.cases:einsum_cases"))
+@defop("einsum")
 def einsum(ctx, *operands, equation):
     """The sum of products named by ``equation`` (explicit form, no ellipsis)."""
     return np.einsum(equation, *operands, optimize=len(operands) > 2)
@@ -215,7 +213,7 @@ def einsum_vjp(ctx, grad_out):
     return tuple(grads)
 
 
-@einsum.face(method=False)
+@einsum.variant(method=False)
 def einsum(equation, *operands):
     """``einsum("ij,jk->ik", a, b)``: PyTorch's (and numpy's) Einstein
     summation; operands may also be given as one list. Differentiable in

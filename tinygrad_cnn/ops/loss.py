@@ -2,12 +2,9 @@
 pieces that the classification losses of ``nn.functional`` are built from."""
 import numpy as np
 
-from .._args import check_reduction
+from .._args import alias, check_reduction
 from ..engine import defop
-from ..spec import Spec
 from ..tensor import Tensor
-
-_CASES = "tinygrad_cnn.testing.nn_cases:"
 
 
 def _check_axis(op, x, axis):
@@ -15,7 +12,7 @@ def _check_axis(op, x, axis):
         raise ValueError(f"{op}: axis {axis} is out of range for input of shape {x.shape}")
 
 
-@defop("softmax", spec=Spec(cases=_CASES + "softmax_cases"), saves=("out",))
+@defop("softmax", saves=("out",))
 def softmax(ctx, x, axis=-1):
     _check_axis("softmax", x, axis)
     shifted = np.exp(x - x.max(axis=axis, keepdims=True))   # shift by the max: no overflow
@@ -31,7 +28,7 @@ def softmax_vjp(ctx, grad_out):
     return (out * (grad_out - (grad_out * out).sum(axis, keepdim=True)),)
 
 
-@defop("log_softmax", spec=Spec(cases=_CASES + "softmax_cases"), saves=("out",))
+@defop("log_softmax", saves=("out",))
 def log_softmax(ctx, x, axis=-1):
     _check_axis("log_softmax", x, axis)
     shifted = x - x.max(axis=axis, keepdims=True)
@@ -47,7 +44,7 @@ def log_softmax_vjp(ctx, grad_out):
     return (grad_out - out.exp() * grad_out.sum(axis, keepdim=True),)
 
 
-@defop("nll_loss", spec=Spec(cases=_CASES + "nll_loss_cases"), saves=(1,))
+@defop("nll_loss", saves=(1,))
 def nll_loss(ctx, log_probs, target, reduction="mean"):
     """Negative log-likelihood of integer class labels: log_probs (N, C), target (N,)."""
     check_reduction(reduction, "nll_loss")
@@ -84,30 +81,32 @@ def nll_loss_vjp(ctx, grad_out):
     return onehot * grad_out, None
 
 
-def _softmax_dim(input, dim, axis, name):
+def _softmax_dim(dim, axis, name):
+    """``dim`` (``axis`` is numpy's alias). Required, as in PyTorch's
+    ``torch.softmax`` and ``Tensor.softmax``; only ``nn.functional.softmax``
+    picks one when it is left out."""
+    dim = alias(dim, axis, None, name, "dim", "axis")
     if dim is None:
-        dim = axis
-    if dim is None:     # PyTorch's legacy choice when no dim is given
-        dim = 0 if input.data.ndim in (0, 1, 3) else 1
+        raise TypeError(f"{name}() missing 1 required positional argument: 'dim'")
     return int(dim)
 
 
-@softmax.face
+@softmax.variant
 def softmax(input, dim=None, dtype=None, *, axis=None):
     """exp(x) / sum(exp(x)) along ``dim``, shifted by the max for stability."""
     input = input if isinstance(input, Tensor) else Tensor(input)
     if dtype is not None:
         input = input.to(dtype)
-    return softmax_op(input, axis=_softmax_dim(input, dim, axis, "softmax"))
+    return softmax_op(input, axis=_softmax_dim(dim, axis, "softmax"))
 
 
-@log_softmax.face
+@log_softmax.variant
 def log_softmax(input, dim=None, dtype=None, *, axis=None):
     """x - logsumexp(x) along ``dim``, computed stably."""
     input = input if isinstance(input, Tensor) else Tensor(input)
     if dtype is not None:
         input = input.to(dtype)
-    return log_softmax_op(input, axis=_softmax_dim(input, dim, axis, "log_softmax"))
+    return log_softmax_op(input, axis=_softmax_dim(dim, axis, "log_softmax"))
 
 
 # Binary cross-entropy of probabilities. PyTorch clamps each log at -100, so
@@ -117,12 +116,7 @@ _BCE_LOG_FLOOR = -100.0
 _BCE_EPSILON = 1e-12
 
 
-def _bce_reference(x, target):
-    with np.errstate(divide="ignore"):
-        return -(target * np.maximum(np.log(x), -100.0) + (1 - target) * np.maximum(np.log1p(-x), -100.0))
-
-
-@defop("binary_cross_entropy", spec=Spec(nargs=2, domain=[(0.05, 0.95), (0.0, 1.0)], reference=_bce_reference))
+@defop("binary_cross_entropy")
 def binary_cross_entropy(ctx, x, target):
     """Elementwise -(t * log(x) + (1 - t) * log(1 - x)), each log clamped at
     -100: x (any shape) probabilities in [0, 1], target of x's shape."""
@@ -152,7 +146,7 @@ def binary_cross_entropy_vjp(ctx, grad_out):
     return grad_x, grad_target
 
 
-@defop("mse_loss", spec=Spec(nargs=2, broadcast=True), broadcast=True, saves=(0, 1))
+@defop("mse_loss", broadcast=True, saves=(0, 1))
 def mse_loss(ctx, input, target, reduction="mean"):
     """Squared error (input - target)**2 of broadcastable shapes: elementwise
     ('none'), summed ('sum') or averaged ('mean') over all elements."""

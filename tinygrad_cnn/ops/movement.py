@@ -1,18 +1,18 @@
-"""Ops that move or select elements without arithmetic, and their faces
+"""Ops that move or select elements without arithmetic, and their variants
 (PyTorch's ``view``/``reshape``, ``flatten(start_dim, end_dim)``,
 ``transpose(dim0, dim1)``, ``permute``, ``squeeze``/``unsqueeze``, ``cat``,
 ``stack``, ``gather``, ...)."""
 import numpy as np
 
-from .._args import alias, dim_arg, dims_arg, shape_arg
-from ..engine import add_face, apply, defop, get_op, unbroadcast
+from .._args import alias, indices_arg, dim_arg, dims_arg, shape_arg
+from ..engine import apply, defop, unbroadcast
 from ..errors import ShapeError
-from ..spec import Spec
+from ..registry import add_variant, get_op
 from ..tensor import Tensor
 
 
-@defop("reshape", spec=Spec(cases="tinygrad_cnn.testing.cases:reshape_cases"), saves=())
-def reshape(ctx, x, shape):
+@defop("reshape", saves=())
+def reshape_op(ctx, x, shape):
     """The same elements in a new shape (one entry may be -1)."""
     try:
         return x.reshape(shape)
@@ -21,13 +21,13 @@ def reshape(ctx, x, shape):
                          f"({x.size} elements) into shape {tuple(shape)}") from None
 
 
-@reshape.defvjp
+@reshape_op.defvjp
 def reshape_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
-@defop("permute", spec=Spec(cases="tinygrad_cnn.testing.cases:transpose_cases"), saves=())
-def permute(ctx, x, axes):
+@defop("permute", saves=())
+def permute_op(ctx, x, axes):
     """The axes of ``x`` reordered: output axis i is input axis ``axes[i]``."""
     try:
         return x.transpose(axes)
@@ -36,17 +36,17 @@ def permute(ctx, x, axes):
                          f"{x.ndim} axes of a tensor of shape {x.shape}") from None
 
 
-@permute.defvjp
+@permute_op.defvjp
 def permute_vjp(ctx, grad_out):
     axes = ctx.params["axes"]
     inverse = [0] * len(axes)
     for position, axis in enumerate(axes):
         inverse[axis % len(axes)] = position
-    return (apply(get_op("permute"), grad_out, axes=tuple(inverse)),)
+    return (permute_op(grad_out, axes=tuple(inverse)),)
 
 
-@defop("flatten", spec=Spec(cases="tinygrad_cnn.testing.cases:flatten_cases"), saves=())
-def flatten(ctx, x, start_axis=1, end_axis=-1):
+@defop("flatten", saves=())
+def flatten_op(ctx, x, start_axis=1, end_axis=-1):
     """Axes ``start_axis`` to ``end_axis`` merged into one."""
     ndim = max(x.ndim, 1)
     start, end = start_axis % ndim, end_axis % ndim
@@ -59,13 +59,13 @@ def flatten(ctx, x, start_axis=1, end_axis=-1):
     return x.reshape(shape)
 
 
-@flatten.defvjp
+@flatten_op.defvjp
 def flatten_vjp(ctx, grad_out):
     return (grad_out.reshape(ctx.inputs[0].shape),)
 
 
-@defop("broadcast_to", spec=Spec(cases="tinygrad_cnn.testing.cases:broadcast_to_cases"), saves=())
-def broadcast_to(ctx, x, shape):
+@defop("broadcast_to", saves=())
+def broadcast_to_op(ctx, x, shape):
     """``x`` repeated along new or size-1 axes to ``shape`` (a read-only view)."""
     try:
         return np.broadcast_to(x, shape)
@@ -73,18 +73,18 @@ def broadcast_to(ctx, x, shape):
         raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
 
 
-@broadcast_to.defvjp
+@broadcast_to_op.defvjp
 def broadcast_to_vjp(ctx, grad_out):
     return (unbroadcast(grad_out, ctx.inputs[0].shape),)
 
 
-@defop("pad", spec=Spec(cases="tinygrad_cnn.testing.cases:pad_cases"), saves=())
-def pad(ctx, x, pad_width, value=0.0):
+@defop("pad", saves=())
+def pad_op(ctx, x, pad_width, value=0.0):
     """numpy-style constant padding: one (before, after) pair per axis."""
     return np.pad(x, pad_width, mode="constant", constant_values=value)
 
 
-@pad.defvjp
+@pad_op.defvjp
 def pad_vjp(ctx, grad_out):
     inner = tuple(slice(before, size - after)
                   for (before, after), size in zip(ctx.params["pad_width"], grad_out.shape))
@@ -97,7 +97,7 @@ def _is_basic(index) -> bool:
     return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
 
 
-@defop("getitem", spec=Spec(cases="tinygrad_cnn.testing.cases:getitem_cases"), saves=())
+@defop("getitem", saves=())
 def getitem(ctx, x, index):
     """``x[index]``: basic, integer-array and boolean-mask indexing as numpy's."""
     try:
@@ -112,7 +112,7 @@ def getitem_vjp(ctx, grad_out):
     return (get_op("index_add")(grad_out, shape=x.shape, index=ctx.params["index"]),)
 
 
-@defop("index_add", spec=Spec(cases="tinygrad_cnn.testing.cases:index_add_cases"), saves=())
+@defop("index_add", saves=())
 def index_add(ctx, values, shape, index, unique=False):
     """Zeros of ``shape`` with ``values`` added at ``index``: the adjoint of
     getitem. Repeated indices accumulate (``np.add.at``); ``unique=True``
@@ -149,7 +149,7 @@ def _check_same_shapes(name, arrays, axis, skip_axis):
             raise ShapeError(f"{name}: tensors must have {rule}, got {shapes}")
 
 
-@defop("concatenate", spec=Spec(cases="tinygrad_cnn.testing.cases:concatenate_cases"), saves=())
+@defop("concatenate", saves=())
 def concatenate(ctx, *arrays, axis=0):
     """Tensors joined along an existing axis."""
     _check_same_shapes("concatenate", arrays, axis, skip_axis=True)
@@ -168,21 +168,21 @@ def concatenate_vjp(ctx, grad_out):
     return tuple(grads)
 
 
-@defop("stack", spec=Spec(cases="tinygrad_cnn.testing.cases:stack_cases"), saves=())
-def stack(ctx, *arrays, axis=0):
+@defop("stack", saves=())
+def stack_op(ctx, *arrays, axis=0):
     """Same-shaped tensors joined along a new axis."""
     _check_same_shapes("stack", arrays, axis, skip_axis=False)
     return np.stack(arrays, axis=axis)
 
 
-@stack.defvjp
+@stack_op.defvjp
 def stack_vjp(ctx, grad_out):
     axis = ctx.params["axis"] % grad_out.ndim
     return tuple(grad_out[(slice(None),) * axis + (i,)] if needed else None
                  for i, needed in enumerate(ctx.needs_input_grad))
 
 
-@defop("index_put", spec=Spec(cases="tinygrad_cnn.testing.cases:index_put_cases"), saves=())
+@defop("index_put", saves=())
 def index_put(ctx, x, values, index, accumulate=False):
     """A copy of ``x`` with ``x[index] = values`` (what ``x[index] = v`` does
     to a tensor inside a graph); ``accumulate=True`` adds instead, and an
@@ -219,23 +219,7 @@ def index_put_vjp(ctx, grad_out):
     return grad_x, grad_values
 
 
-def _indices_arg(indices, name):
-    """PyTorch's ``indices`` (a tuple of index tensors, one per leading
-    dimension) as a numpy index."""
-    if isinstance(indices, Tensor) or not isinstance(indices, (tuple, list)):
-        raise TypeError(f"{name}: indices must be a tuple of tensors (one per indexed dimension), "
-                        f"got {type(indices).__name__}")
-    index = []
-    for i in indices:
-        array = np.asarray(i.data if isinstance(i, Tensor) else i)
-        if array.dtype.kind not in "iub":
-            raise IndexError(f"{name}: tensors used as indices must be long, int, byte or bool "
-                             f"tensors, got dtype {array.dtype}")
-        index.append(array)
-    return tuple(index)
-
-
-@index_put.face
+@index_put.variant
 def index_put(input, indices, values, accumulate=False):
     """A copy of ``input`` with ``input[indices] = values``; with
     ``accumulate=True`` values are added, repeated indices summing
@@ -245,11 +229,11 @@ def index_put(input, indices, values, accumulate=False):
     if values.data.dtype != input.data.dtype:
         raise RuntimeError(f"index_put: Index put requires the source and destination dtypes match, "
                            f"got {input.dtype} for the tensor and {values.dtype} for the values")
-    return apply(get_op("index_put"), input, values, index=_indices_arg(indices, "index_put"),
+    return apply(get_op("index_put"), input, values, index=indices_arg(indices, "index_put"),
                  accumulate=bool(accumulate))
 
 
-@defop("clone", spec=Spec(), saves=(), method=True, function=True)
+@defop("clone", saves=(), method=True, function=True)
 def clone(ctx, x):
     """A copy of ``x`` that is part of the graph (the gradient passes through)."""
     return x.copy()
@@ -261,31 +245,31 @@ def clone_vjp(ctx, grad_out):
 
 
 # ---------------------------------------------------------------------------
-# faces: PyTorch's signatures
+# variants: PyTorch's signatures
 
 
 def _tensor(input) -> Tensor:
     return input if isinstance(input, Tensor) else Tensor(input)
 
 
-@reshape.face
+@reshape_op.variant
 def reshape(input, *shape):
     """The same elements in ``shape`` (ints or one tuple; one entry may be -1)."""
-    return apply(get_op("reshape"), _tensor(input), shape=shape_arg(shape, "reshape"))
+    return reshape_op(_tensor(input), shape=shape_arg(shape, "reshape"))
 
 
-add_face("view", reshape, function=False)
+add_variant("view", reshape, function=False)
 
 
 def view_as(input, other):
     return reshape(input, other.shape)
 
 
-add_face("view_as", view_as, function=False)
-add_face("reshape_as", view_as, function=False)
+add_variant("view_as", view_as, function=False)
+add_variant("reshape_as", view_as, function=False)
 
 
-@flatten.face
+@flatten_op.variant
 def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     """Dimensions ``start_dim``..``end_dim`` merged into one (all by default)."""
     start = alias(start_dim, start_axis, 0, "flatten", "start_dim", "start_axis")
@@ -293,15 +277,15 @@ def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None, end_axis=None):
     input = _tensor(input)
     if input.data.ndim == 0:
         return reshape(input, 1)
-    return apply(get_op("flatten"), input, start_axis=int(start), end_axis=int(end))
+    return flatten_op(input, start_axis=int(start), end_axis=int(end))
 
 
-@add_face
+@add_variant
 def ravel(input):
     return flatten(input)
 
 
-@permute.face
+@permute_op.variant
 def permute(input, *dims):
     """Dimensions reordered: output dimension i is input dimension ``dims[i]``."""
     input = _tensor(input)
@@ -309,10 +293,10 @@ def permute(input, *dims):
     if len(dims) != input.data.ndim:
         raise ShapeError(f"permute: got {len(dims)} dimensions {dims} for a tensor with "
                          f"{input.data.ndim} dimensions (shape {tuple(input.data.shape)})")
-    return apply(get_op("permute"), input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
+    return permute_op(input, axes=tuple(d % max(input.data.ndim, 1) for d in dims))
 
 
-@add_face
+@add_variant
 def transpose(input, dim0=None, dim1=None, *more):
     """PyTorch's ``transpose(dim0, dim1)``: two dimensions swapped. With no
     dimensions a matrix is transposed; numpy's full permutation (a tuple, or
@@ -329,14 +313,14 @@ def transpose(input, dim0=None, dim1=None, *more):
     first, second = dim_arg(dim0, ndim, "transpose"), dim_arg(dim1, ndim, "transpose")
     order = list(range(ndim))
     order[first], order[second] = order[second], order[first]
-    return apply(get_op("permute"), input, axes=tuple(order))
+    return permute_op(input, axes=tuple(order))
 
 
-add_face("swapaxes", transpose)
-add_face("swapdims", transpose)
+add_variant("swapaxes", transpose)
+add_variant("swapdims", transpose)
 
 
-@add_face
+@add_variant
 def t(input):
     """The transpose of a matrix (a vector is returned as it is)."""
     input = _tensor(input)
@@ -345,7 +329,7 @@ def t(input):
     return input if input.data.ndim < 2 else transpose(input, 0, 1)
 
 
-@add_face
+@add_variant
 def squeeze(input, dim=None, *, axis=None):
     """Size-1 dimensions removed (only ``dim`` when given; a dimension that is
     not of size 1 is left as it is, as in PyTorch)."""
@@ -357,7 +341,7 @@ def squeeze(input, dim=None, *, axis=None):
     return input if new_shape == shape else reshape(input, new_shape)
 
 
-@add_face
+@add_variant
 def unsqueeze(input, dim):
     """A size-1 dimension inserted at ``dim`` (negative counts from the end)."""
     input = _tensor(input)
@@ -370,12 +354,12 @@ def unsqueeze(input, dim):
     return reshape(input, shape[:dim] + (1,) + shape[dim:])
 
 
-@broadcast_to.face
+@broadcast_to_op.variant
 def broadcast_to(input, *shape):
-    return apply(get_op("broadcast_to"), _tensor(input), shape=shape_arg(shape, "broadcast_to"))
+    return broadcast_to_op(_tensor(input), shape=shape_arg(shape, "broadcast_to"))
 
 
-@add_face
+@add_variant
 def expand(input, *sizes):
     """PyTorch's expand: like broadcast_to, and -1 keeps a dimension."""
     input = _tensor(input)
@@ -390,29 +374,28 @@ def expand_as(input, other):
     return expand(input, other.shape)
 
 
-add_face("expand_as", expand_as, function=False)
+add_variant("expand_as", expand_as, function=False)
 
 
-def _pad_arg(pad_width, ndim):
-    pad = np.asarray(pad_width, dtype=np.int64)
-    if pad.ndim == 0:
-        pad = np.full((ndim, 2), int(pad))
-    elif pad.shape == (2,):
-        pad = np.tile(pad, (ndim, 1))
-    if pad.shape != (ndim, 2):
-        raise ValueError(f"pad: pad_width must be an int, a (before, after) pair or one pair per "
-                         f"axis ({ndim} axes), got {pad_width!r}")
-    if (pad < 0).any():
-        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
-    return tuple((int(a), int(b)) for a, b in pad)
-
-
-@pad.face
-def pad(input, pad_width, value=0.0):
-    """numpy-style constant padding (``nn.functional.pad`` takes PyTorch's
-    last-dimension-first pairs)."""
+@pad_op.variant(method=False)
+def pad(input, pad, mode: str = "constant", value: float = 0.0):
+    """PyTorch's ``nn.functional.pad``: ``pad`` lists (before, after) pairs
+    from the last dimension backwards, e.g. ``(left, right, top, bottom)``.
+    Constant mode only. (PyTorch has no ``Tensor.pad``, so neither do we.)"""
     input = _tensor(input)
-    return apply(get_op("pad"), input, pad_width=_pad_arg(pad_width, input.data.ndim), value=value)
+    pad = tuple(int(p) for p in pad)
+    ndim = input.data.ndim
+    if len(pad) % 2 or len(pad) // 2 > ndim:
+        raise ValueError(f"pad: expects an even number of sizes, at most 2 per dimension "
+                         f"({2 * ndim} for shape {tuple(input.shape)}), got {pad}")
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    if min(pad, default=0) < 0:
+        raise NotImplementedError(f"pad: negative padding (cropping) is not supported, got {pad}")
+    widths = [(0, 0)] * ndim
+    for i in range(len(pad) // 2):
+        widths[ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return pad_op(input, pad_width=tuple(widths), value=value)
 
 
 def _join_args(tensors, dim, axis, name):
@@ -424,25 +407,25 @@ def _join_args(tensors, dim, axis, name):
     return [t if t.data.dtype == dtype else t._cast(dtype) for t in tensors], int(dim)
 
 
-@concatenate.face(method=False, name="cat")
+@concatenate.variant(method=False, name="cat")
 def cat(tensors, dim=None, *, axis=None):
     """Tensors joined along an existing dimension."""
     tensors, dim = _join_args(tensors, dim, axis, "cat")
     return apply(get_op("concatenate"), *tensors, axis=dim)
 
 
-add_face("concatenate", cat, method=False)
-add_face("concat", cat, method=False)
+add_variant("concatenate", cat, method=False)
+add_variant("concat", cat, method=False)
 
 
-@stack.face(method=False)
+@stack_op.variant(method=False)
 def stack(tensors, dim=None, *, axis=None):
     """Same-shaped tensors joined along a new dimension."""
     tensors, dim = _join_args(tensors, dim, axis, "stack")
-    return apply(get_op("stack"), *tensors, axis=dim)
+    return stack_op(*tensors, axis=dim)
 
 
-@add_face
+@add_variant
 def narrow(input, dim, start, length):
     """``length`` elements of ``dim`` from ``start`` on."""
     input = _tensor(input)
@@ -451,7 +434,7 @@ def narrow(input, dim, start, length):
     return input[index]
 
 
-@add_face
+@add_variant
 def split(input, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be shorter), or
     pieces of the given sizes."""
@@ -472,7 +455,7 @@ def split(input, split_size_or_sections, dim=0):
     return tuple(pieces)
 
 
-@add_face
+@add_variant
 def chunk(input, chunks, dim=0):
     """At most ``chunks`` pieces of equal size (the last may be smaller)."""
     input = _tensor(input)
@@ -480,7 +463,7 @@ def chunk(input, chunks, dim=0):
     return split(input, max(-(-total // int(chunks)), 1), dim)
 
 
-@add_face
+@add_variant
 def unbind(input, dim=0):
     """The slices along ``dim``, as a tuple."""
     input = _tensor(input)
@@ -496,7 +479,7 @@ def _along(index: np.ndarray, dim: int) -> tuple:
     return tuple(grids)
 
 
-@add_face
+@add_variant
 def gather(input, dim, index):
     """``out[i][j] = input[index[i][j]][j]`` along ``dim`` (index: int64, the
     input's number of dimensions)."""
@@ -510,7 +493,7 @@ def gather(input, dim, index):
     return input[_along(index, dim)]
 
 
-@add_face
+@add_variant
 def flip(input, dims):
     """The order of elements reversed along ``dims``."""
     input = _tensor(input)
@@ -525,7 +508,7 @@ def _diagonal_steps(offset, rows, cols):
     return steps + start_row, steps + start_col
 
 
-@defop("diagonal", spec=Spec(cases="tinygrad_cnn.testing.cases:diagonal_cases"), saves=())
+@defop("diagonal", saves=())
 def diagonal(ctx, x, offset=0, dim1=0, dim2=1):
     """The diagonal of the ``dim1``, ``dim2`` planes, as a new last dimension
     (``offset`` > 0 above the main diagonal)."""
@@ -545,7 +528,7 @@ def diagonal_vjp(ctx, grad_out):
     return (apply(get_op("permute"), grad_moved, axes=inverse),)
 
 
-@diagonal.face
+@diagonal.variant
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal of ``input`` over dimensions ``dim1`` and ``dim2``, as its
     last dimension (``offset`` > 0 above the main one, < 0 below)."""
@@ -560,7 +543,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     return apply(get_op("diagonal"), input, offset=int(offset), dim1=first, dim2=second)
 
 
-@defop("diag_embed", spec=Spec(cases="tinygrad_cnn.testing.cases:diag_embed_cases"), saves=())
+@defop("diag_embed", saves=())
 def diag_embed(ctx, x, offset=0):
     """(..., n) -> (..., m, m) with m = n + |offset|: each last-dimension
     vector placed on the ``offset`` diagonal of a matrix of zeros."""
@@ -577,7 +560,7 @@ def diag_embed_vjp(ctx, grad_out):
                   dim2=grad_out.ndim - 1),)
 
 
-@diag_embed.face
+@diag_embed.variant
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """Matrices whose ``offset`` diagonal is the last dimension of ``input``."""
     input = _tensor(input)
@@ -589,7 +572,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     return apply(get_op("diag_embed"), input, offset=int(offset))
 
 
-@add_face
+@add_variant
 def diag(input, diagonal=0):
     """A vector -> the square matrix with it on diagonal ``diagonal``; a
     matrix -> its diagonal ``diagonal`` as a vector (PyTorch's ``diag``)."""
@@ -602,7 +585,7 @@ def diag(input, diagonal=0):
                        f"(shape {tuple(input.data.shape)})")
 
 
-@add_face
+@add_variant
 def trace(input):
     """The sum of a matrix's diagonal."""
     return diagonal(input).sum()

@@ -6,7 +6,6 @@ is composed from existing ops in ``nn.functional.batch_norm``.)
 import numpy as np
 
 from ..engine import defop
-from ..spec import Spec
 from ..tensor import Tensor
 
 
@@ -47,7 +46,7 @@ def _update_running(running: Tensor, batch_stat: np.ndarray, momentum: float) ->
     running._version += 1
 
 
-@defop("batch_norm", spec=Spec(cases="tinygrad_cnn.testing.nn_cases:batch_norm_cases"), saves=(0, 1))
+@defop("batch_norm", saves=(0, 1))
 def batch_norm(ctx, x, weight, bias, eps=1e-5, running_mean=None, running_var=None, momentum=0.1):
     """Training-mode batch normalisation.
 

@@ -11,12 +11,9 @@ from numpy.lib.stride_tricks import as_strided
 from .._args import conv_output_size, pair
 from ..engine import defop
 from ..errors import ShapeError
-from ..spec import Spec
 from ..tensor import Tensor
 from .conv import conv_transpose2d
 from .movement import index_add
-
-_CASES = "tinygrad_cnn.testing.nn_cases:"
 
 
 def pool_geometry(op, x, kernel_size, stride, padding):
@@ -52,7 +49,7 @@ def _pad_constant(x, padding, value):
     return np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), constant_values=value)
 
 
-@defop("max_pool2d", spec=Spec(cases=_CASES + "max_pool2d_cases"), saves=())
+@defop("max_pool2d", saves=())
 def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     """Max over each window. Ties: the gradient goes to the first maximum in
     the window, in row-major order (as in PyTorch). Padding counts as -inf."""
@@ -81,7 +78,7 @@ def max_pool2d_vjp(ctx, grad_out):
     return (flat.reshape(x.data.shape),)
 
 
-@defop("avg_pool2d", spec=Spec(cases=_CASES + "avg_pool2d_cases"), saves=())
+@defop("avg_pool2d", saves=())
 def avg_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     """Mean over each window; padded zeros count in the mean (PyTorch's
     default count_include_pad=True)."""
@@ -139,7 +136,7 @@ def _average_matrix(size: int, out: int, dtype) -> np.ndarray:
     return (inside / (ends - starts)[:, None]).astype(dtype)
 
 
-@defop("adaptive_avg_pool2d", spec=Spec(cases=_CASES + "adaptive_pool2d_cases"), saves=())
+@defop("adaptive_avg_pool2d", saves=())
 def adaptive_avg_pool2d(ctx, x, output_size):
     """Mean over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW).
     The windows of one axis do not depend on the other, so the general case
@@ -175,7 +172,7 @@ def _window_index(size: int, out: int):
     return np.minimum(starts[:, None] + np.arange(longest), ends[:, None] - 1)
 
 
-@defop("adaptive_max_pool2d", spec=Spec(cases=_CASES + "adaptive_max_pool2d_cases"), saves=())
+@defop("adaptive_max_pool2d", saves=())
 def adaptive_max_pool2d(ctx, x, output_size):
     """Max over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, OH, OW); the
     gradient goes to the first maximum of each window (row-major), as in PyTorch."""

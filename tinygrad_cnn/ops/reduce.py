@@ -1,17 +1,15 @@
 """Reductions. The ops take ``axis`` (None, or a sorted tuple of non-negative
-axes) and ``keepdims``; their faces take PyTorch's ``dim`` and ``keepdim``
+axes) and ``keepdims``; their variants take PyTorch's ``dim`` and ``keepdim``
 (numpy's names are accepted too) and normalise them."""
 import collections
 
 import numpy as np
 
 from .._args import alias, dims_arg, dim_arg
-from ..engine import add_face, apply, defop, get_op
-from ..spec import Spec
+from ..engine import apply, defop
+from ..registry import add_variant, get_op
 from ..tensor import Tensor, _wrap
 from .movement import gather
-
-_CASES = "tinygrad_cnn.testing.cases:reduction_cases"
 
 
 def _reduced_count(shape, axis) -> int:
@@ -32,27 +30,27 @@ def _spread(grad_out: Tensor, shape, axis) -> Tensor:
     return grad_out.reshape(_kept_shape(shape, axis)).broadcast_to(shape)
 
 
-@defop("sum", spec=Spec(cases=_CASES), saves=())
-def sum(ctx, x, axis=None, keepdims=False):
+@defop("sum", saves=())
+def sum_op(ctx, x, axis=None, keepdims=False):
     """Sum over ``axis`` (all elements when None)."""
     return x.sum(axis=axis, keepdims=keepdims)
 
 
-@sum.defvjp
+@sum_op.defvjp
 def sum_vjp(ctx, grad_out):
     x = ctx.inputs[0]
     return (_spread(grad_out, x.shape, ctx.params["axis"]),)
 
 
-@defop("mean", spec=Spec(cases=_CASES), saves=())
-def mean(ctx, x, axis=None, keepdims=False):
+@defop("mean", saves=())
+def mean_op(ctx, x, axis=None, keepdims=False):
     """Mean over ``axis`` (all elements when None)."""
     if _reduced_count(x.shape, axis) == 0:
         raise ValueError(f"mean: cannot average over an empty axis (shape {x.shape}, axis {axis})")
     return x.mean(axis=axis, keepdims=keepdims)
 
 
-@mean.defvjp
+@mean_op.defvjp
 def mean_vjp(ctx, grad_out):
     x = ctx.inputs[0]
     axis = ctx.params["axis"]
@@ -76,28 +74,28 @@ def _check_nonempty(name, x, axis):
         raise ValueError(f"{name}: cannot reduce an empty axis (shape {x.shape}, axis {axis})")
 
 
-@defop("amax", spec=Spec(cases=_CASES, distinct=True), saves=(0, "out"))
-def amax(ctx, x, axis=None, keepdims=False):
+@defop("amax", saves=(0, "out"))
+def amax_op(ctx, x, axis=None, keepdims=False):
     """Largest value over ``axis``; tied maxima share the gradient evenly."""
     _check_nonempty("amax", x, axis)
     return x.max(axis=axis, keepdims=keepdims)
 
 
-@defop("amin", spec=Spec(cases=_CASES, distinct=True), saves=(0, "out"))
-def amin(ctx, x, axis=None, keepdims=False):
+@defop("amin", saves=(0, "out"))
+def amin_op(ctx, x, axis=None, keepdims=False):
     """Smallest value over ``axis``; tied minima share the gradient evenly."""
     _check_nonempty("amin", x, axis)
     return x.min(axis=axis, keepdims=keepdims)
 
 
-amax.defvjp(_extreme_vjp)
-amin.defvjp(_extreme_vjp)
+amax_op.defvjp(_extreme_vjp)
+amin_op.defvjp(_extreme_vjp)
 
 
-@defop("var", spec=Spec(cases="tinygrad_cnn.testing.cases:var_cases"), saves=(0,))
-def var(ctx, x, axis=None, keepdims=False, ddof=0):
+@defop("var", saves=(0,))
+def var_op(ctx, x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` with ``ddof`` degrees of freedom removed
-    (the face's default, ``correction=1``, is the unbiased estimate)."""
+    (the variant's default, ``correction=1``, is the unbiased estimate)."""
     count = _reduced_count(x.shape, axis)
     if count - ddof <= 0:
         raise ValueError(f"var: {count} value(s) per reduction with ddof={ddof} leaves no degrees "
@@ -105,7 +103,7 @@ def var(ctx, x, axis=None, keepdims=False, ddof=0):
     return x.var(axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@var.defvjp
+@var_op.defvjp
 def var_vjp(ctx, grad_out):
     x = ctx.inputs[0]
     axis, ddof = ctx.params["axis"], ctx.params["ddof"]
@@ -116,7 +114,7 @@ def var_vjp(ctx, grad_out):
 
 
 # ---------------------------------------------------------------------------
-# faces: PyTorch's signatures
+# variants: PyTorch's signatures
 
 
 def _tensor(input) -> Tensor:
@@ -130,17 +128,17 @@ def _reduce_args(input, dim, keepdim, axis, keepdims, name):
     return dims_arg(dim, input.data.ndim, name), bool(keepdim)
 
 
-@sum.face
+@sum_op.variant
 def sum(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None):
     """Sum over ``dim`` (an int, a tuple, or None for all elements)."""
     input = _tensor(input)
     if dtype is not None:
         input = input.to(dtype)
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "sum")
-    return apply(get_op("sum"), input, axis=dims, keepdims=keep)
+    return sum_op(input, axis=dims, keepdims=keep)
 
 
-@mean.face
+@mean_op.variant
 def mean(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None):
     """Mean over ``dim``; integer tensors need ``dtype=`` (as in PyTorch)."""
     input = _tensor(input)
@@ -150,23 +148,23 @@ def mean(input, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None)
         raise RuntimeError(f"mean: input dtype must be floating point, got {input.dtype} "
                            "(convert with .float() or pass dtype=)")
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "mean")
-    return apply(get_op("mean"), input, axis=dims, keepdims=keep)
+    return mean_op(input, axis=dims, keepdims=keep)
 
 
-@amax.face
+@amax_op.variant
 def amax(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Largest values over ``dim``; tied maxima share the gradient evenly."""
     input = _tensor(input)
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "amax")
-    return apply(get_op("amax"), input, axis=dims, keepdims=keep)
+    return amax_op(input, axis=dims, keepdims=keep)
 
 
-@amin.face
+@amin_op.variant
 def amin(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Smallest values over ``dim``; tied minima share the gradient evenly."""
     input = _tensor(input)
     dims, keep = _reduce_args(input, dim, keepdim, axis, keepdims, "amin")
-    return apply(get_op("amin"), input, axis=dims, keepdims=keep)
+    return amin_op(input, axis=dims, keepdims=keep)
 
 
 def _return_type(name: str):
@@ -206,7 +204,7 @@ def _extreme(name, input, dim, keepdim, other):
     return return_types[name](values, _wrap(indices.astype(np.int64, copy=False)))
 
 
-@add_face
+@add_variant
 def max(input, dim=None, keepdim=None, *, other=None, axis=None, keepdims=None):
     """``x.max()`` the largest value; ``x.max(dim)`` (values, indices), as
     PyTorch (``axis=`` is read as ``dim``; ``amax`` gives values only);
@@ -215,7 +213,7 @@ def max(input, dim=None, keepdim=None, *, other=None, axis=None, keepdims=None):
     return _extreme("max", input, dim, alias(keepdim, keepdims, False, "max", "keepdim", "keepdims"), other)
 
 
-@add_face
+@add_variant
 def min(input, dim=None, keepdim=None, *, other=None, axis=None, keepdims=None):
     """``x.min()``, ``x.min(dim)`` -> (values, indices), ``x.min(other)``."""
     dim = alias(dim, axis, None, "min", "dim", "axis")
@@ -231,14 +229,14 @@ def _arg_extreme(pick, name, input, dim, keepdim):
     return _wrap(np.asarray(pick(input.data, axis=dim, keepdims=bool(keepdim)), dtype=np.int64))
 
 
-@add_face
+@add_variant
 def argmax(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Index of the (first) largest value, over all elements or along ``dim``."""
     return _arg_extreme(np.argmax, "argmax", input, alias(dim, axis, None, "argmax", "dim", "axis"),
                         alias(keepdim, keepdims, False, "argmax", "keepdim", "keepdims"))
 
 
-@add_face
+@add_variant
 def argmin(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Index of the (first) smallest value, over all elements or along ``dim``."""
     return _arg_extreme(np.argmin, "argmin", input, alias(dim, axis, None, "argmin", "dim", "axis"),
@@ -256,17 +254,17 @@ def _var_args(input, dim, unbiased, keepdim, correction, axis, keepdims, ddof, n
     return dims, keep, int(correction)
 
 
-@var.face
+@var_op.variant
 def var(input, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
         keepdims=None, ddof=None):
     """Variance over ``dim``; unbiased (``correction=1``) by default, as in PyTorch."""
     input = _tensor(input)
     dims, keep, correction = _var_args(input, dim, unbiased, keepdim, correction, axis, keepdims,
                                        ddof, "var")
-    return apply(get_op("var"), input, axis=dims, keepdims=keep, ddof=correction)
+    return var_op(input, axis=dims, keepdims=keep, ddof=correction)
 
 
-@add_face
+@add_variant
 def std(input, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
         keepdims=None, ddof=None):
     """Standard deviation over ``dim``; unbiased by default, as in PyTorch."""
@@ -280,21 +278,21 @@ def _logical_reduce(ufunc, name, input, dim, keepdim):
     return _wrap(np.asarray(ufunc(input.data.astype(bool, copy=False), axis=dims, keepdims=bool(keepdim))))
 
 
-@add_face
+@add_variant
 def all(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Whether every element (along ``dim``) is non-zero: a bool tensor."""
     return _logical_reduce(np.all, "all", input, alias(dim, axis, None, "all", "dim", "axis"),
                            alias(keepdim, keepdims, False, "all", "keepdim", "keepdims"))
 
 
-@add_face
+@add_variant
 def any(input, dim=None, keepdim=None, *, axis=None, keepdims=None):
     """Whether some element (along ``dim``) is non-zero: a bool tensor."""
     return _logical_reduce(np.any, "any", input, alias(dim, axis, None, "any", "dim", "axis"),
                            alias(keepdim, keepdims, False, "any", "keepdim", "keepdims"))
 
 
-@add_face
+@add_variant
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """The vector p-norm over ``dim`` (all elements by default): p = 2 or
     'fro', 1, inf, -inf, or any other positive number."""
@@ -315,7 +313,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return sum(magnitude ** p, dim, keepdim) ** (1.0 / p)
 
 
-@add_face
+@add_variant
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) along ``dim``, shifted by the maximum for stability."""
     input = _tensor(input)
@@ -326,7 +324,7 @@ def logsumexp(input, dim, keepdim=False):
     return out if keepdim else out.reshape(tuple(n for i, n in enumerate(input.data.shape) if i not in dims))
 
 
-@add_face
+@add_variant
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over ``dim`` (all elements when None); the gradient is computed
     as the product of the other elements, so zeros are handled exactly."""
@@ -361,7 +359,7 @@ def _sorted_along(input, dim, descending, name):
     return gather(input, dim, order), _wrap(order.astype(np.int64, copy=False))
 
 
-@add_face
+@add_variant
 def sort(input, dim=-1, descending=False, stable=False):
     """Values sorted along ``dim`` and the indices they came from; the
     gradient goes back to those positions."""
@@ -369,13 +367,13 @@ def sort(input, dim=-1, descending=False, stable=False):
     return return_types["sort"](values, indices)
 
 
-@add_face
+@add_variant
 def argsort(input, dim=-1, descending=False, stable=False):
     """The indices that sort ``input`` along ``dim``."""
     return _sorted_along(input, dim, descending, "argsort")[1]
 
 
-@add_face
+@add_variant
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
     input = _tensor(input)
@@ -388,20 +386,20 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     return return_types["topk"](values[index], _wrap(indices.data[index]))
 
 
-@defop("cumsum", spec=Spec(cases="tinygrad_cnn.testing.cases:cumsum_cases"), saves=())
-def cumsum(ctx, x, axis):
+@defop("cumsum", saves=())
+def cumsum_op(ctx, x, axis):
     """Running sums along ``axis``."""
     return np.cumsum(x, axis=axis, dtype=x.dtype)
 
 
-@cumsum.defvjp
+@cumsum_op.defvjp
 def cumsum_vjp(ctx, grad_out):
     # each input feeds every later output: the running sum of the gradient from the end
     axis = ctx.params["axis"]
     return (grad_out.flip(axis).cumsum(axis).flip(axis),)
 
 
-@cumsum.face
+@cumsum_op.variant
 def cumsum(input, dim, *, dtype=None, axis=None):
     """Running sums along ``dim``."""
     input = _tensor(input)
@@ -410,10 +408,10 @@ def cumsum(input, dim, *, dtype=None, axis=None):
     dim = alias(dim, axis, None, "cumsum", "dim", "axis")
     if input.data.ndim == 0:
         return input.clone()
-    return apply(get_op("cumsum"), input, axis=dim_arg(dim, input.data.ndim, "cumsum"))
+    return cumsum_op(input, axis=dim_arg(dim, input.data.ndim, "cumsum"))
 
 
-@add_face
+@add_variant
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct values (sorted), optionally with the inverse indices and counts."""
     input = _tensor(input)
@@ -428,7 +426,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return result[0] if len(result) == 1 else tuple(result)
 
 
-@add_face
+@add_variant
 def bincount(input, weights=None, minlength=0):
     """How often each non-negative integer occurs in a 1-D tensor."""
     input = _tensor(input)

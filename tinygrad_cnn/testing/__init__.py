@@ -23,45 +23,24 @@ graph freed after backward).
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 from hypothesis import given
 
 from ..tensor import Op, Tensor, get_op
+from . import op_db
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .strategies import (Case, arrays, away_from, broadcastable_shapes, cases_from_spec,
                          distinct_arrays, shapes, tensors)
 from .kernels import check_kernel, kernel_test  # noqa: E402
+from .resolve import cases_for, resolve as _resolve  # noqa: F401
+
+op_db.attach()     # the built-in ops' Specs live on this side
 
 __all__ = [
     "Case", "GradcheckError", "gradcheck", "gradgradcheck", "check_op", "cases_for", "op_test",
     "check_kernel", "kernel_test",
     "arrays", "distinct_arrays", "shapes", "broadcastable_shapes", "tensors", "away_from",
 ]
-
-
-def _resolve(op) -> Op:
-    """A registered op from its name, an Op, or an ``autograd.Function`` subclass."""
-    if isinstance(op, str):
-        return get_op(op)
-    return getattr(op, "_op", None) or op
-
-
-def cases_for(op):
-    """The Hypothesis strategy of ``Case``s for a registered op, from its Spec."""
-    op = _resolve(op)
-    spec = op.spec
-    if spec is None:
-        raise ValueError(f"op {op.name!r} has no Spec, so it cannot be property-tested; "
-                         "register it with defop(name, spec=Spec(...))")
-    if spec.cases is None:
-        return cases_from_spec(spec)
-    factory = spec.cases
-    if isinstance(factory, str):
-        module_name, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module_name), attr)
-    return factory(spec)
 
 
 def _float_positions(case: Case):

@@ -9,6 +9,7 @@ so every path of every kernel is compared with the reference. Values come from a
 import numpy as np
 from hypothesis import strategies as st
 
+from .resolve import cases_for
 from .strategies import Case
 
 
@@ -164,7 +165,6 @@ def linear_cases(thresholds):
 
 def _from_op_cases(name):
     def cases(thresholds):
-        from . import cases_for
         return cases_for(name)
     return cases
 

@@ -23,16 +23,12 @@ from .. import kernels
 from ..engine import grad as autograd_grad
 from ..tensor import Tensor
 from . import kernel_cases
+from .resolve import resolve as _resolve
 from .strategies import Case
 
 __all__ = ["check_kernel", "kernel_cases_for", "kernel_test", "RTOL"]
 
 RTOL = 1e-9
-
-
-def _resolve(op):
-    from . import _resolve as resolve
-    return resolve(op)
 
 
 def kernel_cases_for(op, **regime):

@@ -120,7 +120,7 @@ class MNIST(VisionDataset):
 
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
                "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
-    _source = _idx_datasets.MNIST   # file names, mirrors, checksums, other places to look
+    _source = _idx_datasets.MNISTImages   # file names, mirrors, checksums, other places to look
     _has_sample = True
 
     def __init__(self, root, train: bool = True, transform=None, target_transform=None,
@@ -221,5 +221,5 @@ class FashionMNIST(MNIST):
 
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    _source = _idx_datasets.FashionMNIST
+    _source = _idx_datasets.FashionMNISTImages
     _has_sample = False

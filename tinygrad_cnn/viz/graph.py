@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._atomic import atomic_write
-from ..engine import _parents
+from ..inplace import parents as _parents
+from ..autograd import tensors_in
 from ..tensor import Tensor
 
 __all__ = ["to_dot", "draw_graph", "AutogradGraph", "render_graph", "trace_modules", "ModuleTrace",
@@ -217,14 +218,14 @@ class ModuleTrace:
     def _pre_hook(self, module, args, name):
         count = self._counts[id(module)] = self._counts.get(id(module), 0) + 1
         call = ModuleCall(name, module, count, self._stack[-1][0] if self._stack else None,
-                          leaf=not module._modules, arg_ids=frozenset(id(t) for t in _tensors_in(args)))
+                          leaf=not module._modules, arg_ids=frozenset(id(t) for t in tensors_in(args)))
         # the ops that produced the arguments are where this module's own ops end
-        stop = {id(t._ctx) for t in _tensors_in(args) if t._ctx is not None}
+        stop = {id(t._ctx) for t in tensors_in(args) if t._ctx is not None}
         self._stack.append((call, stop))
 
     def _hook(self, module, args, output):
         call, stop = self._stack.pop()
-        outputs = list(_tensors_in(output))
+        outputs = list(tensors_in(output))
         call.output_shapes = [tuple(t.shape) for t in outputs]
         self.calls.append(call)
         # Walk back from the output to the arguments: an op nobody claimed yet
@@ -260,17 +261,6 @@ class ModuleTrace:
     def owner(self, ctx):
         call = module_of(ctx)
         return call if call is not None and any(call is c for c in self.calls) else None
-
-
-def _tensors_in(value):
-    if isinstance(value, Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _tensors_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors_in(item)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,8 @@ import os
 import numpy as np
 
 from .._atomic import atomic_write
-from ..engine import no_grad
+from ..grad_mode import no_grad
+from ..nn.module import training_mode
 from ..tensor import Tensor
 
 __all__ = ["plot_filters", "plot_feature_maps", "plot_gradient_flow", "plot_predictions",
@@ -160,16 +161,12 @@ def plot_feature_maps(model, image, path=None, max_channels=8, channels=None, co
     handles = [module.register_forward_hook(
                    lambda module, args, output, name=name: outputs.append((name, module, _array(output))))
                for name, module in model.named_modules() if not module._modules]
-    modes = [(module, module.training) for module in model.modules()]
     try:
-        model.eval()
-        with no_grad():
+        with training_mode(model, False), no_grad():
             model(Tensor(x))
     finally:
         for handle in handles:
             handle.remove()
-        for module, training in modes:
-            object.__setattr__(module, "training", training)
     rows = [("input", None, x)] + outputs
 
     def chosen(count, is_input=False):
@@ -307,14 +304,8 @@ def plot_gradient_flow(history, path=None):
 # --- predictions and the confusion matrix ----------------------------------------------------------
 
 def _predict(model, images: np.ndarray) -> np.ndarray:
-    modes = [(module, module.training) for module in model.modules()]
-    try:
-        model.eval()
-        with no_grad():
-            logits = model(Tensor(images))
-    finally:
-        for module, training in modes:
-            object.__setattr__(module, "training", training)
+    with training_mode(model, False), no_grad():
+        logits = model(Tensor(images))
     return _array(logits).argmax(axis=1)
 
 
