@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from ..autograd import zero_grad
 from ..tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]
@@ -121,12 +122,7 @@ class Optimizer:
     # --- the step ----------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``grad = None`` (default) or zeros."""
-        for param in self._parameters():
-            if set_to_none or param.grad is None:
-                param.grad = None
-            else:
-                # A fresh array: the old one may be shared with another gradient.
-                param.grad = Tensor(np.zeros_like(param.data))
+        zero_grad(self._parameters(), set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient, in place.
