@@ -23,6 +23,49 @@ def _values(draw, shape, layout="nchw", integers=False):
 
 
 CONV_SIZES = ("small", "chunked", "beyond_keep")
+# conv2d's kernel only: layers on both sides of its Winograd thresholds
+WINOGRAD_SIDES = ("taken", "chunked", "few_channels", "few_filters", "few_tiles", "other_kernel")
+
+
+@st.composite
+def _winograd_geometry(draw, thresholds, side=None):
+    """A stride-1 conv2d geometry on a drawn side of the Winograd thresholds: taken (at least
+    winograd_min_channels in, winograd_min_filters out, winograd_min_tiles 4x4 output tiles),
+    taken over several chunks (more than winograd_chunk_budget values per call), or one
+    threshold short (or a kernel size Winograd does not take), which runs im2col."""
+    side = draw(st.sampled_from(WINOGRAD_SIDES)) if side is None else side
+    kernel = draw(st.sampled_from([3, 5]))
+    if side == "other_kernel":
+        kernel = draw(st.sampled_from([2, 4]))
+    channels = thresholds["winograd_min_channels"] + draw(st.integers(0, 3))
+    filters = thresholds["winograd_min_filters"] + draw(st.integers(0, 3))
+    if side == "few_channels":
+        channels = thresholds["winograd_min_channels"] - 1
+    if side == "few_filters":
+        filters = thresholds["winograd_min_filters"] - 1
+    padding = tuple(draw(st.integers(0, kernel - 1)) for _ in range(2))
+    height, width = draw(st.integers(kernel + 2, 14)), draw(st.integers(kernel + 2, 14))
+    out_h, out_w = height + 2 * padding[0] - kernel + 1, width + 2 * padding[1] - kernel + 1
+    tiles = -(-out_h // 4) * -(-out_w // 4)
+    least = -(-thresholds["winograd_min_tiles"] // tiles)
+    if side == "few_tiles":
+        n = least - 1
+        if n < 1:        # one image already has enough tiles: a smaller one has fewer
+            height = width = kernel
+            padding = (0, 0)
+            n = 1
+    elif side == "chunked":
+        n = max(least, thresholds["winograd_chunk_budget"] // ((kernel + 3) ** 2 * tiles * max(channels, filters)) + 1)
+    else:
+        n = least + draw(st.integers(0, 1))
+    out_h, out_w = height + 2 * padding[0] - kernel + 1, width + 2 * padding[1] - kernel + 1
+    return {
+        "input": (n, channels, height, width),
+        "weight": (filters, channels, kernel, kernel),
+        "output": (n, filters, out_h, out_w),
+        "params": {"stride": (1, 1), "padding": padding, "dilation": (1, 1), "groups": 1},
+        "layout": draw(st.sampled_from(["nchw", "channels_last"])),
+    }
 
 
 @st.composite
@@ -70,10 +113,15 @@ def _conv_geometry(draw, thresholds, size_class=None, few=None):
     }
 
 
-def conv2d_cases(thresholds, size_class=None, few=None):
+def conv2d_cases(thresholds, size_class=None, few=None, winograd=None):
+    """``winograd``: None (the im2col geometries above), True (a drawn side of the Winograd
+    thresholds) or one of WINOGRAD_SIDES."""
     @st.composite
     def cases(draw):
-        geometry = draw(_conv_geometry(thresholds, size_class, few))
+        if winograd is None:
+            geometry = draw(_conv_geometry(thresholds, size_class, few))
+        else:
+            geometry = draw(_winograd_geometry(thresholds, None if winograd is True else winograd))
         x = _values(draw, geometry["input"], geometry["layout"])
         w = _values(draw, geometry["weight"]) * 0.2
         args = (x, w, _values(draw, geometry["weight"][:1])) if draw(st.booleans()) else (x, w)
