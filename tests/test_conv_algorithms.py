@@ -47,6 +47,13 @@ def test_the_choice_by_layer_shape():
         assert choose((100, 32, 14, 14), w_shape, padding=(2, 2), **geometry) == "im2col"
     assert choose((100, 32, 14, 14), (64, 32, 5, 5), padding=(2, 2), dtype=np.float16) == "im2col"
     assert choose((100, 32, 14, 14), (64, 32, 4, 4), padding=(2, 2)) == "im2col"
+    # the gradients take Winograd only with at least twice as many filters as channels
+    assert choose((100, 32, 14, 14), (64, 32, 5, 5), padding=(2, 2), direction="backward") == "winograd F(4x4,5x5)"
+    assert choose((100, 32, 14, 14), (32, 32, 5, 5), padding=(2, 2)) == "winograd F(4x4,5x5)"
+    assert choose((100, 32, 14, 14), (32, 32, 5, 5), padding=(2, 2), direction="backward") == "im2col"
+    assert choose((100, 1, 28, 28), (32, 1, 5, 5), padding=(2, 2), direction="backward") == "im2col"
+    with pytest.raises(ValueError, match="conv2d_algorithm: direction"):
+        choose((100, 32, 14, 14), (64, 32, 5, 5), direction="sideways")
 
 
 def test_winograd_runs_in_both_directions(monkeypatch):
@@ -83,9 +90,10 @@ def test_winograd_kernel_matches_reference(side):
 def test_winograd_cases_reach_both_sides_of_every_threshold():
     strategy = kernel_cases_for("conv2d", winograd=True)
 
-    def algorithm(case):
+    def algorithm(case, direction="forward"):
         x, w = case.args[:2]
-        return conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=case.kwargs["padding"], dtype=x.dtype)
+        return conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=case.kwargs["padding"], dtype=x.dtype,
+                                             direction=direction)
 
     def values_per_call(case):
         x, w = case.args[:2]
@@ -95,6 +103,9 @@ def test_winograd_cases_reach_both_sides_of_every_threshold():
     find(strategy, lambda case: algorithm(case) != "im2col"
          and values_per_call(case) > THRESHOLDS["winograd_chunk_budget"], settings=settings(max_examples=200))
     find(strategy, lambda case: algorithm(case) == "winograd F(4x4,3x3)", settings=settings(max_examples=200))
+    find(strategy, lambda case: algorithm(case, "backward") != "im2col", settings=settings(max_examples=200))
+    find(strategy, lambda case: algorithm(case) != "im2col" and algorithm(case, "backward") == "im2col",
+         settings=settings(max_examples=200))
     for test in [lambda x, w: x.shape[1] < THRESHOLDS["winograd_min_channels"],
                  lambda x, w: w.shape[0] < THRESHOLDS["winograd_min_filters"],
                  lambda x, w: w.shape[2] not in winograd.KERNEL_SIZES,

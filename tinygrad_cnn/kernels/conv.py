@@ -17,8 +17,9 @@ windows; these kernels compute the same three ops faster:
   BLAS product with a vector of ones;
 - stride-1 3x3 and 5x5 layers with many channels (at least ``winograd_min_channels`` in and
   ``winograd_min_filters`` out, and ``winograd_min_tiles`` 4x4 output tiles in the batch) run
-  Winograd's F(4x4, r x r) instead, forward and both gradients (``kernels/winograd.py``).
-  ``conv2d_algorithm`` says which a layer gets.
+  Winograd's F(4x4, r x r) instead (``kernels/winograd.py``), forward, and backward where there
+  are also ``winograd_backward_filter_ratio`` times as many filters as input channels.
+  ``conv2d_algorithm`` says which a layer gets in each direction.
 
 Outputs are NCHW-shaped views of channels-last memory (the product's own layout); every kernel
 accepts either memory order.
@@ -247,14 +248,19 @@ def _bias_grad(grad_out):
 # --- the choice of algorithm ------------------------------------------------------------------------
 
 # Winograd's transforms cost per channel and per tile what its batched product saves per
-# channel pair, so it pays only with many channels on both sides and enough tiles. Measured on
-# one core, Winograd's time over im2col's (forward / both gradients), 5x5, 14x14, batch 100:
-# 32 -> 64 channels 0.5 / 0.5, 16 -> 64 0.66 / 0.48, 4 -> 64 1.5 / 0.4, 32 -> 16 0.74 / 1.1,
-# 16 -> 16 0.83 / 1.05; 32 -> 64 at batch 1 (16 tiles) 0.78 / 0.96, at batch 4 0.49 / 0.47;
-# 3x3, 32 -> 64: 0.76 / 0.82. benchmarks/bench_conv_algorithms.py measures it again.
+# channel pair, so it pays only with many channels on both sides and enough tiles. Measured
+# with 2 BLAS threads, Winograd's time over im2col's (forward / both gradients), 5x5, 14x14,
+# batch 100: 32 -> 64 channels 0.38 / 0.26, 16 -> 64 0.66 / 0.29, 16 -> 32 0.92 / 0.41,
+# 32 -> 32 0.65 / 1.06, 64 -> 32 0.63 / 1.19, 32 -> 16 0.63 / 1.15; 32 -> 64 at batch 2 (32 tiles)
+# 1.02 / 0.94, at batch 8 0.59 / 0.70; 3x3 at batch 32: 64 -> 64 0.62 / 0.81, 64 -> 128
+# 0.92 / 1.08, 128 -> 128 0.85 / 1.25 (a busy machine: +-15%). The gradients' im2col runs over
+# the upstream gradient's F channels, so it is cheap when F is small beside C: they take
+# Winograd only with at least ``winograd_backward_filter_ratio`` times as many filters as
+# input channels. benchmarks/bench_conv_algorithms.py measures the seed layers again.
 _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MIN_FILTERS = 32
 _WINOGRAD_MIN_TILES = 32
+_WINOGRAD_BACKWARD_FILTER_RATIO = 2
 
 
 def _takes_winograd(x_shape, w_shape, dtype, stride, dilation, groups) -> bool:
@@ -265,21 +271,20 @@ def _takes_winograd(x_shape, w_shape, dtype, stride, dilation, groups) -> bool:
     return cg >= _WINOGRAD_MIN_CHANNELS and f >= _WINOGRAD_MIN_FILTERS
 
 
-def _winograd_tiles(n, out_h, out_w):
-    tiles_h, tiles_w = winograd.tile_grid(out_h, out_w)
-    return n * tiles_h * tiles_w
-
-
 def conv2d_algorithm(x_shape, w_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                     dtype=np.float32) -> str:
-    """Which algorithm the fast conv2d kernel runs for this layer (forward and both gradients):
-    ``'winograd F(4x4,5x5)'`` (or 3x3) or ``'im2col'``."""
+                     dtype=np.float32, direction="forward") -> str:
+    """Which algorithm the fast conv2d kernel runs for this layer in ``direction`` ('forward'
+    or 'backward', the gradients): ``'winograd F(4x4,5x5)'`` (or 3x3) or ``'im2col'``."""
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"conv2d_algorithm: direction must be 'forward' or 'backward', got {direction!r}")
     out_h, out_w = check_conv2d(x_shape, w_shape, stride, padding, dilation, groups)
-    if (_takes_winograd(x_shape, w_shape, dtype, stride, dilation, groups)
-            and _winograd_tiles(x_shape[0], out_h, out_w) >= _WINOGRAD_MIN_TILES):
-        r = w_shape[2]
-        return f"winograd F({winograd.TILE}x{winograd.TILE},{r}x{r})"
-    return "im2col"
+    tiles_h, tiles_w = winograd.tile_grid(out_h, out_w)
+    if (not _takes_winograd(x_shape, w_shape, dtype, stride, dilation, groups)
+            or x_shape[0] * tiles_h * tiles_w < _WINOGRAD_MIN_TILES
+            or (direction == "backward" and w_shape[0] < _WINOGRAD_BACKWARD_FILTER_RATIO * w_shape[1])):
+        return "im2col"
+    r = w_shape[2]
+    return f"winograd F({winograd.TILE}x{winograd.TILE},{r}x{r})"
 
 
 def _winograd_forward(x, w, padding, bias):
@@ -328,7 +333,7 @@ def conv2d_vjp(ctx, grad_out):
     grad_b = _bias_grad(grad_out) if len(needs) > 2 and needs[2] else None
     if (needs[0] or needs[1]) and conv2d_algorithm(
             x.shape, w.shape, stride, padding, dilation, groups,
-            np.result_type(x.dtype, w.dtype, grad_out.dtype)) != "im2col":
+            np.result_type(x.dtype, w.dtype, grad_out.dtype), "backward") != "im2col":
         grad_x, grad_w = _winograd_grads(x, w, grad_out, padding, needs[0], needs[1])
         return grad_x, grad_w, grad_b
     if needs[0] and needs[1] and _shares_input_im2col(w.shape, ctx.params):
@@ -358,6 +363,7 @@ _THRESHOLDS = {"short_run": _SHORT_RUN, "cols_budget": _COLS_BUDGET, "keep_limit
 # conv2d's kernel also chooses Winograd by these (its adjoint ops' kernels run im2col only)
 _CONV2D_THRESHOLDS = dict(_THRESHOLDS, winograd_min_channels=_WINOGRAD_MIN_CHANNELS,
                           winograd_min_filters=_WINOGRAD_MIN_FILTERS, winograd_min_tiles=_WINOGRAD_MIN_TILES,
+                          winograd_backward_filter_ratio=_WINOGRAD_BACKWARD_FILTER_RATIO,
                           winograd_chunk_budget=winograd._CHUNK_BUDGET)
 register(reference.conv2d, conv2d_forward, conv2d_vjp, thresholds=_CONV2D_THRESHOLDS)
 register(reference.conv_transpose2d, conv_transpose2d_forward, thresholds=_THRESHOLDS)

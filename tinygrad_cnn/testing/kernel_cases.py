@@ -24,21 +24,28 @@ def _values(draw, shape, layout="nchw", integers=False):
 
 CONV_SIZES = ("small", "chunked", "beyond_keep")
 # conv2d's kernel only: layers on both sides of its Winograd thresholds
-WINOGRAD_SIDES = ("taken", "chunked", "few_channels", "few_filters", "few_tiles", "other_kernel")
+WINOGRAD_SIDES = ("taken", "chunked", "forward_only", "few_channels", "few_filters", "few_tiles",
+                  "other_kernel")
 
 
 @st.composite
 def _winograd_geometry(draw, thresholds, side=None):
-    """A stride-1 conv2d geometry on a drawn side of the Winograd thresholds: taken (at least
-    winograd_min_channels in, winograd_min_filters out, winograd_min_tiles 4x4 output tiles),
-    taken over several chunks (more than winograd_chunk_budget values per call), or one
-    threshold short (or a kernel size Winograd does not take), which runs im2col."""
+    """A stride-1 conv2d geometry on a drawn side of the Winograd thresholds: taken in both
+    directions (at least winograd_min_channels in, winograd_min_filters out and
+    winograd_backward_filter_ratio times the channels, winograd_min_tiles 4x4 output tiles),
+    taken over several chunks (more than winograd_chunk_budget values per call), taken by the
+    forward only (fewer filters than the ratio), or one threshold short (or a kernel size
+    Winograd does not take), which runs im2col."""
     side = draw(st.sampled_from(WINOGRAD_SIDES)) if side is None else side
     kernel = draw(st.sampled_from([3, 5]))
     if side == "other_kernel":
         kernel = draw(st.sampled_from([2, 4]))
+    ratio = thresholds["winograd_backward_filter_ratio"]
     channels = thresholds["winograd_min_channels"] + draw(st.integers(0, 3))
-    filters = thresholds["winograd_min_filters"] + draw(st.integers(0, 3))
+    filters = max(thresholds["winograd_min_filters"], ratio * channels) + draw(st.integers(0, 3))
+    if side == "forward_only":
+        channels = max(channels, -(-(thresholds["winograd_min_filters"] + 1) // ratio))
+        filters = max(thresholds["winograd_min_filters"], ratio * channels - 1 - draw(st.integers(0, 2)))
     if side == "few_channels":
         channels = thresholds["winograd_min_channels"] - 1
     if side == "few_filters":
