@@ -1,6 +1,6 @@
 """The convolution algorithms on the seed networks' layers, interleaved in one process.
 
-    python benchmarks/bench_conv_algorithms.py [--repeats 25] [--threads 2]
+    python benchmarks/bench_conv_algorithms.py [--repeats 25] [--threads 2] [--steps]
 
 For each layer (the seed ConvNet's two convolutions at batch 100, TinyNet's at batch 1, a 3x3
 layer with many channels) and each direction a training step runs (forward; backward: both
@@ -12,6 +12,10 @@ medians, ratios to PyTorch's median, minimums, which algorithm the kernel choose
 candidate's float32 error (largest error over the largest magnitude, against a float64 direct
 sum), and the load average before and after (a busy machine makes the medians noisy; with
 ``--threads 1``, BLAS and PyTorch on one core each, the ratios shrug most of it off).
+
+``--steps`` instead times whole steps of the seed ConvNet, interleaved: the training step at
+batch 100 and the evaluation at batch 1000, with the kernels' choice of algorithm, with im2col
+for every layer (the kernels before Winograd), and PyTorch's.
 """
 import argparse
 import os
@@ -22,6 +26,7 @@ def _arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--threads", type=int, default=2, help="BLAS and PyTorch threads (default 2)")
+    parser.add_argument("--steps", action="store_true", help="whole ConvNet steps, Winograd on and off")
     return parser.parse_args()
 
 
@@ -159,12 +164,49 @@ class _ScipyFFT:
         return scipy_fft.irfft2(a, s=s, axes=axes, workers=2)
 
 
+def _im2col_only(fn):
+    """fn with every layer on im2col (Winograd's channel threshold out of reach)."""
+    def run():
+        saved = conv_kernels._WINOGRAD_MIN_CHANNELS
+        conv_kernels._WINOGRAD_MIN_CHANNELS = 1 << 30
+        try:
+            return fn()
+        finally:
+            conv_kernels._WINOGRAD_MIN_CHANNELS = saved
+    return run
+
+
+def steps(torch, repeats):
+    import tinygrad_cnn as tc
+    from bench_convnet import (batch, convnet_ours, convnet_torch, copy_weights, eval_ours, eval_torch,
+                               train_step_ours, train_step_torch)
+    from _common import interleaved, report
+    tc.manual_seed(0)
+    images, labels = batch(100)
+    ours = convnet_ours()
+    step = train_step_ours(ours, images, labels)
+    fns = {"kernels' choice": step, "im2col only": _im2col_only(step)}
+    images_eval, _ = batch(1000, seed=1)
+    evaluate = eval_ours(ours, images_eval)
+    evals = {"kernels' choice": evaluate, "im2col only": _im2col_only(evaluate)}
+    if torch is not None:
+        theirs = convnet_torch(torch)
+        copy_weights(ours, theirs, torch)
+        fns["torch"] = train_step_torch(torch, theirs, images, labels)
+        evals["torch"] = eval_torch(torch, theirs, images_eval)
+    report("ConvNet training step, batch 100", interleaved(fns, repeats, warmup=2))
+    report("ConvNet evaluation, batch 1000", interleaved(evals, max(5, repeats // 2)))
+
+
 def main():
     torch = try_torch(threads=ARGS.threads)
     print(f"threads: BLAS {os.environ.get('OPENBLAS_NUM_THREADS')}, torch {ARGS.threads}; "
           f"load average before: {os.getloadavg()[0]:.2f}")
-    for spec in LAYERS:
-        layer(torch, *spec, ARGS.repeats)
+    if ARGS.steps:
+        steps(torch, ARGS.repeats)
+    else:
+        for spec in LAYERS:
+            layer(torch, *spec, ARGS.repeats)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     if torch is None:
         print("(torch not installed: pip install torch==2.13.0 to compare)")
