@@ -11,7 +11,9 @@ scipy.fft too when installed, which is not a dependency) and PyTorch (torch==2.1
 medians, ratios to PyTorch's median, minimums, which algorithm the kernel chooses, each
 candidate's float32 error (largest error over the largest magnitude, against a float64 direct
 sum), and the load average before and after (a busy machine makes the medians noisy; with
-``--threads 1``, BLAS and PyTorch on one core each, the ratios shrug most of it off).
+``--threads 1``, BLAS and PyTorch on one core each, the ratios shrug most of it off). A single
+PyTorch call after a pause varies a lot from run to run (seen: its conv1 forward 4 to 16 ms on
+one thread), so compare the algorithms with each other here and with PyTorch by whole steps.
 
 ``--steps`` instead times whole steps of the seed ConvNet, interleaved: the training step at
 batch 100 and the evaluation at batch 1000, with the kernels' choice of algorithm, with im2col
@@ -123,7 +125,7 @@ def layer(torch, name, shape, filters, k, padding, needs_input, repeats):
         forward[f"winograd F(4x4,{k}x{k})"] = lambda: conv_kernels._winograd_forward(x, w, pad, None)
     forward["fft (numpy)"] = lambda: fft_forward(x, w, padding)
     if scipy_fft is not None:
-        forward["fft (scipy, 2 workers)"] = lambda: fft_forward(x, w, padding, _ScipyFFT)
+        forward[f"fft (scipy, {ARGS.threads} workers)"] = lambda: fft_forward(x, w, padding, _ScipyFFT)
     if torch is not None:
         tx, tw, tg = (torch.from_numpy(a) for a in (x, w, g))
         forward["torch"] = lambda: torch.nn.functional.conv2d(tx, tw, padding=padding)
@@ -151,17 +153,19 @@ def layer(torch, name, shape, filters, k, padding, needs_input, repeats):
                 conv2d_weight_reference(x64, g64, w.shape, (1, 1), pad, (1, 1), 1))
     errors = {n: _error(fn(), expected) for n, fn in backward.items()}
     what = "input and weight gradients" if needs_input else "weight gradient"
-    _report(f"{name} -- backward, {what}", _interleaved(backward, repeats), errors, "torch")
+    choice = conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=pad, direction="backward")
+    _report(f"{name} -- backward, {what} (the kernel chooses {choice})", _interleaved(backward, repeats),
+            errors, "torch")
 
 
 class _ScipyFFT:
     @staticmethod
     def rfft2(a, axes):
-        return scipy_fft.rfft2(a, axes=axes, workers=2)
+        return scipy_fft.rfft2(a, axes=axes, workers=ARGS.threads)
 
     @staticmethod
     def irfft2(a, s, axes):
-        return scipy_fft.irfft2(a, s=s, axes=axes, workers=2)
+        return scipy_fft.irfft2(a, s=s, axes=axes, workers=ARGS.threads)
 
 
 def _im2col_only(fn):
