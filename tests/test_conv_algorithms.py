@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import find, settings
+from hypothesis import find, given, settings
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
@@ -81,7 +81,7 @@ def test_winograd_kernel_matches_reference(side):
     strategy = kernel_cases_for("conv2d", winograd=side)
 
     @settings(max_examples=2)
-    @__import__("hypothesis").given(case=strategy)
+    @given(case=strategy)
     def test(case):
         check_kernel("conv2d", case, second_order=False)
     test()

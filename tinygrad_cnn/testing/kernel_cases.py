@@ -3,8 +3,11 @@
 Each draws, per threshold the kernel declares, on which side of it the case falls, and builds
 shapes that land there (a conv whose im2col matrix needs several chunks, one small enough to be
 kept from the forward, a first layer's few channels, a bias gradient large enough for BLAS...),
-so every path of every kernel is compared with the reference. Values come from a drawn seed
-(large arrays, drawn element by element, would be slow) in float64; pooling cases include ties.
+so every path of every kernel is compared with the reference; ``conv2d_cases(..., winograd=)``
+draws layers on each side of conv2d's Winograd thresholds (its float64 rounding, ~1e-14 of each
+result's largest magnitude, stays far inside check_kernel's rtol of 1e-9). Values come from a
+drawn seed (large arrays, drawn element by element, would be slow) in float64; pooling cases
+include ties.
 """
 import numpy as np
 from hypothesis import strategies as st
