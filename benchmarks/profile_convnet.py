@@ -2,12 +2,14 @@
 
     python benchmarks/profile_convnet.py [--steps 15] [--torch]
 
-Wraps every registered op's forward and VJP with a timer and runs the seed
-ConvNet's training step at batch 100 (forward, backward, Adam step), then
-prints each op's median milliseconds per step over the steps (each step
-follows a short pause, as in bench_convnet.py, so medians shrug off a busy
-neighbour). A VJP's time includes the ops it calls (for conv2d: its two
-adjoints), so the rows overlap; the forward rows do not.
+Wraps every registered op's forward and VJP, and every fast kernel's
+(tinygrad_cnn.kernels), with a timer and runs the seed ConvNet's training
+step at batch 100 (forward, backward, Adam step), then prints each one's
+median milliseconds per step over the steps (each step follows a short
+pause, as in bench_convnet.py, so medians shrug off a busy neighbour). A
+VJP's time includes the ops it calls (for the reference conv2d: its two
+adjoints), so the rows overlap; the forward rows do not. Then the algorithm
+each convolution ran in each direction (kernels.conv.conv2d_algorithm).
 
 ``--torch`` (with torch installed) also profiles PyTorch's step on the same
 model and batch with torch.profiler (2 threads) and prints its time per step
@@ -21,7 +23,8 @@ import time
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from bench_convnet import batch, convnet_ours, convnet_torch, copy_weights
-from tinygrad_cnn import optim
+from tinygrad_cnn import kernels, optim
+from tinygrad_cnn.kernels.conv import conv2d_algorithm
 from _common import try_torch, wait_quiet
 
 # PyTorch's CPU kernels for each part of the step (self time, torch.profiler)
@@ -50,6 +53,40 @@ def instrument(totals):
         op.forward = timed(op.forward, f"{name} forward")
         if op.vjp_fn is not None:
             op.vjp_fn = timed(op.vjp_fn, f"{name} VJP (incl. ops it calls)")
+    for target, kernel in kernels.registered().items():
+        if kernel.forward is not None:
+            kernel.forward = timed(kernel.forward, f"{kernel.name} kernel forward")
+        if kernel.vjp is not None:
+            kernel.vjp = timed(kernel.vjp, f"{kernel.name} kernel VJP")
+
+
+def record_conv_algorithms(choices):
+    """Note, per conv2d layer shape, which algorithm its forward and its VJP ran."""
+    kernel = kernels.registered()[tc.get_op("conv2d")]
+    forward, vjp = kernel.forward, kernel.vjp
+
+    def layer(x_shape, w_shape, params):
+        return (f"x {tuple(x_shape)}, w {tuple(w_shape)}, padding {params['padding']}, "
+                f"stride {params['stride']}")
+
+    def algorithm(x_shape, w_shape, params, dtype, direction="forward"):
+        return conv2d_algorithm(x_shape, w_shape, params["stride"], params["padding"], params["dilation"],
+                                params["groups"], dtype, direction)
+
+    def recorded_forward(ctx, x, w, *args, **params):
+        choices.setdefault(layer(x.shape, w.shape, params), {})["forward"] = algorithm(
+            x.shape, w.shape, params, x.dtype)
+        return forward(ctx, x, w, *args, **params)
+
+    def recorded_vjp(ctx, grad_out):
+        x, w = ctx.inputs[0].data, ctx.inputs[1].data
+        needs = ctx.needs_input_grad
+        what = "backward (" + " and ".join(name for name, need in zip(("input", "weight"), needs) if need) + ")"
+        choices.setdefault(layer(x.shape, w.shape, ctx.params), {})[what] = algorithm(
+            x.shape, w.shape, ctx.params, x.dtype, "backward")
+        return vjp(ctx, grad_out)
+
+    kernel.forward, kernel.vjp = recorded_forward, recorded_vjp
 
 
 def main():
@@ -64,6 +101,8 @@ def main():
     x, y = tc.Tensor(images), tc.Tensor(labels)
     totals = collections.defaultdict(float)
     instrument(totals)
+    choices = {}
+    record_conv_algorithms(choices)
 
     def step():
         opt.zero_grad()
@@ -90,6 +129,9 @@ def main():
     for key, seconds in sorted(medians.items(), key=lambda item: -item[1]):
         if seconds >= 5e-5:
             print(f"  {key:<42} {seconds * 1e3:7.2f} ms")
+    print("\nconvolution algorithms (fast kernels):")
+    for layer, directions in choices.items():
+        print(f"  {layer}: " + "; ".join(f"{what} {name}" for what, name in directions.items()))
     if args.torch:
         profile_torch(model, images, labels, args.steps)
 

@@ -14,7 +14,12 @@ windows; these kernels compute the same three ops faster:
   gradient;
 - a stride-1 convolution's backward takes both gradients from one im2col of the padded gradient;
 - the bias gradient of a channels-last gradient of at least ``bias_blas_pixels`` pixels is one
-  BLAS product with a vector of ones.
+  BLAS product with a vector of ones;
+- stride-1 3x3 and 5x5 layers with many channels (at least ``winograd_min_channels`` in and
+  ``winograd_min_filters`` out, and ``winograd_min_tiles`` 4x4 output tiles in the batch) run
+  Winograd's F(4x4, r x r) instead (``kernels/winograd.py``), forward, and backward where there
+  are also ``winograd_backward_filter_ratio`` times as many filters as input channels.
+  ``conv2d_algorithm`` says which a layer gets in each direction.
 
 Outputs are NCHW-shaped views of channels-last memory (the product's own layout); every kernel
 accepts either memory order.
@@ -22,7 +27,7 @@ accepts either memory order.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import _malloc, _threads
+from . import _malloc, _threads, winograd
 from .base import register
 from ..ops import conv as reference
 from ..ops.conv import check_conv2d, check_conv2d_weight, check_conv_transpose2d, output_padding_for
@@ -241,6 +246,67 @@ def _bias_grad(grad_out):
     return grad_out.sum((0, 2, 3))
 
 
+# --- the choice of algorithm ------------------------------------------------------------------------
+
+# Winograd's transforms cost per channel and per tile what its batched product saves per
+# channel pair, so it pays only with many channels on both sides and enough tiles. Measured
+# with 2 BLAS threads, Winograd's time over im2col's (forward / both gradients), 5x5, 14x14,
+# batch 100: 32 -> 64 channels 0.38 / 0.26, 16 -> 64 0.66 / 0.29, 16 -> 32 0.92 / 0.41,
+# 32 -> 32 0.65 / 1.06, 64 -> 32 0.63 / 1.19, 32 -> 16 0.63 / 1.15; 32 -> 64 at batch 2 (32 tiles)
+# 1.02 / 0.94, at batch 8 0.59 / 0.70; 3x3 at batch 32: 64 -> 64 0.62 / 0.81, 64 -> 128
+# 0.92 / 1.08, 128 -> 128 0.85 / 1.25 (a busy machine: +-15%). The gradients' im2col runs over
+# the upstream gradient's F channels, so it is cheap when F is small beside C: they take
+# Winograd only with at least ``winograd_backward_filter_ratio`` times as many filters as
+# input channels. benchmarks/bench_conv_algorithms.py measures the seed layers again.
+_WINOGRAD_MIN_CHANNELS = 16
+_WINOGRAD_MIN_FILTERS = 32
+_WINOGRAD_MIN_TILES = 32
+_WINOGRAD_BACKWARD_FILTER_RATIO = 2
+
+
+def _takes_winograd(x_shape, w_shape, dtype, stride, dilation, groups) -> bool:
+    f, cg, kh, kw = w_shape
+    if not (stride == (1, 1) and dilation == (1, 1) and groups == 1 and kh == kw
+            and kh in winograd.KERNEL_SIZES and np.dtype(dtype) in (np.float32, np.float64)):
+        return False
+    return cg >= _WINOGRAD_MIN_CHANNELS and f >= _WINOGRAD_MIN_FILTERS
+
+
+def conv2d_algorithm(x_shape, w_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                     dtype=np.float32, direction="forward") -> str:
+    """Which algorithm the fast conv2d kernel runs for this layer in ``direction`` ('forward'
+    or 'backward', the gradients): ``'winograd F(4x4,5x5)'`` (or 3x3) or ``'im2col'``."""
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"conv2d_algorithm: direction must be 'forward' or 'backward', got {direction!r}")
+    out_h, out_w = check_conv2d(x_shape, w_shape, stride, padding, dilation, groups)
+    tiles_h, tiles_w = winograd.tile_grid(out_h, out_w)
+    if (not _takes_winograd(x_shape, w_shape, dtype, stride, dilation, groups)
+            or x_shape[0] * tiles_h * tiles_w < _WINOGRAD_MIN_TILES
+            or (direction == "backward" and w_shape[0] < _WINOGRAD_BACKWARD_FILTER_RATIO * w_shape[1])):
+        return "im2col"
+    r = w_shape[2]
+    return f"winograd F({winograd.TILE}x{winograd.TILE},{r}x{r})"
+
+
+def _winograd_forward(x, w, padding, bias):
+    h, width = x.shape[2:]
+    r = w.shape[2]
+    xp = _padded_channels_last(x, *winograd.input_padding(h, width, padding, r))
+    out_h, out_w = h + 2 * padding[0] - r + 1, width + 2 * padding[1] - r + 1
+    return winograd.conv2d(xp, w, out_h, out_w, bias).transpose(0, 3, 1, 2)
+
+
+def _winograd_grads(x, w, grad_out, padding, need_input, need_weight):
+    h, width = x.shape[2:]
+    r = w.shape[2]
+    xp = _padded_channels_last(x, *winograd.input_padding(h, width, padding, r))
+    out_h, out_w = grad_out.shape[2:]
+    tiles_h, tiles_w = winograd.tile_grid(out_h, out_w)
+    gp = _padded_channels_last(grad_out, 0, tiles_h * winograd.TILE - out_h, 0, tiles_w * winograd.TILE - out_w)
+    grad_x, grad_w = winograd.conv2d_grads(xp, w, gp, (padding[0], padding[1], h, width), need_input, need_weight)
+    return None if grad_x is None else grad_x.transpose(0, 3, 1, 2), grad_w
+
+
 # --- the kernels, registered against the reference ops ------------------------------------------
 
 def _geometry(params):
@@ -249,6 +315,9 @@ def _geometry(params):
 
 def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     _malloc.tune_once()      # keep freed buffers for the next step (see _malloc)
+    if conv2d_algorithm(x.shape, w.shape, stride, padding, dilation, groups,
+                        np.result_type(x.dtype, w.dtype)) != "im2col":
+        return _winograd_forward(x, w, padding, bias)
     # the weight gradient needs x's im2col matrix again: keep it (when small enough to be built
     # in one piece) rather than copying x's windows twice
     keep = [] if ctx.needs_input_grad[1:2] == (True,) else None
@@ -263,6 +332,11 @@ def conv2d_vjp(ctx, grad_out):
     stride, padding, dilation, groups = _geometry(ctx.params)
     needs = ctx.needs_input_grad
     grad_b = _bias_grad(grad_out) if len(needs) > 2 and needs[2] else None
+    if (needs[0] or needs[1]) and conv2d_algorithm(
+            x.shape, w.shape, stride, padding, dilation, groups,
+            np.result_type(x.dtype, w.dtype, grad_out.dtype), "backward") != "im2col":
+        grad_x, grad_w = _winograd_grads(x, w, grad_out, padding, needs[0], needs[1])
+        return grad_x, grad_w, grad_b
     if needs[0] and needs[1] and _shares_input_im2col(w.shape, ctx.params):
         grad_x, grad_w = _input_and_weight_grads(x, w, grad_out, padding)
         return grad_x, grad_w, grad_b
@@ -287,6 +361,11 @@ def conv2d_weight_forward(ctx, x, g, weight_shape, stride=(1, 1), padding=(0, 0)
 
 _THRESHOLDS = {"short_run": _SHORT_RUN, "cols_budget": _COLS_BUDGET, "keep_limit": _KEEP_LIMIT,
                "bias_blas_pixels": _BIAS_BLAS_PIXELS}
-register(reference.conv2d, conv2d_forward, conv2d_vjp, thresholds=_THRESHOLDS)
+# conv2d's kernel also chooses Winograd by these (its adjoint ops' kernels run im2col only)
+_CONV2D_THRESHOLDS = dict(_THRESHOLDS, winograd_min_channels=_WINOGRAD_MIN_CHANNELS,
+                          winograd_min_filters=_WINOGRAD_MIN_FILTERS, winograd_min_tiles=_WINOGRAD_MIN_TILES,
+                          winograd_backward_filter_ratio=_WINOGRAD_BACKWARD_FILTER_RATIO,
+                          winograd_chunk_budget=winograd._CHUNK_BUDGET)
+register(reference.conv2d, conv2d_forward, conv2d_vjp, thresholds=_CONV2D_THRESHOLDS)
 register(reference.conv_transpose2d, conv_transpose2d_forward, thresholds=_THRESHOLDS)
 register(reference.conv2d_weight, conv2d_weight_forward, thresholds=_THRESHOLDS)

@@ -3,8 +3,11 @@
 Each draws, per threshold the kernel declares, on which side of it the case falls, and builds
 shapes that land there (a conv whose im2col matrix needs several chunks, one small enough to be
 kept from the forward, a first layer's few channels, a bias gradient large enough for BLAS...),
-so every path of every kernel is compared with the reference. Values come from a drawn seed
-(large arrays, drawn element by element, would be slow) in float64; pooling cases include ties.
+so every path of every kernel is compared with the reference; ``conv2d_cases(..., winograd=)``
+draws layers on each side of conv2d's Winograd thresholds (its float64 rounding, ~1e-14 of each
+result's largest magnitude, stays far inside check_kernel's rtol of 1e-9). Values come from a
+drawn seed (large arrays, drawn element by element, would be slow) in float64; pooling cases
+include ties.
 """
 import numpy as np
 from hypothesis import strategies as st
@@ -24,6 +27,56 @@ def _values(draw, shape, layout="nchw", integers=False):
 
 
 CONV_SIZES = ("small", "chunked", "beyond_keep")
+# conv2d's kernel only: layers on both sides of its Winograd thresholds
+WINOGRAD_SIDES = ("taken", "chunked", "forward_only", "few_channels", "few_filters", "few_tiles",
+                  "other_kernel")
+
+
+@st.composite
+def _winograd_geometry(draw, thresholds, side=None):
+    """A stride-1 conv2d geometry on a drawn side of the Winograd thresholds: taken in both
+    directions (at least winograd_min_channels in, winograd_min_filters out and
+    winograd_backward_filter_ratio times the channels, winograd_min_tiles 4x4 output tiles),
+    taken over several chunks (more than winograd_chunk_budget values per call), taken by the
+    forward only (fewer filters than the ratio), or one threshold short (or a kernel size
+    Winograd does not take), which runs im2col."""
+    side = draw(st.sampled_from(WINOGRAD_SIDES)) if side is None else side
+    kernel = draw(st.sampled_from([3, 5]))
+    if side == "other_kernel":
+        kernel = draw(st.sampled_from([2, 4]))
+    ratio = thresholds["winograd_backward_filter_ratio"]
+    channels = thresholds["winograd_min_channels"] + draw(st.integers(0, 3))
+    filters = max(thresholds["winograd_min_filters"], ratio * channels) + draw(st.integers(0, 3))
+    if side == "forward_only":
+        channels = max(channels, -(-(thresholds["winograd_min_filters"] + 1) // ratio))
+        filters = max(thresholds["winograd_min_filters"], ratio * channels - 1 - draw(st.integers(0, 2)))
+    if side == "few_channels":
+        channels = thresholds["winograd_min_channels"] - 1
+    if side == "few_filters":
+        filters = thresholds["winograd_min_filters"] - 1
+    padding = tuple(draw(st.integers(0, kernel - 1)) for _ in range(2))
+    height, width = draw(st.integers(kernel + 2, 14)), draw(st.integers(kernel + 2, 14))
+    out_h, out_w = height + 2 * padding[0] - kernel + 1, width + 2 * padding[1] - kernel + 1
+    tiles = -(-out_h // 4) * -(-out_w // 4)
+    least = -(-thresholds["winograd_min_tiles"] // tiles)
+    if side == "few_tiles":
+        n = least - 1
+        if n < 1:        # one image already has enough tiles: a smaller one has fewer
+            height = width = kernel
+            padding = (0, 0)
+            n = 1
+    elif side == "chunked":
+        n = max(least, thresholds["winograd_chunk_budget"] // ((kernel + 3) ** 2 * tiles * max(channels, filters)) + 1)
+    else:
+        n = least + draw(st.integers(0, 1))
+    out_h, out_w = height + 2 * padding[0] - kernel + 1, width + 2 * padding[1] - kernel + 1
+    return {
+        "input": (n, channels, height, width),
+        "weight": (filters, channels, kernel, kernel),
+        "output": (n, filters, out_h, out_w),
+        "params": {"stride": (1, 1), "padding": padding, "dilation": (1, 1), "groups": 1},
+        "layout": draw(st.sampled_from(["nchw", "channels_last"])),
+    }
 
 
 @st.composite
@@ -71,10 +124,15 @@ def _conv_geometry(draw, thresholds, size_class=None, few=None):
     }
 
 
-def conv2d_cases(thresholds, size_class=None, few=None):
+def conv2d_cases(thresholds, size_class=None, few=None, winograd=None):
+    """``winograd``: None (the im2col geometries above), True (a drawn side of the Winograd
+    thresholds) or one of WINOGRAD_SIDES."""
     @st.composite
     def cases(draw):
-        geometry = draw(_conv_geometry(thresholds, size_class, few))
+        if winograd is None:
+            geometry = draw(_conv_geometry(thresholds, size_class, few))
+        else:
+            geometry = draw(_winograd_geometry(thresholds, None if winograd is True else winograd))
         x = _values(draw, geometry["input"], geometry["layout"])
         w = _values(draw, geometry["weight"]) * 0.2
         args = (x, w, _values(draw, geometry["weight"][:1])) if draw(st.booleans()) else (x, w)
