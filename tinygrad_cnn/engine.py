@@ -86,12 +86,14 @@ def apply(op, *inputs, **params):
     ctx.needs_input_grad = needs if recording else ()
     kernel = op.kernel
     try:
-        out = NotImplemented
-        if kernel is not None and kernel.forward is not None:
-            out = kernel.forward(ctx, *arrays, **params)
-            ctx.ran_kernel = out is not NotImplemented
-        if out is NotImplemented:
+        if kernel is None or kernel.forward is None:
             out = op.forward(ctx, *arrays, **params)
+        else:
+            out = kernel.forward(ctx, *arrays, **params)
+            if out is NotImplemented:       # a case the kernel leaves to the reference
+                out = op.forward(ctx, *arrays, **params)
+            else:
+                ctx.ran_kernel = True
     except ValueError as err:
         shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
         if op.broadcast:
@@ -234,7 +236,9 @@ def backward_pass(roots, seeds, retain_graph: bool, create_graph: bool, wanted=N
                     if not needed or parent_grad is None:
                         continue
                     if not isinstance(parent_grad, Tensor):
-                        parent_grad = Tensor(parent_grad)
+                        # a kernel's VJP returns arrays: wrapped without Tensor()'s checks
+                        parent_grad = _wrap(parent_grad) if parent_grad.__class__ is np.ndarray \
+                            else Tensor(parent_grad)
                     if parent_grad.data.shape != parent.data.shape:
                         parent_grad = unbroadcast(parent_grad, parent.data.shape)
                     key = id(parent)

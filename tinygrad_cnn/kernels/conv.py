@@ -24,6 +24,8 @@ windows; these kernels compute the same three ops faster:
 Outputs are NCHW-shaped views of channels-last memory (the product's own layout); every kernel
 accepts either memory order.
 """
+import functools
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -278,6 +280,13 @@ def conv2d_algorithm(x_shape, w_shape, stride=(1, 1), padding=(0, 0), dilation=(
     or 'backward', the gradients): ``'winograd F(4x4,5x5)'`` (or 3x3) or ``'im2col'``."""
     if direction not in ("forward", "backward"):
         raise ValueError(f"conv2d_algorithm: direction must be 'forward' or 'backward', got {direction!r}")
+    # decided once per layer shape (a training loop asks the same question every step)
+    return _algorithm(tuple(x_shape), tuple(w_shape), tuple(stride), tuple(padding), tuple(dilation),
+                      int(groups), np.dtype(dtype), direction)
+
+
+@functools.lru_cache(maxsize=512)
+def _algorithm(x_shape, w_shape, stride, padding, dilation, groups, dtype, direction) -> str:
     out_h, out_w = check_conv2d(x_shape, w_shape, stride, padding, dilation, groups)
     tiles_h, tiles_w = winograd.tile_grid(out_h, out_w)
     if (not _takes_winograd(x_shape, w_shape, dtype, stride, dilation, groups)
