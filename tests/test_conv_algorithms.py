@@ -56,7 +56,7 @@ def test_the_choice_by_layer_shape():
         choose((100, 32, 14, 14), (64, 32, 5, 5), direction="sideways")
 
 
-def test_winograd_runs_in_both_directions(monkeypatch):
+def test_winograd_runs_in_both_directions(monkeypatch, fast_kernels):
     """The seed ConvNet's second layer goes through Winograd forward and backward; its first
     layer does not."""
     calls = []

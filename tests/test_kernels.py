@@ -71,7 +71,7 @@ def test_conv_cases_reach_every_threshold():
 
 # --- the switch ----------------------------------------------------------------------------------
 
-def test_use_switches_and_restores():
+def test_use_switches_and_restores(fast_kernels):
     assert kernels.current() == "fast"
     conv = tc.get_op("conv2d")
     assert conv.kernel is not None
@@ -218,7 +218,7 @@ def test_adam_kernel_matches_the_reference_update(sizes, options):
         np.testing.assert_allclose(fast_arrays[key], ref_arrays[key], rtol=1e-6, atol=1e-7, err_msg=str(key))
 
 
-def test_adam_flat_path_keeps_state_tensors_live():
+def test_adam_flat_path_keeps_state_tensors_live(fast_kernels):
     param = tc.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     opt = optim.Adam([param], lr=0.1)
     param.grad = tc.Tensor(np.full(3, 2.0, dtype=np.float32))
