@@ -43,3 +43,30 @@ def reference_kernels():
     from tinygrad_cnn import kernels
     with kernels.use("reference"):
         yield
+
+
+def adam_losses_both_ways(make_model, images, labels, lr=1e-3):
+    """{'fast': losses, 'reference': losses}: ``make_model()`` (seeded the same way for each)
+    trained by Adam on the same batches, once with each kernel set."""
+    import tinygrad_cnn as tc
+    import tinygrad_cnn.nn.functional as F
+    from tinygrad_cnn import kernels, optim
+    losses = {}
+    for name in ("fast", "reference"):
+        with kernels.use(name):
+            tc.manual_seed(0)
+            model = make_model()
+            opt = optim.Adam(model.parameters(), lr=lr)
+            losses[name] = []
+            for x, y in zip(images, labels):
+                loss = F.cross_entropy(model(tc.Tensor(x)), tc.Tensor(y))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses[name].append(loss.item())
+    return losses
+
+
+@pytest.fixture
+def train_both_ways():
+    return adam_losses_both_ways

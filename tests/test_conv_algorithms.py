@@ -142,31 +142,19 @@ def test_winograd_float32_rounding_is_bounded(r):
         assert error < WINOGRAD_FLOAT32_BOUND
 
 
-def test_the_seed_convnet_trains_alike_with_winograd_and_the_reference():
+def test_the_seed_convnet_trains_alike_with_winograd_and_the_reference(train_both_ways):
     """The seed ConvNet's layers at batch 4 (its second convolution takes Winograd both ways):
     6 Adam steps on one batch give the same losses in float32 as the reference ops (rtol 1e-3,
     as for the im2col kernels in tests/test_kernels.py), and the loss falls."""
     import tinygrad_cnn.nn as nn
-    from tinygrad_cnn import optim
     assert conv_kernels.conv2d_algorithm((4, 32, 14, 14), (64, 32, 5, 5), padding=(2, 2),
                                          direction="backward") != "im2col"
     rng = np.random.default_rng(0)
     images = np.repeat(rng.random((1, 4, 1, 28, 28)).astype(np.float32), 6, axis=0)
     labels = np.repeat(rng.integers(0, 10, (1, 4)), 6, axis=0)
-    losses = {}
-    for name in ("fast", "reference"):
-        with kernels.use(name):
-            tc.manual_seed(0)
-            model = nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                                  nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                                  nn.Flatten(), nn.Linear(3136, 10))
-            opt = optim.Adam(model.parameters(), lr=1e-3)
-            losses[name] = []
-            for x, y in zip(images, labels):
-                loss = F.cross_entropy(model(tc.Tensor(x)), tc.Tensor(y))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses[name].append(loss.item())
+    losses = train_both_ways(lambda: nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3136, 10)),
+        images, labels)
     np.testing.assert_allclose(losses["fast"], losses["reference"], rtol=1e-3)
     assert losses["fast"][-1] < losses["fast"][0]

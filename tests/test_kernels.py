@@ -17,7 +17,7 @@ import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import kernels, optim
 from tinygrad_cnn.kernels import _threads, adam as adam_kernel
 from tinygrad_cnn.testing import kernel_cases
-from tinygrad_cnn.testing.kernels import check_kernel, kernel_cases_for, kernel_test
+from tinygrad_cnn.testing.kernels import kernel_cases_for, kernel_test
 
 OP_KERNELS = sorted(kernel.name for target, kernel in kernels.registered().items() if hasattr(target, "forward"))
 
@@ -232,7 +232,7 @@ def test_adam_flat_path_keeps_state_tensors_live(fast_kernels):
     np.testing.assert_allclose(exp_avg.data, 0.38, rtol=1e-6)   # the same Tensor, updated in place
 
 
-def test_the_reference_trains_the_seed_convnet_like_the_kernels():
+def test_the_reference_trains_the_seed_convnet_like_the_kernels(train_both_ways):
     """Both kernel sets train a seed ConvNet for 8 steps on the same batches to the same loss:
     float32 training diverges only by rounding (rtol 1e-3: see tests/test_torch_programs.py)."""
     rng = np.random.default_rng(0)
@@ -243,21 +243,10 @@ def test_the_reference_trains_the_seed_convnet_like_the_kernels():
         for item, label in enumerate(labels[batch]):
             row, col = divmod(int(label), 5)
             images[batch, item, 0, 4 + 12 * row:10 + 12 * row, 2 + 5 * col:8 + 5 * col] += 1.0
-    losses = {}
-    for name in ("fast", "reference"):
-        with kernels.use(name):
-            tc.manual_seed(0)
-            model = nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                                  nn.Conv2d(8, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                                  nn.Flatten(), nn.Linear(784, 10))
-            opt = optim.Adam(model.parameters(), lr=1e-3)
-            losses[name] = []
-            for x, y in zip(images, labels):
-                loss = F.cross_entropy(model(tc.Tensor(x)), tc.Tensor(y))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses[name].append(loss.item())
+    losses = train_both_ways(lambda: nn.Sequential(
+        nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(784, 10)),
+        images, labels)
     assert losses["fast"][0] == pytest.approx(losses["reference"][0], rel=1e-6)
     np.testing.assert_allclose(losses["fast"], losses["reference"], rtol=1e-3)
     assert losses["fast"][-1] < losses["fast"][0]

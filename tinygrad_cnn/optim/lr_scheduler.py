@@ -221,6 +221,15 @@ class CosineAnnealingLR(LRScheduler):
                 for base in self.base_lrs]
 
 
+def _lr_lambdas(name, optimizer, lr_lambda) -> list:
+    """One callable per parameter group (``lr_lambda``: one function, or a list of them)."""
+    lambdas = _per_group(name, "lr_lambda", optimizer, lr_lambda)
+    for function in lambdas:
+        if not callable(function):
+            raise TypeError(f"{name}: lr_lambda must be callable, got {type(function).__name__}")
+    return lambdas
+
+
 class LambdaLR(LRScheduler):
     """lr = initial_lr * lr_lambda(epoch); ``lr_lambda`` is one function or
     a list with one per parameter group."""
@@ -228,11 +237,7 @@ class LambdaLR(LRScheduler):
     _not_saved = ("optimizer", "lr_lambdas")
 
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
-        lambdas = _per_group("LambdaLR", "lr_lambda", optimizer, lr_lambda)
-        for function in lambdas:
-            if not callable(function):
-                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(function).__name__}")
-        self.lr_lambdas = lambdas
+        self.lr_lambdas = _lr_lambdas("LambdaLR", optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -437,11 +442,7 @@ class MultiplicativeLR(LRScheduler):
     _not_saved = ("optimizer", "lr_lambdas")
 
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
-        lambdas = _per_group("MultiplicativeLR", "lr_lambda", optimizer, lr_lambda)
-        for function in lambdas:
-            if not callable(function):
-                raise TypeError(f"MultiplicativeLR: lr_lambda must be callable, got {type(function).__name__}")
-        self.lr_lambdas = lambdas
+        self.lr_lambdas = _lr_lambdas("MultiplicativeLR", optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
