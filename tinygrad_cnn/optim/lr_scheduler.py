@@ -230,6 +230,27 @@ def _lr_lambdas(name, optimizer, lr_lambda) -> list:
     return lambdas
 
 
+def _cycled_momentum(name, optimizer, base_momentum, max_momentum, last_epoch):
+    """For schedulers that cycle the momentum (Adam's beta1 where there is no momentum):
+    (whether it is beta1, base momentums, max momentums), one per group; a fresh schedule
+    starts each group at its max."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{name}: optimizer must support momentum or beta1 with `cycle_momentum` "
+                         f"option enabled ({type(optimizer).__name__} has neither)")
+    use_beta1 = "betas" in optimizer.defaults
+    max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
+    base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
+    if last_epoch == -1:
+        for top, bottom, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+            if use_beta1:
+                group["betas"] = (top, *group["betas"][1:])
+            else:
+                group["momentum"] = top
+            group["max_momentum"] = top
+            group["base_momentum"] = bottom
+    return use_beta1, base_momentums, max_momentums
+
+
 class LambdaLR(LRScheduler):
     """lr = initial_lr * lr_lambda(epoch); ``lr_lambda`` is one function or
     a list with one per parameter group."""
@@ -306,20 +327,7 @@ class OneCycleLR(LRScheduler):
 
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"{name}: optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 f"option enabled ({type(optimizer).__name__} has neither)")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
-            base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for top, bottom, group in zip(max_momentums, base_momentums, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (top, *group["betas"][1:])
-                    else:
-                        group["momentum"] = top
-                    group["max_momentum"] = top
-                    group["base_momentum"] = bottom
+            self.use_beta1, _, _ = _cycled_momentum(name, optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
     @staticmethod
@@ -621,20 +629,8 @@ class CyclicLR(LRScheduler):
             ("iterations" if mode == "exp_range" else "cycle")
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"{name}: optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 f"option enabled ({type(optimizer).__name__} has neither)")
-            self.use_beta1 = "betas" in optimizer.defaults
-            self.base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
-            if last_epoch == -1:
-                for top, bottom, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (top, *group["betas"][1:])
-                    else:
-                        group["momentum"] = top
-                    group["max_momentum"] = top
-                    group["base_momentum"] = bottom
+            self.use_beta1, self.base_momentums, self.max_momentums = _cycled_momentum(
+                name, optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
