@@ -39,6 +39,17 @@ def fast_kernels():
 
 
 @pytest.fixture
+def two_threads():
+    """The kernels split large work across 2 threads (whatever this machine's default), then
+    return to the default."""
+    from tinygrad_cnn.kernels import _threads
+    before = _threads._chosen
+    _threads.set_num_threads(2)
+    yield
+    _threads._chosen = before
+
+
+@pytest.fixture
 def reference_kernels():
     from tinygrad_cnn import kernels
     with kernels.use("reference"):

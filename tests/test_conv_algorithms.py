@@ -67,7 +67,8 @@ def test_winograd_runs_in_both_directions(monkeypatch, fast_kernels):
     x = tc.Tensor(rng.standard_normal((2, 32, 14, 14)).astype(np.float32), requires_grad=True)
     w = tc.Tensor(rng.standard_normal((64, 32, 5, 5)).astype(np.float32) * 0.1, requires_grad=True)
     F.conv2d(x, w, padding=2).sum().backward()
-    assert calls == ["conv2d", "conv2d_grads"]
+    parts = calls.count("conv2d")      # one call per thread's part of the batch
+    assert parts >= 1 and calls == ["conv2d"] * parts + ["conv2d_grads"] * parts
     calls.clear()
     first = tc.Tensor(rng.standard_normal((2, 1, 28, 28)).astype(np.float32))
     F.conv2d(first, tc.Tensor(np.ones((32, 1, 5, 5), np.float32), requires_grad=True), padding=2).sum().backward()

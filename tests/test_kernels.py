@@ -19,6 +19,9 @@ from tinygrad_cnn.kernels import _threads, adam as adam_kernel
 from tinygrad_cnn.testing import kernel_cases
 from tinygrad_cnn.testing.kernels import kernel_cases_for, kernel_test
 
+# the kernels that split large work across threads do so in these tests, on any machine
+pytestmark = pytest.mark.usefixtures("two_threads")
+
 OP_KERNELS = sorted(kernel.name for target, kernel in kernels.registered().items() if hasattr(target, "forward"))
 
 
@@ -57,15 +60,18 @@ def test_conv_cases_reach_every_threshold():
         s, p, d = (case.kwargs[k] for k in ("stride", "padding", "dilation"))
         out_h = (h + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
         out_w = (width + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
-        return n * out_h * out_w * kh * kw * c, kw * c, n * out_h * out_w
+        return n * out_h * out_w * kh * kw * c, kw * c, n * out_h * out_w, n * out_h * out_w * kh * kw * cg * f, n
     strategy = kernel_cases_for("conv2d")
+    split = thresholds["parallel_min_macs"]
     for name, test in [
             ("several chunks", lambda v: v[0] > thresholds["cols_budget"]),
             ("one chunk", lambda v: v[0] <= thresholds["cols_budget"]),
             ("beyond the kept matrix", lambda v: v[0] > thresholds["keep_limit"]),
             ("short rows", lambda v: v[1] < thresholds["short_run"]),
             ("long rows", lambda v: v[1] >= thresholds["short_run"]),
-            ("BLAS bias gradient", lambda v: v[2] >= thresholds["bias_blas_pixels"])]:
+            ("BLAS bias gradient", lambda v: v[2] >= thresholds["bias_blas_pixels"]),
+            ("batch split across threads", lambda v: v[3] >= split and v[4] >= 2),
+            ("one thread", lambda v: v[3] < split)]:
         find(strategy, lambda case, test=test: test(values(case)), settings=settings(max_examples=200))
 
 
@@ -116,14 +122,6 @@ def test_a_kernel_forward_then_a_reference_double_backward():
 
 # --- threads -------------------------------------------------------------------------------------
 
-@pytest.fixture
-def two_threads():
-    before = tc.get_num_threads()
-    tc.set_num_threads(2)
-    yield
-    tc.set_num_threads(before)
-
-
 @pytest.mark.parametrize("layout", ["channels_last", "nchw"])
 def test_threads_give_the_same_relu_and_pool(two_threads, layout):
     rng = np.random.default_rng(0)
@@ -157,6 +155,31 @@ def test_parallel_run_covers_every_index_once(two_threads):
     _threads.run(mark, 10, size=1 << 30)
     np.testing.assert_array_equal(seen, 1)
     assert _threads.bounds(10, 3) == [(0, 3), (3, 6), (6, 10)]
+
+
+def test_parts_hold_blas_to_one_thread_and_give_it_back(two_threads):
+    """map_parts runs one part per thread with BLAS on one thread meanwhile, restores BLAS's
+    count afterwards (also when a part fails), and runs a nested call as one part."""
+    blas = _threads._blas_threads()
+    if blas.get is None:
+        pytest.skip("numpy's BLAS is not OpenBLAS: its thread count cannot be set")
+    before = blas.get()
+    seen = []
+
+    def part(start, stop):
+        inner = _threads.map_parts(lambda a, b: (a, b), stop - start)
+        seen.append((start, stop, blas.get(), inner))
+        return start
+    assert _threads.map_parts(part, 10) == [0, 5]
+    assert sorted(seen) == [(0, 5, 1, [(0, 5)]), (5, 10, 1, [(0, 5)])]
+    assert blas.get() == before
+
+    def failing(start, stop):
+        if start:
+            raise RuntimeError("part failed")
+    with pytest.raises(RuntimeError, match="part failed"):
+        _threads.map_parts(failing, 4)
+    assert blas.get() == before and not _threads.inside_part()
 
 
 def test_set_num_threads_checks_its_argument():

@@ -132,7 +132,8 @@ def test_summary_saved_bytes_equal_an_independent_count_of_the_graph():
         arrays += [ctx.inputs[i].data for i in read if not isinstance(ctx.inputs[i], nn.Parameter)]
         if ctx.op.saves_output:
             arrays.append(tensor.data)
-        arrays += [value for value in (ctx.saved or {}).values() if isinstance(value, np.ndarray)]
+        for value in (ctx.saved or {}).values():     # an array, or a list of them (one per part)
+            arrays += [v for v in (value if isinstance(value, (list, tuple)) else [value]) if isinstance(v, np.ndarray)]
         stack.extend(ctx.inputs)
     distinct = []
     for array in arrays:

@@ -104,7 +104,8 @@ def test_show_saved_lists_what_each_op_keeps_and_the_total_is_counted_once_per_b
         arrays += [ctx.inputs[i].data for i in read if not (ctx.inputs[i]._ctx is None and ctx.inputs[i].requires_grad)]
         if ctx.op.saves_output:
             arrays.append(tensor.data)
-        arrays += [v for v in (ctx.saved or {}).values() if isinstance(v, np.ndarray)]
+        for value in (ctx.saved or {}).values():     # an array, or a list of them (one per part)
+            arrays += [v for v in (value if isinstance(value, (list, tuple)) else [value]) if isinstance(v, np.ndarray)]
     distinct = []
     for array in arrays:
         if not any(np.shares_memory(array, other) for other in distinct):

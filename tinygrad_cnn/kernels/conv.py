@@ -91,14 +91,16 @@ def _weight_matrix(w, groups):
     return w.transpose(0, 2, 3, 1).reshape(groups, f // groups, -1)
 
 
-def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, keep_cols=None, bias=None):
+def conv2d_array(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, keep_cols=None, bias=None,
+                 out=None, keep_limit=None):
     """The forward kernel on arrays (also used by the two adjoint ops).
     ``keep_cols``: a list that receives the im2col matrix, for reuse by the
-    weight gradient; ``bias``: an optional (F,) array added to the output."""
+    weight gradient (when it has at most ``keep_limit`` values); ``bias``: an optional (F,)
+    array added to the output; ``out``: a C-contiguous (N, OH, OW, F) array to write into."""
     out_h, out_w = check_conv2d(x.shape, w.shape, stride, padding, dilation, groups,
                                 None if bias is None else bias.shape)
     xp = _padded_channels_last(x, padding[0], padding[0], padding[1], padding[1])
-    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols, bias)
+    return _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols, bias, out, keep_limit)
 
 
 # im2col matrices are built for a few images at a time, at most this many
@@ -120,7 +122,8 @@ def _batch_chunks(n, values_per_image):
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols=None, bias=None):
+def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols=None, bias=None, out=None,
+                        keep_limit=None):
     """Convolution of an already padded (N, H, W, C) buffer; returns NCHW-shaped
     output whose memory is channels last (the matrix product's own layout).
     ``keep_cols`` (a list) receives the im2col matrix when it fits in one chunk;
@@ -128,9 +131,11 @@ def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols
     n, c = xp.shape[0], xp.shape[3]
     f, _, kh, kw = w.shape
     weights = _weight_matrix(w, groups)
-    out = np.empty((n, out_h, out_w, f), dtype=np.result_type(xp.dtype, w.dtype))
+    if out is None:
+        out = np.empty((n, out_h, out_w, f), dtype=np.result_type(xp.dtype, w.dtype))
     chunks = _batch_chunks(n, out_h * out_w * kh * kw * c)
-    if keep_cols is not None and n * out_h * out_w * kh * kw * c <= _KEEP_LIMIT:
+    limit = _KEEP_LIMIT if keep_limit is None else keep_limit
+    if keep_cols is not None and n * out_h * out_w * kh * kw * c <= limit:
         chunks = [(0, n)]     # small enough to keep for the weight gradient: build it whole
     for start, stop in chunks:
         cols = _im2col(xp[start:stop], kh, kw, stride, dilation, out_h, out_w, groups)
@@ -148,9 +153,10 @@ def _conv_channels_last(xp, w, stride, dilation, groups, out_h, out_w, keep_cols
 
 
 def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                           output_padding=(0, 0)):
+                           output_padding=(0, 0), out=None):
     """Transposed convolution: g (N, Cin, H, W), w (Cin, Cout/groups, KH, KW).
-    Output (N, Cout, (H-1)*s - 2p + d*(K-1) + output_padding + 1, ...)."""
+    Output (N, Cout, (H-1)*s - 2p + d*(K-1) + output_padding + 1, ...); ``out``: a
+    C-contiguous channels-last array of that size to write into."""
     out_h, out_w = check_conv_transpose2d(g.shape, w.shape, stride, padding, dilation, groups, output_padding)
     n, c_in, h, width = g.shape
     w_in, cout_g, kh, kw = w.shape
@@ -163,7 +169,7 @@ def conv_transpose2d_array(g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     # flipped kernel with in/out channels swapped within each group
     flipped = w.reshape(groups, c_in // groups, cout_g, kh, kw).transpose(0, 2, 1, 3, 4)
     flipped = flipped[..., ::-1, ::-1].reshape(groups * cout_g, c_in // groups, kh, kw)
-    return _conv_channels_last(gp, flipped, (1, 1), dilation, groups, out_h, out_w)
+    return _conv_channels_last(gp, flipped, (1, 1), dilation, groups, out_h, out_w, out=out)
 
 
 def conv2d_weight_array(x, g, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
@@ -203,7 +209,7 @@ def _shares_input_im2col(weight_shape, geometry) -> bool:
             and 0 <= padding[0] <= kh - 1 and 0 <= padding[1] <= kw - 1)
 
 
-def _input_and_weight_grads(x, w, g, padding):
+def _input_and_weight_grads(x, w, g, padding, out=None):
     """Both gradients of a stride-1 conv2d from one im2col matrix.
 
     The input gradient is the convolution of the gradient g, padded by
@@ -223,7 +229,7 @@ def _input_and_weight_grads(x, w, g, padding):
     flipped = _weight_matrix(w.transpose(1, 0, 2, 3)[..., ::-1, ::-1], 1)[0]
     dtype = np.result_type(x.dtype, w.dtype, g.dtype)
     pixels = np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=dtype).reshape(n * h * width, c)
-    grad_x = np.empty((n, h, width, c), dtype=dtype)
+    grad_x = np.empty((n, h, width, c), dtype=dtype) if out is None else out
     grad_w = np.zeros((c, kh * kw * f), dtype=dtype)
     for start, stop in _batch_chunks(n, h * width * kh * kw * f):
         cols = _im2col(gp[start:stop], kh, kw, (1, 1), (1, 1), h, width, 1)[0]      # (pixels, KH*KW*F)
@@ -297,22 +303,44 @@ def _algorithm(x_shape, w_shape, stride, padding, dilation, groups, dtype, direc
     return f"winograd F({winograd.TILE}x{winograd.TILE},{r}x{r})"
 
 
-def _winograd_forward(x, w, padding, bias):
-    h, width = x.shape[2:]
+def _winograd_forward(x, w, padding, bias, parts=None):
+    """Each thread's part of the batch (``_threads.map_parts``) is padded into its own
+    channels-last buffer and convolved into its rows of one output."""
+    n, _, h, width = x.shape
     r = w.shape[2]
-    xp = _padded_channels_last(x, *winograd.input_padding(h, width, padding, r))
+    dtype = np.result_type(x.dtype, w.dtype)
+    pad = winograd.input_padding(h, width, padding, r)
     out_h, out_w = h + 2 * padding[0] - r + 1, width + 2 * padding[1] - r + 1
-    return winograd.conv2d(xp, w, out_h, out_w, bias).transpose(0, 3, 1, 2)
+    u = winograd.filter_transform(w, dtype)
+    out = np.empty((n, out_h, out_w, w.shape[0]), dtype=dtype)
+
+    def part(start, stop):
+        xp = _padded_channels_last(x[start:stop], *pad)
+        winograd.conv2d(xp, w, out_h, out_w, bias, out=out[start:stop], u=u)
+
+    _threads.map_parts(part, n, parts)
+    return out.transpose(0, 3, 1, 2)
 
 
-def _winograd_grads(x, w, grad_out, padding, need_input, need_weight):
-    h, width = x.shape[2:]
+def _winograd_grads(x, w, grad_out, padding, need_input, need_weight, parts=None):
+    n, c, h, width = x.shape
     r = w.shape[2]
-    xp = _padded_channels_last(x, *winograd.input_padding(h, width, padding, r))
+    dtype = np.result_type(x.dtype, w.dtype, grad_out.dtype)
+    pad = winograd.input_padding(h, width, padding, r)
     out_h, out_w = grad_out.shape[2:]
     tiles_h, tiles_w = winograd.tile_grid(out_h, out_w)
-    gp = _padded_channels_last(grad_out, 0, tiles_h * winograd.TILE - out_h, 0, tiles_w * winograd.TILE - out_w)
-    grad_x, grad_w = winograd.conv2d_grads(xp, w, gp, (padding[0], padding[1], h, width), need_input, need_weight)
+    u = winograd.filter_transform(w, dtype) if need_input else None
+    grad_x = np.empty((n, h, width, c), dtype=dtype) if need_input else None
+
+    def part(start, stop):
+        xp = _padded_channels_last(x[start:stop], *pad)
+        gp = _padded_channels_last(grad_out[start:stop], 0, tiles_h * winograd.TILE - out_h,
+                                   0, tiles_w * winograd.TILE - out_w)
+        return winograd.conv2d_grads(xp, w, gp, (padding[0], padding[1], h, width), need_input, need_weight,
+                                     grad_x=None if grad_x is None else grad_x[start:stop], u=u)[1]
+
+    grad_us = _threads.map_parts(part, n, parts)
+    grad_w = winograd.weight_grad(sum(grad_us[1:], grad_us[0]), r) if need_weight else None
     return None if grad_x is None else grad_x.transpose(0, 3, 1, 2), grad_w
 
 
@@ -322,41 +350,91 @@ def _geometry(params):
     return params["stride"], params["padding"], params["dilation"], params["groups"]
 
 
+# a convolution of at least this many multiply-adds (forward) splits its batch into
+# ``get_num_threads()`` parts, one per thread (``_threads.map_parts``); below it a thread's wake-up
+# (20 us to over 0.5 ms) is not worth it. The seed ConvNet's layers at batch 100 have 78M and 1G.
+_PARALLEL_MIN_MACS = 1 << 23
+
+
+def _parts(x_shape, w_shape, out_h, out_w) -> int:
+    if x_shape[0] < 2 or _macs(x_shape, w_shape, out_h, out_w) < _PARALLEL_MIN_MACS or _threads.inside_part():
+        return 1
+    return min(x_shape[0], _threads.get_num_threads())
+
+
+def _macs(x_shape, w_shape, out_h, out_w) -> int:
+    f, cg, kh, kw = w_shape
+    return x_shape[0] * out_h * out_w * f * cg * kh * kw
+
+
 def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     _malloc.tune_once()      # keep freed buffers for the next step (see _malloc)
-    if conv2d_algorithm(x.shape, w.shape, stride, padding, dilation, groups,
-                        np.result_type(x.dtype, w.dtype)) != "im2col":
-        return _winograd_forward(x, w, padding, bias)
-    # the weight gradient needs x's im2col matrix again: keep it (when small enough to be built
-    # in one piece) rather than copying x's windows twice
-    keep = [] if ctx.needs_input_grad[1:2] == (True,) else None
-    out = conv2d_array(x, w, stride, padding, dilation, groups, keep_cols=keep, bias=bias)
-    if keep:
-        ctx.save(cols=keep[0])
-    return out
+    out_h, out_w = check_conv2d(x.shape, w.shape, stride, padding, dilation, groups,
+                                None if bias is None else bias.shape)
+    parts = _parts(x.shape, w.shape, out_h, out_w)
+    with _threads.for_products(_macs(x.shape, w.shape, out_h, out_w)):
+        if conv2d_algorithm(x.shape, w.shape, stride, padding, dilation, groups,
+                            np.result_type(x.dtype, w.dtype)) != "im2col":
+            return _winograd_forward(x, w, padding, bias, parts)
+        # the weight gradient needs x's im2col matrix again: keep it (when small enough to be
+        # built in one piece) rather than copying x's windows twice
+        keep = ctx.needs_input_grad[1:2] == (True,)
+        out = np.empty((x.shape[0], out_h, out_w, w.shape[0]), dtype=np.result_type(x.dtype, w.dtype))
+
+        def part(start, stop):
+            kept = [] if keep else None
+            conv2d_array(x[start:stop], w, stride, padding, dilation, groups, keep_cols=kept, bias=bias,
+                         out=out[start:stop], keep_limit=_KEEP_LIMIT // parts)
+            return kept[0] if kept else None
+
+        cols = _threads.map_parts(part, x.shape[0], parts)
+        if keep and all(piece is not None for piece in cols):
+            ctx.save(cols=cols, parts=parts)
+        return out.transpose(0, 3, 1, 2)
 
 
 def conv2d_vjp(ctx, grad_out):
     x, w = ctx.inputs[0].data, ctx.inputs[1].data
+    parts = _parts(x.shape, w.shape, *grad_out.shape[2:])
+    with _threads.for_products(2 * _macs(x.shape, w.shape, *grad_out.shape[2:])):
+        return _conv2d_grads(ctx, x, w, grad_out, parts)
+
+
+def _conv2d_grads(ctx, x, w, grad_out, parts):
     stride, padding, dilation, groups = _geometry(ctx.params)
     needs = ctx.needs_input_grad
     grad_b = _bias_grad(grad_out) if len(needs) > 2 and needs[2] else None
     if (needs[0] or needs[1]) and conv2d_algorithm(
             x.shape, w.shape, stride, padding, dilation, groups,
             np.result_type(x.dtype, w.dtype, grad_out.dtype), "backward") != "im2col":
-        grad_x, grad_w = _winograd_grads(x, w, grad_out, padding, needs[0], needs[1])
+        grad_x, grad_w = _winograd_grads(x, w, grad_out, padding, needs[0], needs[1], parts)
         return grad_x, grad_w, grad_b
-    if needs[0] and needs[1] and _shares_input_im2col(w.shape, ctx.params):
-        grad_x, grad_w = _input_and_weight_grads(x, w, grad_out, padding)
-        return grad_x, grad_w, grad_b
-    grad_x = grad_w = None
-    if needs[0]:
-        grad_x = conv_transpose2d_array(grad_out, w, stride, padding, dilation, groups,
-                                        output_padding_for(x.shape, w.shape, stride, padding, dilation))
-    if needs[1]:
-        cols = ctx.saved.get("cols") if ctx.ran_kernel and ctx.saved else None
-        grad_w = conv2d_weight_array(x, grad_out, w.shape, stride, padding, dilation, groups, cols=cols)
-    return grad_x, grad_w, grad_b
+    n = x.shape[0]
+    dtype = np.result_type(x.dtype, w.dtype, grad_out.dtype)
+    grad_x = np.empty((n, x.shape[2], x.shape[3], x.shape[1]), dtype=dtype) if needs[0] else None
+    saved = ctx.saved.get("cols") if ctx.ran_kernel and ctx.saved else None
+    if saved is not None and ctx.saved.get("parts") != parts:
+        saved = None
+    both = needs[0] and needs[1] and _shares_input_im2col(w.shape, ctx.params)
+    transposed_padding = output_padding_for(x.shape, w.shape, stride, padding, dilation) if needs[0] else None
+
+    def part(start, stop, index):
+        xs, gs = x[start:stop], grad_out[start:stop]
+        if both:
+            gx, gw = _input_and_weight_grads(xs, w, gs, padding, out=grad_x[start:stop])
+            return gw
+        if needs[0]:
+            conv_transpose2d_array(gs, w, stride, padding, dilation, groups, transposed_padding,
+                                   out=grad_x[start:stop])
+        if needs[1]:
+            return conv2d_weight_array(xs, gs, w.shape, stride, padding, dilation, groups,
+                                       cols=None if saved is None else saved[index])
+        return None
+
+    ranges = _threads.bounds(n, parts)
+    weights = _threads.map_parts(lambda start, stop: part(start, stop, ranges.index((start, stop))), n, parts)
+    grad_w = sum(weights[1:], weights[0]) if needs[1] else None
+    return None if grad_x is None else grad_x.transpose(0, 3, 1, 2), grad_w, grad_b
 
 
 def conv_transpose2d_forward(ctx, g, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
@@ -374,7 +452,7 @@ _THRESHOLDS = {"short_run": _SHORT_RUN, "cols_budget": _COLS_BUDGET, "keep_limit
 _CONV2D_THRESHOLDS = dict(_THRESHOLDS, winograd_min_channels=_WINOGRAD_MIN_CHANNELS,
                           winograd_min_filters=_WINOGRAD_MIN_FILTERS, winograd_min_tiles=_WINOGRAD_MIN_TILES,
                           winograd_backward_filter_ratio=_WINOGRAD_BACKWARD_FILTER_RATIO,
-                          winograd_chunk_budget=winograd._CHUNK_BUDGET)
+                          winograd_chunk_budget=winograd._CHUNK_BUDGET, parallel_min_macs=_PARALLEL_MIN_MACS)
 register(reference.conv2d, conv2d_forward, conv2d_vjp, thresholds=_CONV2D_THRESHOLDS)
 register(reference.conv_transpose2d, conv_transpose2d_forward, thresholds=_THRESHOLDS)
 register(reference.conv2d_weight, conv2d_weight_forward, thresholds=_THRESHOLDS)

@@ -128,7 +128,7 @@ def _chunks(n, values_per_image):
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def _filter_transform(w, dtype):
+def filter_transform(w, dtype):
     """w (F, C, r, r) -> U (a*a, C, F)."""
     f, c, r, _ = w.shape
     _, g, _ = transforms(r, dtype)
@@ -136,9 +136,10 @@ def _filter_transform(w, dtype):
     return _both_sides(g, taps).reshape(-1, c, f)
 
 
-def conv2d(xp, w, out_h, out_w, bias=None):
+def conv2d(xp, w, out_h, out_w, bias=None, out=None, u=None):
     """Stride-1 convolution of a channels-last buffer ``xp`` (N, H', W', C), padded by
-    ``input_padding``, with w (F, C, r, r): a C-contiguous (N, out_h, out_w, F) array."""
+    ``input_padding``, with w (F, C, r, r): a C-contiguous (N, out_h, out_w, F) array
+    (written into ``out`` when given). ``u``: the filter transform, if already computed."""
     n, _, _, c = xp.shape
     f, _, r, _ = w.shape
     dtype = np.result_type(xp.dtype, w.dtype)
@@ -146,8 +147,8 @@ def conv2d(xp, w, out_h, out_w, bias=None):
     a = TILE + r - 1
     tiles_h, tiles_w = tile_grid(out_h, out_w)
     exact = (tiles_h * TILE, tiles_w * TILE) == (out_h, out_w)
-    u = _filter_transform(w, dtype)
-    out = np.empty((n, out_h, out_w, f), dtype=dtype)
+    u = filter_transform(w, dtype) if u is None else u
+    out = np.empty((n, out_h, out_w, f), dtype=dtype) if out is None else out
     for start, stop in _chunks(n, a * a * tiles_h * tiles_w * max(c, f)):
         count = stop - start
         v = _both_sides(bt, _tiles(xp[start:stop], a, tiles_h, tiles_w)).reshape(a * a, -1, c)
@@ -162,12 +163,14 @@ def conv2d(xp, w, out_h, out_w, bias=None):
     return out
 
 
-def conv2d_grads(xp, w, gp, input_crop, need_input=True, need_weight=True):
+def conv2d_grads(xp, w, gp, input_crop, need_input=True, need_weight=True, grad_x=None, u=None):
     """Both gradients of ``conv2d(xp, w, ...)`` from the upstream gradient ``gp``, a
     channels-last (N, tiles_h*4, tiles_w*4, F) buffer (zero beyond the output).
     ``input_crop`` (top, left, h, w): where the input sits in xp. Returns the input gradient
-    as a C-contiguous (N, h, w, C) array and the weight gradient (F, C, r, r), or None for
-    one not needed."""
+    as a C-contiguous (N, h, w, C) array (written into ``grad_x`` when given) and the
+    gradient of the filter transform, (a*a, C, F) (``weight_grad`` turns it into the weight
+    gradient; a sum over the batch, so parts of a batch add theirs), or None for one not
+    needed. ``u``: the filter transform, if already computed."""
     n, _, _, c = xp.shape
     f, _, r, _ = w.shape
     dtype = np.result_type(xp.dtype, w.dtype, gp.dtype)
@@ -175,9 +178,11 @@ def conv2d_grads(xp, w, gp, input_crop, need_input=True, need_weight=True):
     a = TILE + r - 1
     tiles_h, tiles_w = gp.shape[1] // TILE, gp.shape[2] // TILE
     top, left, h, width = input_crop
-    u_transposed = np.ascontiguousarray(_filter_transform(w, dtype).transpose(0, 2, 1)) if need_input else None
+    u = filter_transform(w, dtype) if u is None and need_input else u
+    u_transposed = u.transpose(0, 2, 1) if need_input else None
     grad_u = np.zeros((a * a, c, f), dtype=dtype) if need_weight else None
-    grad_x = np.empty((n, h, width, c), dtype=dtype) if need_input else None
+    if need_input and grad_x is None:
+        grad_x = np.empty((n, h, width, c), dtype=dtype)
     reach = -(-a // TILE) * TILE           # the tiles' overhang, rounded up to whole tiles
     for start, stop in _chunks(n, a * a * tiles_h * tiles_w * max(c, f)):
         count = stop - start
@@ -198,8 +203,12 @@ def conv2d_grads(xp, w, gp, input_crop, need_input=True, need_weight=True):
                     target = target.reshape(count, tiles_h, TILE, tiles_w, TILE, c)[:, :, :rows, :, :cols]
                     target += parts[row:row + rows, col:col + cols].transpose(2, 3, 0, 4, 1, 5)
             grad_x[start:stop] = padded[:, top:top + h, left:left + width]
-    grad_w = None
-    if need_weight:
-        grad_w = _both_sides(g.T, grad_u.reshape(a, a, -1)).reshape(r, r, c, f)
-        grad_w = np.ascontiguousarray(grad_w.transpose(3, 2, 0, 1))
-    return grad_x, grad_w
+    return grad_x, grad_u
+
+
+def weight_grad(grad_u, r):
+    """The weight gradient (F, C, r, r) from the filter transform's gradient (a*a, C, F)."""
+    _, g, _ = transforms(r, grad_u.dtype)
+    a, (_, c, f) = TILE + r - 1, grad_u.shape
+    grad_w = _both_sides(g.T, grad_u.reshape(a, a, -1)).reshape(r, r, c, f)
+    return np.ascontiguousarray(grad_w.transpose(3, 2, 0, 1))

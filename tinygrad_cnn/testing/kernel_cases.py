@@ -115,6 +115,12 @@ def _conv_geometry(draw, thresholds, size_class=None, few=None):
     if draw(st.booleans()):              # enough pixels for the BLAS bias gradient
         n = max(n, -(-thresholds["bias_blas_pixels"] // (out_h * out_w)))
     filters = groups * draw(st.integers(1, 6))
+    split = thresholds.get("parallel_min_macs")
+    if split is not None and size_class != "small" and draw(st.booleans()):
+        # enough multiply-adds (and images) for the kernel to split the batch across threads
+        n = max(n, 2)
+        macs_per_filter = n * out_h * out_w * kernel[0] * kernel[1] * (channels // groups)
+        filters = max(filters, groups * -(-split // (macs_per_filter * groups)))
     return {
         "input": (n, channels, side, side),
         "weight": (filters, channels // groups) + kernel,
@@ -209,11 +215,15 @@ def matmul_cases(thresholds):
 
 
 def linear_cases(thresholds):
-    """Batch 1 (the outer-product weight gradient) and larger batches, with and without bias."""
+    """Batch 1 (the outer-product weight gradient), larger batches, and products of at least
+    parallel_min_macs multiply-adds (split across threads), with and without bias."""
     @st.composite
     def cases(draw):
         batch = 1 if draw(st.booleans()) else draw(st.integers(2, 7))
         features, out = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+        if draw(st.booleans()):
+            batch, out = draw(st.integers(2, 40)), draw(st.integers(64, 200))
+            features = -(-thresholds["parallel_min_macs"] // (batch * out)) + draw(st.integers(0, 9))
         args = [_values(draw, (batch, features)), _values(draw, (out, features))]
         if draw(st.booleans()):
             args.append(_values(draw, (out,)))
