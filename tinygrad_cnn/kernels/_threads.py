@@ -269,4 +269,4 @@ _NO_HOLD = no_hold()
 def for_products(macs: int):
     """``one_blas_thread()`` for a kernel whose products total ``macs`` multiply-adds, when BLAS
     would otherwise run them on several threads; a no-op context otherwise."""
-    return one_blas_thread() if macs >= BLAS_THREADED_MACS and not inside_part() else _NO_HOLD
+    return _NO_HOLD if macs < BLAS_THREADED_MACS or inside_part() else one_blas_thread()

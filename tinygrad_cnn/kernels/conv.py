@@ -356,10 +356,10 @@ def _geometry(params):
 _PARALLEL_MIN_MACS = 1 << 23
 
 
-def _parts(x_shape, w_shape, out_h, out_w) -> int:
-    if x_shape[0] < 2 or _macs(x_shape, w_shape, out_h, out_w) < _PARALLEL_MIN_MACS or _threads.inside_part():
+def _parts(n, macs) -> int:
+    if n < 2 or macs < _PARALLEL_MIN_MACS or _threads.inside_part():
         return 1
-    return min(x_shape[0], _threads.get_num_threads())
+    return min(n, _threads.get_num_threads())
 
 
 def _macs(x_shape, w_shape, out_h, out_w) -> int:
@@ -371,8 +371,9 @@ def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation
     _malloc.tune_once()      # keep freed buffers for the next step (see _malloc)
     out_h, out_w = check_conv2d(x.shape, w.shape, stride, padding, dilation, groups,
                                 None if bias is None else bias.shape)
-    parts = _parts(x.shape, w.shape, out_h, out_w)
-    with _threads.for_products(_macs(x.shape, w.shape, out_h, out_w)):
+    macs = _macs(x.shape, w.shape, out_h, out_w)
+    parts = _parts(x.shape[0], macs)
+    with _threads.for_products(macs):
         if conv2d_algorithm(x.shape, w.shape, stride, padding, dilation, groups,
                             np.result_type(x.dtype, w.dtype)) != "im2col":
             return _winograd_forward(x, w, padding, bias, parts)
@@ -387,7 +388,7 @@ def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation
                          out=out[start:stop], keep_limit=_KEEP_LIMIT // parts)
             return kept[0] if kept else None
 
-        cols = _threads.map_parts(part, x.shape[0], parts)
+        cols = _threads.map_parts(part, x.shape[0], parts) if parts > 1 else [part(0, x.shape[0])]
         if keep and all(piece is not None for piece in cols):
             ctx.save(cols=cols, parts=parts)
         return out.transpose(0, 3, 1, 2)
@@ -395,8 +396,9 @@ def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation
 
 def conv2d_vjp(ctx, grad_out):
     x, w = ctx.inputs[0].data, ctx.inputs[1].data
-    parts = _parts(x.shape, w.shape, *grad_out.shape[2:])
-    with _threads.for_products(2 * _macs(x.shape, w.shape, *grad_out.shape[2:])):
+    macs = _macs(x.shape, w.shape, *grad_out.shape[2:])
+    parts = _parts(x.shape[0], macs)
+    with _threads.for_products(2 * macs):
         return _conv2d_grads(ctx, x, w, grad_out, parts)
 
 
@@ -418,7 +420,9 @@ def _conv2d_grads(ctx, x, w, grad_out, parts):
     both = needs[0] and needs[1] and _shares_input_im2col(w.shape, ctx.params)
     transposed_padding = output_padding_for(x.shape, w.shape, stride, padding, dilation) if needs[0] else None
 
-    def part(start, stop, index):
+    ranges = _threads.bounds(n, parts)
+
+    def part(start, stop):
         xs, gs = x[start:stop], grad_out[start:stop]
         if both:
             gx, gw = _input_and_weight_grads(xs, w, gs, padding, out=grad_x[start:stop])
@@ -428,11 +432,10 @@ def _conv2d_grads(ctx, x, w, grad_out, parts):
                                    out=grad_x[start:stop])
         if needs[1]:
             return conv2d_weight_array(xs, gs, w.shape, stride, padding, dilation, groups,
-                                       cols=None if saved is None else saved[index])
+                                       cols=None if saved is None else saved[ranges.index((start, stop))])
         return None
 
-    ranges = _threads.bounds(n, parts)
-    weights = _threads.map_parts(lambda start, stop: part(start, stop, ranges.index((start, stop))), n, parts)
+    weights = _threads.map_parts(part, n, parts) if parts > 1 else [part(0, n)]
     grad_w = sum(weights[1:], weights[0]) if needs[1] else None
     return None if grad_x is None else grad_x.transpose(0, 3, 1, 2), grad_w, grad_b
 
