@@ -38,6 +38,7 @@ if ARGS is not None:       # before numpy loads its BLAS
 
 import statistics  # noqa: E402
 import time  # noqa: E402
+import types  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -120,9 +121,11 @@ def layer(torch, name, shape, filters, k, padding, needs_input, repeats):
     choice = conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=pad)
     winograd_fits = k in (3, 5) and shape[1] > 1
 
-    forward = {"im2col": lambda: conv_kernels.conv2d_array(x, w, padding=pad)}
-    if winograd_fits:
-        forward[f"winograd F(4x4,{k}x{k})"] = lambda: conv_kernels._winograd_forward(x, w, pad, None)
+    algorithms = ["im2col"] + ([f"winograd F(4x4,{k}x{k})"] if winograd_fits else [])
+    needs = (needs_input, True)
+    # each algorithm as the kernel runs it (batch split across threads, BLAS held to one)
+    forward = {a: _as(a, lambda: conv_kernels.conv2d_forward(_Context(x, w, needs, pad), x, w, padding=pad))
+               for a in algorithms}
     forward["fft (numpy)"] = lambda: fft_forward(x, w, padding)
     if scipy_fft is not None:
         forward[f"fft (scipy, {ARGS.threads} workers)"] = lambda: fft_forward(x, w, padding, _ScipyFFT)
@@ -134,16 +137,11 @@ def layer(torch, name, shape, filters, k, padding, needs_input, repeats):
     _report(f"{name}: x {shape}, w {w.shape}, padding {padding} -- forward (the kernel chooses {choice})",
             _interleaved(forward, repeats), errors, "torch")
 
-    if needs_input:
-        im2col = lambda: conv_kernels._input_and_weight_grads(x, w, g, pad)             # noqa: E731
-    else:
-        kept = []
-        conv_kernels.conv2d_array(x, w, padding=pad, keep_cols=kept)
-        cols = kept[0] if kept else None
-        im2col = lambda: (None, conv_kernels.conv2d_weight_array(x, g, w.shape, padding=pad, cols=cols))  # noqa: E731
-    backward = {"im2col": im2col}
-    if winograd_fits:
-        backward[f"winograd F(4x4,{k}x{k})"] = lambda: conv_kernels._winograd_grads(x, w, g, pad, needs_input, True)
+    backward = {}
+    for a in algorithms:
+        context = _Context(x, w, needs, pad)
+        _as(a, lambda: conv_kernels.conv2d_forward(context, x, w, padding=pad))()    # what it saves
+        backward[a] = _as(a, lambda context=context: conv_kernels.conv2d_vjp(context, g)[:2])
     if torch is not None:
         mask = [needs_input, True, False]
         backward["torch"] = lambda: tuple(
@@ -158,6 +156,31 @@ def layer(torch, name, shape, filters, k, padding, needs_input, repeats):
             errors, "torch")
 
 
+class _Context:
+    """What conv2d's kernel reads of its op's context."""
+
+    def __init__(self, x, w, needs, padding):
+        self.inputs = (types.SimpleNamespace(data=x), types.SimpleNamespace(data=w))
+        self.needs_input_grad = needs
+        self.params = {"stride": (1, 1), "padding": padding, "dilation": (1, 1), "groups": 1}
+        self.saved, self.ran_kernel = None, True
+
+    def save(self, **values):
+        self.saved = {**(self.saved or {}), **values}
+
+
+def _as(algorithm, fn):
+    """fn with conv2d's kernel choosing ``algorithm`` for every layer and direction."""
+    def run():
+        chosen = conv_kernels.conv2d_algorithm
+        conv_kernels.conv2d_algorithm = lambda *args, **kwargs: algorithm
+        try:
+            return fn()
+        finally:
+            conv_kernels.conv2d_algorithm = chosen
+    return run
+
+
 class _ScipyFFT:
     @staticmethod
     def rfft2(a, axes):
@@ -169,15 +192,8 @@ class _ScipyFFT:
 
 
 def _im2col_only(fn):
-    """fn with every layer on im2col (Winograd's channel threshold out of reach)."""
-    def run():
-        saved = conv_kernels._WINOGRAD_MIN_CHANNELS
-        conv_kernels._WINOGRAD_MIN_CHANNELS = 1 << 30
-        try:
-            return fn()
-        finally:
-            conv_kernels._WINOGRAD_MIN_CHANNELS = saved
-    return run
+    """fn with every layer on im2col."""
+    return _as("im2col", fn)
 
 
 def steps(torch, repeats):
