@@ -24,7 +24,7 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from bench_convnet import batch, convnet_ours, convnet_torch, copy_weights
 from tinygrad_cnn import kernels, optim
-from tinygrad_cnn.kernels.conv import conv2d_algorithm
+from tinygrad_cnn.kernels.conv import conv2d_algorithm, conv2d_threads
 from _common import try_torch, wait_quiet
 
 # PyTorch's CPU kernels for each part of the step (self time, torch.profiler)
@@ -70,8 +70,10 @@ def record_conv_algorithms(choices):
                 f"stride {params['stride']}")
 
     def algorithm(x_shape, w_shape, params, dtype, direction="forward"):
-        return conv2d_algorithm(x_shape, w_shape, params["stride"], params["padding"], params["dilation"],
-                                params["groups"], dtype, direction)
+        geometry = params["stride"], params["padding"], params["dilation"], params["groups"]
+        threads = conv2d_threads(x_shape, w_shape, *geometry)
+        return (conv2d_algorithm(x_shape, w_shape, *geometry, dtype, direction)
+                + f" on {threads} thread{'s' if threads > 1 else ''}")
 
     def recorded_forward(ctx, x, w, *args, **params):
         choices.setdefault(layer(x.shape, w.shape, params), {})["forward"] = algorithm(

@@ -362,6 +362,14 @@ def _parts(n, macs) -> int:
     return min(n, _threads.get_num_threads())
 
 
+def conv2d_threads(x_shape, w_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1) -> int:
+    """How many threads the fast conv2d kernel splits this layer's batch across (forward and
+    backward alike): ``get_num_threads()`` for layers of at least ``parallel_min_macs``
+    multiply-adds and two images, else 1."""
+    out_h, out_w = check_conv2d(tuple(x_shape), tuple(w_shape), stride, padding, dilation, groups)
+    return _parts(x_shape[0], _macs(x_shape, w_shape, out_h, out_w))
+
+
 def _macs(x_shape, w_shape, out_h, out_w) -> int:
     f, cg, kh, kw = w_shape
     return x_shape[0] * out_h * out_w * f * cg * kh * kw
