@@ -1,5 +1,5 @@
 """Adam, fast: a small group's moments in two flat buffers and its update in one pass, and
-large parameters updated in cache-sized blocks (on threads when asked for).
+large parameters updated in cache-sized blocks (split across ``get_num_threads()`` threads).
 
 The reference (``tinygrad_cnn.optim.Adam._update``) is the formula, one parameter at a time.
 This kernel takes a whole group in the plain case (no weight decay, amsgrad or maximize; every

@@ -1,6 +1,6 @@
 """Array-level VJPs of elementwise ops: one numpy expression where the reference records
 several Tensor ops (used when the gradient is not differentiated again), and relu split across
-threads when ``TINYGRAD_CNN_THREADS`` asks for them."""
+``get_num_threads()`` threads when its array is large."""
 import numpy as np
 
 from . import _threads
