@@ -15,6 +15,7 @@ default is the thread count numpy's BLAS was started with (``OPENBLAS_NUM_THREAD
 cores), or ``TINYGRAD_CNN_THREADS``. Where BLAS's thread count cannot be set (a BLAS other than
 OpenBLAS) the default is 1, so products are never run on more threads than cores.
 """
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -250,20 +251,10 @@ def map_parts(fn, n: int, parts: int | None = None) -> list:
     return [first] + rest
 
 
-class no_hold:
-    """A context manager that does nothing (``one_blas_thread``'s stand-in for small work)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 # OpenBLAS runs a product of fewer multiply-adds than this on one thread anyway (its
 # SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD), so holding BLAS for it would only cost time
 BLAS_THREADED_MACS = 1 << 18
-_NO_HOLD = no_hold()
+_NO_HOLD = contextlib.nullcontext()
 
 
 def for_products(macs: int):
