@@ -38,7 +38,7 @@ def test_the_choice_by_layer_shape():
     # the seed ConvNet: its second convolution takes Winograd, the first (one channel) im2col
     assert choose((100, 32, 14, 14), (64, 32, 5, 5), padding=(2, 2)) == "winograd F(4x4,5x5)"
     assert choose((100, 1, 28, 28), (32, 1, 5, 5), padding=(2, 2)) == "im2col"
-    assert choose((1, 1, 28, 28), (8, 1, 3, 3)) == "im2col"                     # TinyNet
+    assert choose((1, 1, 28, 28), (8, 1, 3, 3)) == "gather"                     # TinyNet
     assert choose((100, 32, 14, 14), (64, 32, 3, 3), padding=(1, 1)) == "winograd F(4x4,3x3)"
     assert choose((1, 32, 14, 14), (64, 32, 5, 5), padding=(2, 2)) == "im2col"   # 16 tiles
     assert choose((2, 32, 14, 14), (64, 32, 5, 5), padding=(2, 2)) == "winograd F(4x4,5x5)"
@@ -92,27 +92,31 @@ def test_winograd_cases_reach_both_sides_of_every_threshold():
     strategy = kernel_cases_for("conv2d", winograd=True)
 
     def algorithm(case, direction="forward"):
+        """'winograd' or 'other' (im2col, or the gathered im2col of small layers)."""
         x, w = case.args[:2]
-        return conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=case.kwargs["padding"], dtype=x.dtype,
+        name = conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=case.kwargs["padding"], dtype=x.dtype,
                                              direction=direction)
+        return "winograd" if name.startswith("winograd") else "other"
 
     def values_per_call(case):
         x, w = case.args[:2]
         out_h, out_w = (x.shape[2 + a] + 2 * case.kwargs["padding"][a] - w.shape[2] + 1 for a in (0, 1))
         per_image = (w.shape[2] + 3) ** 2 * np.prod(winograd.tile_grid(out_h, out_w)) * max(x.shape[1], w.shape[0])
         return x.shape[0] * per_image
-    find(strategy, lambda case: algorithm(case) != "im2col"
+    find(strategy, lambda case: algorithm(case) == "winograd"
          and values_per_call(case) > THRESHOLDS["winograd_chunk_budget"], settings=settings(max_examples=200))
-    find(strategy, lambda case: algorithm(case) == "winograd F(4x4,3x3)", settings=settings(max_examples=200))
-    find(strategy, lambda case: algorithm(case, "backward") != "im2col", settings=settings(max_examples=200))
-    find(strategy, lambda case: algorithm(case) != "im2col" and algorithm(case, "backward") == "im2col",
+    find(strategy, lambda case: conv_kernels.conv2d_algorithm(
+        case.args[0].shape, case.args[1].shape, padding=case.kwargs["padding"], dtype=case.args[0].dtype)
+        == "winograd F(4x4,3x3)", settings=settings(max_examples=200))
+    find(strategy, lambda case: algorithm(case, "backward") == "winograd", settings=settings(max_examples=200))
+    find(strategy, lambda case: algorithm(case) == "winograd" and algorithm(case, "backward") == "other",
          settings=settings(max_examples=200))
     for test in [lambda x, w: x.shape[1] < THRESHOLDS["winograd_min_channels"],
                  lambda x, w: w.shape[0] < THRESHOLDS["winograd_min_filters"],
                  lambda x, w: w.shape[2] not in winograd.KERNEL_SIZES,
                  lambda x, w: x.shape[1] >= THRESHOLDS["winograd_min_channels"]
                  and w.shape[0] >= THRESHOLDS["winograd_min_filters"] and w.shape[2] in winograd.KERNEL_SIZES]:
-        find(strategy, lambda case, test=test: algorithm(case) == "im2col" and test(*case.args[:2]),
+        find(strategy, lambda case, test=test: algorithm(case) == "other" and test(*case.args[:2]),
              settings=settings(max_examples=200))
 
 

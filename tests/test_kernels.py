@@ -31,7 +31,8 @@ def test_every_op_kernel_has_threshold_cases():
         assert hasattr(kernel_cases, name + "_cases"), f"no kernel_cases.{name}_cases"
 
 
-CONV_REGIMES = [("small", False), ("small", True), ("chunked", False), ("chunked", True), ("beyond_keep", False)]
+CONV_REGIMES = [("small", False), ("small", True), ("one_chunk", False), ("one_chunk", True), ("chunked", False),
+                ("chunked", True), ("beyond_keep", False)]
 
 
 @pytest.mark.parametrize("name", [n for n in OP_KERNELS if not n.startswith("conv")])
@@ -42,8 +43,8 @@ def test_kernel_matches_reference(name):
 @pytest.mark.parametrize("name", [n for n in OP_KERNELS if n.startswith("conv")])
 @pytest.mark.parametrize("size_class, few", CONV_REGIMES)
 def test_conv_kernel_matches_reference(name, size_class, few):
-    """Each side of the chunk budget, the kept-matrix limit and the short-row threshold, with a
-    few drawn cases each (the other thresholds and geometries are drawn within them)."""
+    """Each side of the gathered path's limit, the chunk budget, the kept-matrix limit and the
+    short-row threshold, with a few drawn cases each (the other thresholds and geometries are drawn within them)."""
     test = kernel_test(name, kernel_cases_for(name, size_class=size_class, few=few))
     settings(max_examples=3)(test)()
 
@@ -60,18 +61,23 @@ def test_conv_cases_reach_every_threshold():
         s, p, d = (case.kwargs[k] for k in ("stride", "padding", "dilation"))
         out_h = (h + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
         out_w = (width + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
-        return n * out_h * out_w * kh * kw * c, kw * c, n * out_h * out_w, n * out_h * out_w * kh * kw * cg * f, n
+        gathered = case.kwargs["groups"] == 1 and n * out_h * out_w * kh * kw * c <= thresholds["gather_max_values"]
+        return (n * out_h * out_w * kh * kw * c, kw * c, n * out_h * out_w, n * out_h * out_w * kh * kw * cg * f, n,
+                gathered)
     strategy = kernel_cases_for("conv2d")
     split = thresholds["parallel_min_macs"]
+    # the im2col thresholds are reached by layers too large for the gathered path
     for name, test in [
+            ("gathered", lambda v: v[5]),
+            ("gathered, BLAS-sized bias gradient", lambda v: v[5] and v[2] >= thresholds["bias_blas_pixels"]),
             ("several chunks", lambda v: v[0] > thresholds["cols_budget"]),
-            ("one chunk", lambda v: v[0] <= thresholds["cols_budget"]),
+            ("one chunk", lambda v: not v[5] and v[0] <= thresholds["cols_budget"]),
             ("beyond the kept matrix", lambda v: v[0] > thresholds["keep_limit"]),
-            ("short rows", lambda v: v[1] < thresholds["short_run"]),
-            ("long rows", lambda v: v[1] >= thresholds["short_run"]),
-            ("BLAS bias gradient", lambda v: v[2] >= thresholds["bias_blas_pixels"]),
+            ("short rows", lambda v: not v[5] and v[1] < thresholds["short_run"]),
+            ("long rows", lambda v: not v[5] and v[1] >= thresholds["short_run"]),
+            ("BLAS bias gradient", lambda v: not v[5] and v[2] >= thresholds["bias_blas_pixels"]),
             ("batch split across threads", lambda v: v[3] >= split and v[4] >= 2),
-            ("one thread", lambda v: v[3] < split)]:
+            ("one thread", lambda v: not v[5] and v[3] < split)]:
         find(strategy, lambda case, test=test: test(values(case)), settings=settings(max_examples=200))
 
 

@@ -88,10 +88,11 @@ def test_show_saved_lists_what_each_op_keeps_and_the_total_is_counted_once_per_b
     text = viz.to_dot(loss, params=dict(model.named_parameters()), show_saved=True)
     nodes, _ = parse_dot(text)
     labels = {lines[0]: lines for lines, _ in nodes.values()}
-    # relu keeps its output, max_pool2d its 0/1 mask (bool), conv2d its input and im2col matrix
+    # relu keeps its output, max_pool2d its winners (bool, one row per window corner), conv2d
+    # (gathered at this size) its input and im2col matrix
     assert "saves 42.2 KiB:" in labels["relu"] and any(l.strip().startswith("output") for l in labels["relu"])
-    assert any("mask (2, 8, 13, 2, 13, 2): 10.6 KiB" in line for line in labels["max_pool2d"])
-    assert any(line.strip().startswith("cols") for line in labels["conv2d"])
+    assert any("winners (4, 2704): 10.6 KiB" in line for line in labels["max_pool2d"])
+    assert any(line.strip().startswith("gather_cols") for line in labels["conv2d"])
     assert any("0.weight (parameter)" in line for line in labels["conv2d"])
     assert labels["flatten"][-1] == "saves nothing"
     # The total, counted independently: arrays that the contexts hold, deduplicated by shared memory.

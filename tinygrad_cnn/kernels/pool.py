@@ -6,7 +6,14 @@ instead takes pairwise maxima of strided views (on channels-last memory, what co
 one of them over whole image rows), keeps the winners as a boolean mask in the input's memory
 order, and spreads each gradient over its window times the mask in one pass. Ties go to the
 first maximum in row-major window order, as in the reference and in PyTorch.
+
+A small input (at most ``gather_max_size`` values, e.g. a batch of one) is pooled on its four
+window corners gathered into one (4, windows) array by a cached index instead: each step then
+runs over long contiguous rows, and the gradient goes back through the inverse permutation.
 """
+import functools
+import math
+
 import numpy as np
 
 from . import _threads
@@ -90,11 +97,58 @@ def _max_pool_2x2_channels_last(x, out, mask):
     np.logical_and(bottom, right_wins[:, :, 1], out=mask[:, :, 1, :, 1])
 
 
+# inputs of at most this many values take the gathered path. Measured on (1, 8, 26, 26) float32
+# (TinyNet's pool), forward with winners 42 against 61 us, gradient 9 against 17 us.
+_GATHER_MAX_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=32)
+def _corner_index(shape):
+    """For x of ``shape`` (N, C, H, W) (H, W even) flattened: the (4, N*C*H/2*W/2) indices of
+    each 2x2 window's corners in row-major window order, and the inverse permutation."""
+    n, c, h, w = shape
+    flat = np.arange(n * c * h * w).reshape(n, c, h // 2, 2, w // 2, 2)
+    index = np.ascontiguousarray(flat.transpose(3, 5, 0, 1, 2, 4)).reshape(4, -1)
+    inverse = np.empty(index.size, dtype=np.intp)
+    inverse[index.ravel()] = np.arange(index.size)
+    index.flags.writeable = inverse.flags.writeable = False
+    return index, inverse
+
+
+def _gathered_max_pool_2x2(ctx, x):
+    """The 2x2/2 pool of a small x from its corners (4, windows); the winners, a (4, windows)
+    mask, are saved when the input needs a gradient."""
+    n, c, h, w = x.shape
+    index, _ = _corner_index(x.shape)
+    corners = x.reshape(-1).take(index)
+    out = corners.max(0)
+    if ctx.needs_input_grad:
+        winners = corners == out
+        # a window has one winner unless it holds a tie (more) or a NaN (none): the sum is NaN
+        # only if some value is (or if infinities cancel, which takes the careful path too)
+        nan_possible = out.dtype.kind == "f" and not math.isfinite(out.sum())
+        if nan_possible or np.count_nonzero(winners) != out.size:
+            # keep the first maximum in window order (a NaN counts as one, as in the
+            # reference's argmax)
+            if nan_possible:
+                nans = np.isnan(out)
+                winners[:, nans] = np.isnan(corners[:, nans])
+            np.greater(winners[1], winners[0], out=winners[1])
+            taken = winners[0] | winners[1]
+            np.greater(winners[2], taken, out=winners[2])
+            taken |= winners[2]
+            np.greater(winners[3], taken, out=winners[3])
+        ctx.save(winners=winners)
+    return out.reshape(n, c, h // 2, w // 2)
+
+
 def max_pool2d_forward(ctx, x, kernel_size, stride=None, padding=0):
     kernel, stride, padding, out_h, out_w = reference.pool_geometry("max_pool2d", x, kernel_size, stride, padding)
     n, c, h, w = x.shape
     if not (padding == (0, 0) and kernel == stride == (2, 2) and h % 2 == 0 and w % 2 == 0):
         return NotImplemented
+    if x.size <= _GATHER_MAX_SIZE:
+        return _gathered_max_pool_2x2(ctx, x)
     # channels-last inputs (what conv2d produces) keep that memory order
     channels_last = x.strides[1] < x.strides[3]
     if channels_last:
@@ -118,7 +172,13 @@ def max_pool2d_forward(ctx, x, kernel_size, stride=None, padding=0):
 def max_pool2d_vjp(ctx, grad_out):
     if not ctx.ran_kernel:
         return NotImplemented
+    winners = ctx.saved.get("winners")
+    if winners is not None:
+        x_shape = ctx.inputs[0].data.shape
+        spread = winners * grad_out.reshape(1, -1)
+        return (spread.reshape(-1).take(_corner_index(x_shape)[1]).reshape(x_shape),)
     return (_max_pool_2x2_grad(grad_out, ctx.saved["mask"]).reshape(ctx.inputs[0].data.shape),)
 
 
-register(reference.max_pool2d, max_pool2d_forward, max_pool2d_vjp)
+register(reference.max_pool2d, max_pool2d_forward, max_pool2d_vjp,
+         thresholds={"gather_max_size": _GATHER_MAX_SIZE, "thread_min_size": _threads.MIN_SIZE})

@@ -26,7 +26,7 @@ def _values(draw, shape, layout="nchw", integers=False):
     return base.astype(np.float64)
 
 
-CONV_SIZES = ("small", "chunked", "beyond_keep")
+CONV_SIZES = ("small", "one_chunk", "chunked", "beyond_keep")
 # conv2d's kernel only: layers on both sides of its Winograd thresholds
 WINOGRAD_SIDES = ("taken", "chunked", "forward_only", "few_channels", "few_filters", "few_tiles",
                   "other_kernel")
@@ -81,8 +81,10 @@ def _winograd_geometry(draw, thresholds, side=None):
 
 @st.composite
 def _conv_geometry(draw, thresholds, size_class=None, few=None):
-    """A conv2d geometry on a drawn side of each threshold: 'chunks' (im2col values per call
-    above cols_budget: several chunks), 'kept' (whole matrix at most keep_limit), 'few' (window
+    """A conv2d geometry on a drawn side of each threshold: 'small' (n of 1 to 3: for conv2d,
+    mostly at most gather_max_values im2col values, gathered), 'one_chunk' (above
+    gather_max_values, at most cols_budget), 'chunks' (im2col values per call above
+    cols_budget: several chunks), 'kept' (whole matrix at most keep_limit), 'few' (window
     rows shorter than short_run), 'bias_blas' (at least bias_blas_pixels output pixels), and the
     shared-im2col backward's geometry (stride 1, no dilation, one group) or not."""
     few = draw(st.booleans()) if few is None else few
@@ -107,6 +109,9 @@ def _conv_geometry(draw, thresholds, size_class=None, few=None):
     per_image = out_h * out_w * kernel[0] * kernel[1] * channels
     if size_class == "small":
         n = draw(st.integers(1, 3))
+    elif size_class == "one_chunk":      # too large to gather (conv2d), one chunk of im2col
+        n = thresholds.get("gather_max_values", 0) // per_image + 1
+        n = max(1, min(n, thresholds["cols_budget"] // per_image))
     elif size_class == "chunked":        # more than one chunk, all of it small enough to keep
         n = thresholds["cols_budget"] // per_image + 1 + draw(st.integers(0, 2))
         n = min(n, max(1, thresholds["keep_limit"] // per_image))
@@ -172,18 +177,24 @@ def conv2d_weight_cases(thresholds, size_class=None, few=None):
 
 def max_pool2d_cases(thresholds):
     """2x2/2 pools over even sizes in either memory order, with ties (small integers), which
-    the kernel takes; other geometries, which it leaves to the reference."""
+    the kernel takes, on both sides of the size up to which it gathers the windows' corners
+    (NaNs too on the gathered side); other geometries, which it leaves to the reference."""
     @st.composite
     def cases(draw):
         fast = draw(st.booleans())
         n, c = draw(st.integers(1, 3)), draw(st.integers(1, 5))
         if fast:
             h, w = 2 * draw(st.integers(1, 5)), 2 * draw(st.integers(1, 5))
+            if draw(st.booleans()):          # beyond the gathered path
+                c = thresholds["gather_max_size"] // (n * h * w) + 1 + draw(st.integers(0, 2))
             kwargs = {"kernel_size": 2, "stride": 2, "padding": 0}
         else:
             h, w = draw(st.integers(3, 7)), draw(st.integers(3, 7))
             kwargs = {"kernel_size": 3, "stride": draw(st.integers(1, 3)), "padding": draw(st.integers(0, 1))}
         x = _values(draw, (n, c, h, w), draw(st.sampled_from(["nchw", "channels_last"])), integers=True)
+        if fast and x.size <= thresholds["gather_max_size"] and draw(st.booleans()):
+            # a NaN wins its window (the first one in window order, as the reference's argmax)
+            x[tuple(draw(st.integers(0, size - 1)) for size in x.shape)] = np.nan
         # the kernel's first-maximum rule is compared on ties; second order is piecewise linear
         return Case(args=(x,), kwargs=kwargs)
     return cases()
