@@ -24,4 +24,4 @@ from .base import KERNEL_SETS, Kernel, current, register, registered, use  # noq
 __all__ = ["Kernel", "register", "registered", "use", "current", "KERNEL_SETS", "set_num_threads",
            "get_num_threads"]
 from ._threads import get_num_threads, set_num_threads  # noqa: F401
-from . import conv, pool, elementwise, linalg, loss, norm, adam  # noqa: F401,E402  (registration)
+from . import conv, pool, elementwise, linalg, loss, movement, norm, adam  # noqa: F401,E402  (registration)

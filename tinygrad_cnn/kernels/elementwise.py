@@ -19,8 +19,10 @@ def sigmoid_vjp(ctx, grad_out):
 
 
 def relu_forward(ctx, x):
-    if x.size < _threads.MIN_SIZE or _threads.get_num_threads() < 2 or x.dtype.kind != "f":
+    if x.dtype.kind != "f":
         return NotImplemented
+    if x.size < _threads.MIN_SIZE or _threads.get_num_threads() < 2:
+        return np.maximum(x, 0)
     return _threads.elementwise(lambda out, part: np.maximum(part, 0, out=out), _threads.empty_like(x), x)
 
 
@@ -30,8 +32,10 @@ def _relu_grad(result, grad, out):
 
 def relu_vjp(ctx, grad_out):
     out = ctx.out.data
-    if grad_out.dtype != out.dtype or not _threads.same_layout(grad_out, out):
+    if grad_out.dtype != out.dtype:
         return NotImplemented
+    if out.size < _threads.MIN_SIZE or not _threads.same_layout(grad_out, out):
+        return (np.multiply(grad_out, out > 0),)
     # one pass (threaded when asked for), no separate mask array
     return (_threads.elementwise(_relu_grad, _threads.empty_like(out), grad_out, out),)
 

@@ -255,5 +255,7 @@ elu_cases = _from_op_cases("elu")
 log_softmax_cases = _from_op_cases("log_softmax")
 nll_loss_cases = _from_op_cases("nll_loss")
 batch_norm_cases = _from_op_cases("batch_norm")
+reshape_cases = _from_op_cases("reshape")
+flatten_cases = _from_op_cases("flatten")
 
 __all__ = [name for name in dir() if name.endswith("_cases") and not name.startswith("_")]
