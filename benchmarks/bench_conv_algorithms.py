@@ -6,6 +6,7 @@ For each layer (the seed ConvNet's two convolutions at batch 100, TinyNet's at b
 layer with many channels) and each direction a training step runs (forward; backward: both
 gradients, or only the weight's for a first layer), times every candidate, alternating between
 them call by call: the im2col kernels, Winograd F(4x4, r x r) (tinygrad_cnn/kernels/winograd.py),
+the gathered im2col where the kernel chooses it (small layers),
 an FFT forward (numpy.fft.rfft2 over a channels-last batch, one complex product per frequency;
 scipy.fft too when installed, which is not a dependency) and PyTorch (torch==2.13.0). Prints
 medians, ratios to PyTorch's median, minimums, which algorithm the kernel chooses, each
@@ -121,7 +122,8 @@ def layer(torch, name, shape, filters, k, padding, needs_input, repeats):
     choice = conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=pad)
     winograd_fits = k in (3, 5) and shape[1] > 1
 
-    algorithms = ["im2col"] + ([f"winograd F(4x4,{k}x{k})"] if winograd_fits else [])
+    algorithms = (["im2col"] + ([f"winograd F(4x4,{k}x{k})"] if winograd_fits else [])
+                  + (["gather"] if choice == "gather" else []))
     needs = (needs_input, True)
     # each algorithm as the kernel runs it (batch split across threads, BLAS held to one)
     forward = {a: _as(a, lambda: conv_kernels.conv2d_forward(_Context(x, w, needs, pad), x, w, padding=pad))
@@ -172,12 +174,19 @@ class _Context:
 def _as(algorithm, fn):
     """fn with conv2d's kernel choosing ``algorithm`` for every layer and direction."""
     def run():
-        chosen = conv_kernels.conv2d_algorithm
+        chosen, plan = conv_kernels.conv2d_algorithm, conv_kernels._plan
+
+        def forced(x, w, bias, stride, padding, dilation, groups):
+            out_h, out_w = plan(x, w, bias, stride, padding, dilation, groups)[:2]
+            index = (conv_kernels._gather_index(x.shape[1:], w.shape[2:], stride, padding, dilation)
+                     if algorithm == "gather" else None)
+            return out_h, out_w, algorithm, algorithm, index
         conv_kernels.conv2d_algorithm = lambda *args, **kwargs: algorithm
+        conv_kernels._plan = forced
         try:
             return fn()
         finally:
-            conv_kernels.conv2d_algorithm = chosen
+            conv_kernels.conv2d_algorithm, conv_kernels._plan = chosen, plan
     return run
 
 

@@ -286,12 +286,11 @@ _WINOGRAD_BACKWARD_FILTER_RATIO = 2
 _GATHER_MAX_VALUES = 1 << 17
 
 
-@functools.lru_cache(maxsize=32)
 def _gather_index(image_shape, kernel_shape, stride, padding, dilation):
     """For one zero-padded image (C, H + 2 pad, W + 2 pad) as a flat array: the (C*KH*KW, OH*OW)
     index of its im2col matrix, rows in the weight's own (c, p, q) order, so that the weight
     (F, C, KH, KW) is the matrix (F, C*KH*KW) with no copy. At most ``_GATHER_MAX_VALUES``
-    entries (32 of them cached: 32 MiB at worst)."""
+    entries, int32 (``take`` reads them as fast as native ints: measured)."""
     c, h, w = image_shape
     kh, kw = kernel_shape
     hp, wp = h + 2 * padding[0], w + 2 * padding[1]
@@ -299,7 +298,7 @@ def _gather_index(image_shape, kernel_shape, stride, padding, dilation):
     out_w = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     channel, p, q, row, col = np.ix_(np.arange(c), np.arange(kh), np.arange(kw), np.arange(out_h), np.arange(out_w))
     index = (channel * hp + row * stride[0] + p * dilation[0]) * wp + col * stride[1] + q * dilation[1]
-    index = index.reshape(c * kh * kw, out_h * out_w).astype(np.intp)
+    index = index.reshape(c * kh * kw, out_h * out_w).astype(np.int32)
     index.flags.writeable = False
     return index
 
@@ -314,9 +313,8 @@ def _gather_cols(x, index, padding):
     return x.reshape(n, -1).take(index, axis=1)
 
 
-def _gather_forward(ctx, x, w, bias, stride, padding, dilation, out_h, out_w):
+def _gather_forward(ctx, x, w, bias, padding, out_h, out_w, index):
     """Output (N, F, OH, OW), C-contiguous: the weight matrix times each image's columns."""
-    index = _gather_index(x.shape[1:], w.shape[2:], stride, padding, dilation)
     cols = _gather_cols(x, index, padding)
     f = w.shape[0]
     out = np.matmul(w.reshape(f, -1), cols)                     # (N, F, OH*OW)
@@ -327,16 +325,15 @@ def _gather_forward(ctx, x, w, bias, stride, padding, dilation, out_h, out_w):
     return out.reshape(x.shape[0], f, out_h, out_w)
 
 
-def _gather_grads(ctx, x, w, grad_out, needs, grad_b):
+def _gather_grads(ctx, x, w, grad_out, needs, grad_b, index):
     """The gradients of a gathered layer: the weight's from the saved columns, the input's as
     the scatter-add of the columns' gradient through the same index (one ``bincount``, which
     sums in float64)."""
-    stride, padding, dilation, _ = _geometry(ctx.params)
+    padding = ctx.params["padding"]
     n, c, h, width = x.shape
     f = w.shape[0]
     dtype = np.result_type(x.dtype, w.dtype, grad_out.dtype)
     g = grad_out.reshape(n, f, -1)
-    index = _gather_index(x.shape[1:], w.shape[2:], stride, padding, dilation)
     grad_x = grad_w = None
     if needs[1]:
         cols = (ctx.saved or {}).get("gather_cols") if ctx.ran_kernel else None
@@ -467,18 +464,36 @@ def _macs(x_shape, w_shape, out_h, out_w) -> int:
     return x_shape[0] * out_h * out_w * f * cg * kh * kw
 
 
+@functools.lru_cache(maxsize=64)
+def _conv2d_plan(x_shape, w_shape, bias_shape, stride, padding, dilation, groups, dtype):
+    """One layer shape, validated once: (OH, OW, forward algorithm, backward algorithm, the
+    gather index or None). At most 64 kept (gather indices: 32 MiB at worst)."""
+    out_h, out_w = check_conv2d(x_shape, w_shape, stride, padding, dilation, groups, bias_shape)
+    forward = _algorithm(x_shape, w_shape, stride, padding, dilation, groups, dtype, "forward")
+    backward = _algorithm(x_shape, w_shape, stride, padding, dilation, groups, dtype, "backward")
+    index = _gather_index(x_shape[1:], w_shape[2:], stride, padding, dilation) if forward == "gather" else None
+    return out_h, out_w, forward, backward, index
+
+
+def _plan(x, w, bias, stride, padding, dilation, groups):
+    dtype = x.dtype if x.dtype == w.dtype else np.result_type(x.dtype, w.dtype)
+    bias_shape = None if bias is None else bias.shape
+    try:
+        return _conv2d_plan(x.shape, w.shape, bias_shape, stride, padding, dilation, groups, dtype)
+    except TypeError:       # lists among the geometry's arguments (a direct call of the op)
+        return _conv2d_plan(x.shape, w.shape, bias_shape, tuple(stride), tuple(padding), tuple(dilation),
+                            int(groups), dtype)
+
+
 def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     _malloc.tune_once()      # keep freed buffers for the next step (see _malloc)
-    out_h, out_w = check_conv2d(x.shape, w.shape, stride, padding, dilation, groups,
-                                None if bias is None else bias.shape)
-    algorithm = conv2d_algorithm(x.shape, w.shape, stride, padding, dilation, groups,
-                                 np.result_type(x.dtype, w.dtype))
+    out_h, out_w, algorithm, _, index = _plan(x, w, bias, stride, padding, dilation, groups)
     if algorithm == "gather":
-        return _gather_forward(ctx, x, w, bias, stride, padding, dilation, out_h, out_w)
+        return _gather_forward(ctx, x, w, bias, tuple(padding), out_h, out_w, index)
     macs = _macs(x.shape, w.shape, out_h, out_w)
     parts = _parts(x.shape[0], macs)
     with _threads.for_products(macs):
-        if algorithm != "im2col":
+        if algorithm.startswith("winograd"):
             return _winograd_forward(x, w, padding, bias, parts)
         # the weight gradient needs x's im2col matrix again: keep it (when small enough to be
         # built in one piece) rather than copying x's windows twice
@@ -498,12 +513,15 @@ def conv2d_forward(ctx, x, w, bias=None, stride=(1, 1), padding=(0, 0), dilation
 
 
 def conv2d_vjp(ctx, grad_out):
-    x, w = ctx.inputs[0].data, ctx.inputs[1].data
-    stride, padding, dilation, groups = _geometry(ctx.params)
-    if conv2d_algorithm(x.shape, w.shape, stride, padding, dilation, groups,
-                        np.result_type(x.dtype, w.dtype, grad_out.dtype), "backward") == "gather":
-        needs = ctx.needs_input_grad
-        return _gather_grads(ctx, x, w, grad_out, needs, _bias_grad(grad_out) if len(needs) > 2 and needs[2] else None)
+    inputs = ctx.inputs
+    x, w = inputs[0].data, inputs[1].data
+    if grad_out.dtype == x.dtype == w.dtype:
+        bias = inputs[2].data if len(inputs) > 2 else None
+        _, _, _, algorithm, index = _plan(x, w, bias, *_geometry(ctx.params))
+        if algorithm == "gather":
+            needs = ctx.needs_input_grad
+            grad_b = grad_out.reshape(x.shape[0], w.shape[0], -1).sum((0, 2)) if len(needs) > 2 and needs[2] else None
+            return _gather_grads(ctx, x, w, grad_out, needs, grad_b, index)
     macs = _macs(x.shape, w.shape, *grad_out.shape[2:])
     parts = _parts(x.shape[0], macs)
     with _threads.for_products(2 * macs):
@@ -516,7 +534,7 @@ def _conv2d_grads(ctx, x, w, grad_out, parts):
     grad_b = _bias_grad(grad_out) if len(needs) > 2 and needs[2] else None
     if (needs[0] or needs[1]) and conv2d_algorithm(
             x.shape, w.shape, stride, padding, dilation, groups,
-            np.result_type(x.dtype, w.dtype, grad_out.dtype), "backward") != "im2col":
+            np.result_type(x.dtype, w.dtype, grad_out.dtype), "backward").startswith("winograd"):
         grad_x, grad_w = _winograd_grads(x, w, grad_out, padding, needs[0], needs[1], parts)
         return grad_x, grad_w, grad_b
     n = x.shape[0]
