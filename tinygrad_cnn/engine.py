@@ -17,6 +17,7 @@ change rewrites the graph), ``anomaly`` (nan/inf detection) and ``grad_fn``
 """
 from __future__ import annotations
 
+import itertools
 from typing import Iterable
 
 import numpy as np
@@ -63,13 +64,19 @@ class Context:
 
     def release(self) -> None:
         """Drop everything saved for backward (called after the VJP runs);
-        the node's name (``grad_fn``) stays."""
-        op, name = self.op, self.__dict__.get("node_name")
+        the node's name (``grad_fn``) and place in the order stay."""
+        op, name, seq = self.op, self.__dict__.get("node_name"), self.seq
         self.__dict__.clear()
         self.op = op
+        self.seq = seq
         self.inputs = None
         if name is not None:
             self.node_name = name
+
+
+# each recorded op's place in the order ops ran (Context.seq): an op's inputs exist before it
+# runs, so the reverse of this order is a topological order of any graph (see _topological_order)
+_sequence = itertools.count()
 
 
 def apply(op, *inputs, **params):
@@ -112,6 +119,7 @@ def apply(op, *inputs, **params):
         if op.vjp_fn is None:
             raise RuntimeError(f"{op.name}: op has no VJP, so its inputs cannot require grad")
         ctx.op = op
+        ctx.seq = next(_sequence)
         ctx.inputs = inputs
         ctx.params = params
         ctx.versions = tuple([t._version for t in inputs])
@@ -156,34 +164,34 @@ def _check_saved(ctx) -> None:
 
 
 def _topological_order(roots: Iterable) -> list:
-    """Tensors that need a gradient, each after all the tensors it feeds into
-    (reversed post-order of an iterative depth-first search)."""
-    order: list = []
-    visited: set[int] = set()
-
-    def parents_of(node):
+    """Tensors that need a gradient and are reachable from ``roots``, each after all the tensors
+    it feeds into: the nodes found by an iterative walk, latest op first (an op's inputs exist
+    before it runs, so they come after it), leaves last."""
+    seen: set[int] = set()
+    stack = []
+    for root in roots:
+        if root.requires_grad and id(root) not in seen:
+            seen.add(id(root))
+            stack.append(root)
+    nodes = []
+    rewritten = inplace.rewritten
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
         ctx = node._ctx
         if ctx is None or ctx.inputs is None:
-            return iter(())
-        return iter(inplace.parents(ctx) if inplace.rewritten else ctx.inputs)
-
-    for root in roots:
-        if id(root) in visited or not root.requires_grad:
             continue
-        visited.add(id(root))
-        stack = [(root, parents_of(root))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    visited.add(id(parent))
-                    stack.append((parent, parents_of(parent)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+        for parent in (inplace.parents(ctx) if rewritten else ctx.inputs):
+            if parent.requires_grad and id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    nodes.sort(key=_latest_first)
+    return nodes
+
+
+def _latest_first(tensor) -> int:
+    ctx = tensor._ctx
+    return 1 if ctx is None else -ctx.seq
 
 
 def unbroadcast(grad, shape: tuple):
@@ -215,38 +223,40 @@ def backward_pass(roots, seeds, retain_graph: bool, create_graph: bool, wanted=N
         grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
     found: dict[int, object] = {}
     anomaly.backward_depth += 1
+    mode = grad_mode.state
+    previous, mode.enabled = mode.enabled, create_graph    # VJPs record a graph only for create_graph
     try:
-        with set_grad_enabled(create_graph):
-            for tensor in _topological_order(roots):
-                g = grads.pop(id(tensor), None)
-                if g is None:
+        for tensor in _topological_order(roots):
+            g = grads.pop(id(tensor), None)
+            if g is None:
+                continue
+            if tensor._hooks:
+                g = _run_hooks(tensor, g)
+            if wanted is not None:
+                if id(tensor) in wanted:
+                    found[id(tensor)] = g
+            elif tensor._ctx is None or tensor._retains_grad:
+                accumulate_grad(tensor, g, create_graph)
+            ctx = tensor._ctx
+            if ctx is None:
+                continue
+            parents, input_grads = _vjp(ctx, tensor, g, create_graph)
+            for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
+                if not needed or parent_grad is None:
                     continue
-                if tensor._hooks:
-                    g = _run_hooks(tensor, g)
-                if wanted is not None:
-                    if id(tensor) in wanted:
-                        found[id(tensor)] = g
-                elif tensor._ctx is None or tensor._retains_grad:
-                    accumulate_grad(tensor, g, create_graph)
-                ctx = tensor._ctx
-                if ctx is None:
-                    continue
-                parents, input_grads = _vjp(ctx, tensor, g, create_graph)
-                for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
-                    if not needed or parent_grad is None:
-                        continue
-                    if not isinstance(parent_grad, Tensor):
-                        # a kernel's VJP returns arrays: wrapped without Tensor()'s checks
-                        parent_grad = _wrap(parent_grad) if parent_grad.__class__ is np.ndarray \
-                            else Tensor(parent_grad)
-                    if parent_grad.data.shape != parent.data.shape:
-                        parent_grad = unbroadcast(parent_grad, parent.data.shape)
-                    key = id(parent)
-                    # out of place: another path may hold the same gradient object
-                    grads[key] = grads[key] + parent_grad if key in grads else parent_grad
-                if not retain_graph:
-                    ctx.release()
+                if not isinstance(parent_grad, Tensor):
+                    # a kernel's VJP returns arrays: wrapped without Tensor()'s checks
+                    parent_grad = _wrap(parent_grad) if parent_grad.__class__ is np.ndarray \
+                        else Tensor(parent_grad)
+                if parent_grad.data.shape != parent.data.shape:
+                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                key = id(parent)
+                # out of place: another path may hold the same gradient object
+                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+            if not retain_graph:
+                ctx.release()
     finally:
+        mode.enabled = previous
         anomaly.backward_depth -= 1
     return found
 
@@ -303,9 +313,9 @@ def accumulate_grad(tensor, g, create_graph: bool) -> None:
         tensor.grad = g if tensor.grad is None else tensor.grad + g
     elif tensor.grad is None:
         # a copy: the same gradient array may reach several leaves
-        tensor.grad = Tensor(np.array(g.data, copy=True))
+        tensor.grad = _wrap(np.array(g.data, copy=True))
     else:
-        tensor.grad = Tensor(tensor.grad.data + g.data)
+        tensor.grad = Tensor(tensor.grad.data + g.data)     # (0-d sums are numpy scalars: Tensor makes arrays)
 
 
 def _seeds(outputs, grad_outputs, what):
