@@ -254,10 +254,10 @@ def map_parts(fn, n: int, parts: int | None = None) -> list:
 # OpenBLAS runs a product of fewer multiply-adds than this on one thread anyway (its
 # SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD), so holding BLAS for it would only cost time
 BLAS_THREADED_MACS = 1 << 18
-_NO_HOLD = contextlib.nullcontext()
+NO_HOLD = contextlib.nullcontext()      # what for_products gives a small product
 
 
 def for_products(macs: int):
     """``one_blas_thread()`` for a kernel whose products total ``macs`` multiply-adds, when BLAS
     would otherwise run them on several threads; a no-op context otherwise."""
-    return _NO_HOLD if macs < BLAS_THREADED_MACS or inside_part() else one_blas_thread()
+    return NO_HOLD if macs < BLAS_THREADED_MACS or inside_part() else one_blas_thread()

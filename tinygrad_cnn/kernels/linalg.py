@@ -37,28 +37,35 @@ def linear_forward(ctx, x, weight, bias=None):
     if (weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]
             or (bias is not None and bias.shape != (weight.shape[0],))):
         return NotImplemented            # the reference says what is wrong
-    rows = x.reshape(-1, weight.shape[1])
+    rows = x if x.ndim == 2 else x.reshape(-1, weight.shape[1])
     macs = rows.shape[0] * weight.shape[1] * weight.shape[0]
-    parts = _parts(rows.shape[0], weight.shape[1], weight.shape[0])
-    with _threads.for_products(macs):
-        out = _matmul_rows(rows, weight.T, parts) if parts > 1 else rows @ weight.T
+    if macs < _threads.BLAS_THREADED_MACS:      # one thread either way: no hold, no parts
+        out = rows @ weight.T
+    else:
+        parts = _parts(rows.shape[0], weight.shape[1], weight.shape[0])
+        with _threads.for_products(macs):
+            out = _matmul_rows(rows, weight.T, parts) if parts > 1 else rows @ weight.T
     if bias is None:
         ctx.node_name = "MmBackward0"       # PyTorch's node without a bias
     else:
         out += bias
-    return out.reshape(x.shape[:-1] + (weight.shape[0],))
+    return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (weight.shape[0],))
 
 
 def linear_vjp(ctx, grad_out):
     x, weight = ctx.inputs[0].data, ctx.inputs[1].data
     needs = ctx.needs_input_grad
-    rows = grad_out.reshape(-1, weight.shape[0])
-    flat_x = x.reshape(-1, weight.shape[1])
-    parts = _parts(rows.shape[0], weight.shape[0], weight.shape[1])
+    rows = grad_out if grad_out.ndim == 2 else grad_out.reshape(-1, weight.shape[0])
+    flat_x = x if x.ndim == 2 else x.reshape(-1, weight.shape[1])
     grad_x = grad_w = grad_b = None
-    with _threads.for_products(2 * rows.shape[0] * weight.shape[0] * weight.shape[1]):
+    macs = 2 * rows.shape[0] * weight.shape[0] * weight.shape[1]
+    small = macs < _threads.BLAS_THREADED_MACS      # one thread either way: no hold, no parts
+    parts = 1 if small else _parts(rows.shape[0], weight.shape[0], weight.shape[1])
+    with _threads.NO_HOLD if small else _threads.for_products(macs):
         if needs[0]:
-            grad_x = (_matmul_rows(rows, weight, parts) if parts > 1 else rows @ weight).reshape(x.shape)
+            grad_x = _matmul_rows(rows, weight, parts) if parts > 1 else rows @ weight
+            if x.ndim != 2:
+                grad_x = grad_x.reshape(x.shape)
         if needs[1]:
             if rows.shape[0] == 1:
                 grad_w = np.multiply(rows.T, flat_x)

@@ -434,12 +434,16 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
     labels = np.asarray(target.data if isinstance(target, Tensor) else target)
     shape = log_probs.data.shape
     if (len(shape) == 2 and weight is None and not label_smoothing and labels.shape == shape[:1]
-            and labels.dtype == np.int64 and shape[0] and ignore_index < 0
-            and labels.min() >= 0 and labels.max() < shape[1]):
-        # the common case (every label valid, none ignored): the registered
-        # nll_loss op, two recorded ops with log_softmax (a batch-1 step's cost)
-        return get_op("nll_loss")(log_probs, target if isinstance(target, Tensor) else Tensor(labels),
-                                  reduction=reduction)
+            and labels.dtype == np.int64 and shape[0] and ignore_index < 0):
+        # the common case (every label valid, none ignored): the registered nll_loss op, two
+        # recorded ops with log_softmax (a batch-1 step's cost). The op checks the labels'
+        # range itself; a label out of it (or equal to ignore_index) takes the careful path
+        # below, which ignores it or says what is wrong in this function's name
+        try:
+            return get_op("nll_loss")(log_probs, target if isinstance(target, Tensor) else Tensor(labels),
+                                      reduction=reduction)
+        except ValueError:
+            pass
     batch = _batch_shape(log_probs)
     classes = log_probs.shape[0 if log_probs.ndim == 1 else 1]
     if labels.shape != batch:
@@ -527,12 +531,12 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     logits, target = _t(logits), _t(target)
     _check_reduction(op, reduction)
     _check_smoothing(op, label_smoothing)
-    if logits.ndim < 1 or logits.dtype.kind != "f":
+    if logits.data.ndim < 1 or logits.data.dtype.kind != "f":
         raise ShapeError(f"{op}: logits must be 2-D (N, C), K-d (N, C, d1, ...) or 1-D (C,), "
                          f"floating point; got shape {tuple(logits.shape)} and dtype {logits.dtype}")
-    class_dim = 0 if logits.ndim == 1 else 1
-    if target.dtype.kind in "iu":
-        if logits.ndim == 1 and target.ndim != 0:
+    class_dim = 0 if logits.data.ndim == 1 else 1
+    if target.data.dtype.kind in "iu":
+        if logits.data.ndim == 1 and target.data.ndim != 0:
             raise ShapeError(f"{op}: logits must be 2-D (N, C); 1-D logits (C,) take one 0-d label, "
                              f"got logits of shape {tuple(logits.shape)} and target of shape {tuple(target.shape)}")
         log_probs = log_softmax(logits, dim=class_dim)
