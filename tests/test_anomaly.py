@@ -63,3 +63,23 @@ def test_nan_already_in_the_inputs_is_not_blamed_on_the_next_op():
     with autograd.detect_anomaly():
         y = tc.tensor([np.nan, 1.0]) * 2       # the nan was born before: not this op's fault
     assert np.isnan(y[0].item())
+
+
+def test_backward_through_the_fast_kernels_is_checked_too(fast_kernels):
+    """The kernels' VJPs return arrays, not Tensors: anomaly mode checks those as well (a
+    conv2d -> relu -> linear net, all with kernel VJPs), and names the op whose gradient
+    overflows."""
+    import tinygrad_cnn.nn.functional as F
+    rng = np.random.default_rng(0)
+    x = tc.Tensor(rng.standard_normal((1, 1, 8, 8)).astype(np.float32))
+    w = tc.Tensor(rng.standard_normal((2, 1, 3, 3)).astype(np.float32), requires_grad=True)
+    v = tc.Tensor(rng.standard_normal((3, 72)).astype(np.float32), requires_grad=True)
+    with autograd.detect_anomaly():
+        F.linear(F.conv2d(x, w).relu().flatten(1), v).sum().backward()
+    assert w.grad is not None and np.isfinite(w.grad.data).all()
+    w.grad = v.grad = None
+    with autograd.detect_anomaly(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        huge = F.linear(F.conv2d(x, w).relu().flatten(1), v)
+        with pytest.raises(RuntimeError, match="backward of 'linear' produced (nan|inf)"):
+            huge.backward(tc.Tensor(np.full((1, 3), 3e38, dtype=np.float32)))

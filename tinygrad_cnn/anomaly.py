@@ -59,7 +59,8 @@ def check_forward(op, out, inputs) -> str:
 def check_backward(ctx, grads, parents) -> None:
     """Raise if one of the gradients a VJP returned holds nan/inf."""
     for i, g in enumerate(grads):
-        bad = None if g is None else _nonfinite(g.data)
+        # a Tensor (a reference VJP) or an array (a kernel's VJP)
+        bad = None if g is None else _nonfinite(g if isinstance(g, np.ndarray) else g.data)
         if bad is not None:
             site = getattr(ctx, "site", None) or "an unknown place (recorded before anomaly mode was on)"
             raise RuntimeError(f"anomaly: the backward of '{ctx.op.name}' produced {bad} in the "
