@@ -227,16 +227,18 @@ def backward_pass(roots, seeds, retain_graph: bool, create_graph: bool, wanted=N
     previous, mode.enabled = mode.enabled, create_graph    # VJPs record a graph only for create_graph
     try:
         for tensor in _topological_order(roots):
+            # a gradient is a Tensor, or (without create_graph) the array a kernel's VJP
+            # returned, wrapped only where a Tensor is needed
             g = grads.pop(id(tensor), None)
             if g is None:
                 continue
             if tensor._hooks:
-                g = _run_hooks(tensor, g)
+                g = _run_hooks(tensor, _as_tensor(g))
             if wanted is not None:
                 if id(tensor) in wanted:
-                    found[id(tensor)] = g
+                    found[id(tensor)] = _as_tensor(g)
             elif tensor._ctx is None or tensor._retains_grad:
-                accumulate_grad(tensor, g, create_graph)
+                accumulate_grad(tensor, _as_tensor(g), create_graph)
             ctx = tensor._ctx
             if ctx is None:
                 continue
@@ -244,12 +246,13 @@ def backward_pass(roots, seeds, retain_graph: bool, create_graph: bool, wanted=N
             for parent, needed, parent_grad in zip(parents, ctx.needs_input_grad, input_grads):
                 if not needed or parent_grad is None:
                     continue
-                if not isinstance(parent_grad, Tensor):
-                    # a kernel's VJP returns arrays: wrapped without Tensor()'s checks
-                    parent_grad = _wrap(parent_grad) if parent_grad.__class__ is np.ndarray \
-                        else Tensor(parent_grad)
-                if parent_grad.data.shape != parent.data.shape:
-                    parent_grad = unbroadcast(parent_grad, parent.data.shape)
+                if parent_grad.__class__ is np.ndarray and not create_graph:
+                    shape = parent_grad.shape
+                else:
+                    parent_grad = _as_tensor(parent_grad)
+                    shape = parent_grad.data.shape
+                if shape != parent.data.shape:
+                    parent_grad = unbroadcast(_as_tensor(parent_grad), parent.data.shape)
                 key = id(parent)
                 # out of place: another path may hold the same gradient object
                 grads[key] = grads[key] + parent_grad if key in grads else parent_grad
@@ -259,6 +262,13 @@ def backward_pass(roots, seeds, retain_graph: bool, create_graph: bool, wanted=N
         mode.enabled = previous
         anomaly.backward_depth -= 1
     return found
+
+
+def _as_tensor(g):
+    """A gradient as a Tensor: a kernel's array wrapped without Tensor()'s checks."""
+    if g.__class__ is Tensor or isinstance(g, Tensor):
+        return g
+    return _wrap(g) if g.__class__ is np.ndarray else Tensor(g)
 
 
 def _vjp(ctx, out, g, create_graph: bool):
@@ -276,7 +286,7 @@ def _vjp(ctx, out, g, create_graph: bool):
     ctx.out = out
     try:
         if kernel is not None and not create_graph and kernel.vjp is not None:
-            grads = kernel.vjp(ctx, g.data)
+            grads = kernel.vjp(ctx, g if g.__class__ is np.ndarray else g.data)
         if grads is NotImplemented:
             if ctx.ran_kernel:
                 # the reference VJP reads what the reference forward saves (from now on, for
@@ -284,7 +294,7 @@ def _vjp(ctx, out, g, create_graph: bool):
                 ctx.saved = None
                 ctx.op.forward(ctx, *[t.data for t in ctx.inputs], **ctx.params)
                 ctx.ran_kernel = False
-            grads = ctx.op.vjp_fn(ctx, g)
+            grads = ctx.op.vjp_fn(ctx, _as_tensor(g))
     finally:
         ctx.out = None
     if isinstance(grads, Tensor) or grads is None:

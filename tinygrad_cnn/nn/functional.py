@@ -143,8 +143,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     stride defaults to kernel_size; padding counts as -inf. On ties the
     gradient goes to the first maximum of the window (row-major), as in
     PyTorch. dilation > 1, ceil_mode and return_indices are not supported."""
-    _unsupported("max_pool2d", dilation=(dilation, (1, (1, 1), [1, 1])), ceil_mode=(ceil_mode, (False,)),
-                 return_indices=(return_indices, (False,)))
+    if dilation != 1 or ceil_mode is not False or return_indices is not False:    # (the defaults: no checks)
+        _unsupported("max_pool2d", dilation=(dilation, (1, (1, 1), [1, 1])), ceil_mode=(ceil_mode, (False,)),
+                     return_indices=(return_indices, (False,)))
     return get_op("max_pool2d")(_t(x), kernel_size=pair(kernel_size, "kernel_size", "max_pool2d"),
                                 stride=None if stride is None else pair(stride, "stride", "max_pool2d"),
                                 padding=pair(padding, "padding", "max_pool2d"))
