@@ -261,6 +261,32 @@ def test_adam_flat_path_keeps_state_tensors_live(fast_kernels):
     np.testing.assert_allclose(exp_avg.data, 0.38, rtol=1e-6)   # the same Tensor, updated in place
 
 
+def test_adam_flat_path_counts_each_parameters_steps_and_follows_a_loaded_state(fast_kernels):
+    """The flat path keeps every parameter's step count in one array (their 0-d state Tensors
+    are views of it): each reads the count, and a state loaded with another count is followed."""
+    params = [tc.Tensor(np.ones(shape, dtype=np.float32), requires_grad=True) for shape in [(3,), (2, 2)]]
+    opt = optim.Adam(params, lr=0.1)
+    for _ in range(3):
+        for param in params:
+            param.grad = tc.Tensor(np.full(param.shape, 2.0, dtype=np.float32))
+        opt.step()
+    assert [float(opt.state[param]["step"].data) for param in params] == [3.0, 3.0]
+    saved = opt.state_dict()
+    assert [float(saved["state"][i]["step"]) for i in (0, 1)] == [3.0, 3.0]
+    fresh = optim.Adam(params, lr=0.1)
+    for param in params:
+        param.grad = None
+    fresh.step()              # no gradients: nothing moves, no state
+    assert not fresh.state
+    for param in params:
+        param.grad = tc.Tensor(np.full(param.shape, 2.0, dtype=np.float32))
+    fresh.step()
+    assert [float(fresh.state[param]["step"].data) for param in params] == [1.0, 1.0]
+    fresh.load_state_dict(saved)
+    fresh.step()
+    assert [float(fresh.state[param]["step"].data) for param in params] == [4.0, 4.0]
+
+
 def test_the_reference_trains_the_seed_convnet_like_the_kernels(train_both_ways):
     """Both kernel sets train a seed ConvNet for 8 steps on the same batches to the same loss:
     float32 training diverges only by rounding (rtol 1e-3: see tests/test_torch_programs.py)."""

@@ -79,12 +79,13 @@ def _flat_step(opt, group_index, group, grads) -> bool:
         entry = _flat_moments(opt, group_index, params)
         if entry is None:
             return False
-    exp_avg, exp_avg_sq, offsets, _, states, _, _ = entry
-    if any(param.data.dtype != exp_avg.dtype for param in params):
-        return False
-    for state in states:
-        state["step"].data += 1
-    step = float(states[0]["step"].data)
+    exp_avg, exp_avg_sq, offsets, steps = entry[:4]
+    dtype = exp_avg.dtype
+    for param in params:
+        if param.data.dtype != dtype:
+            return False
+    steps += 1                  # every parameter's step count (views of it)
+    step = float(steps[0])
     beta1, beta2 = (float(beta) for beta in group["betas"])
     lr, eps = float(group["lr"]), float(group["eps"])
     constants = (beta1, beta2, lr / (1.0 - beta1 ** step), math.sqrt(1.0 - beta2 ** step), eps)
@@ -98,10 +99,10 @@ def _flat_step(opt, group_index, group, grads) -> bool:
 
 
 def _flat_moments(opt, group_index, params):
-    """The group's flat-state entry (exp_avg, exp_avg_sq, offsets, params,
-    states, views of exp_avg, views of exp_avg_sq): flat arrays whose
-    slices become the parameters' state Tensors, filled from the current
-    state. None when the parameters' step counts differ."""
+    """The group's flat-state entry (exp_avg, exp_avg_sq, offsets, steps, params, states, views
+    of exp_avg, of exp_avg_sq, of steps): flat arrays whose slices become the parameters'
+    state Tensors (their 0-d step counts too, so that one addition counts a step for all),
+    filled from the current state. None when the parameters' step counts differ."""
     group = opt.param_groups[group_index]
     states = [opt.state.get(param) or opt._new_state(param.data, group) for param in params]
     if len({float(state["step"].data) for state in states}) != 1:
@@ -110,17 +111,20 @@ def _flat_moments(opt, group_index, params):
     offsets = np.cumsum([0] + [param.data.size for param in params]).tolist()
     exp_avg = np.empty(offsets[-1], dtype=dtype)
     exp_avg_sq = np.empty(offsets[-1], dtype=dtype)
-    views_m, views_v = [], []
-    for param, state, start, stop in zip(params, states, offsets[:-1], offsets[1:]):
+    steps = np.array([np.asarray(state["step"].data) for state in states], dtype=np.float32)
+    views_m, views_v, views_s = [], [], []
+    for index, (param, state, start, stop) in enumerate(zip(params, states, offsets[:-1], offsets[1:])):
         view_m = exp_avg[start:stop].reshape(param.data.shape)
         view_v = exp_avg_sq[start:stop].reshape(param.data.shape)
+        view_s = steps[index:index + 1].reshape(())
         view_m[...] = state["exp_avg"].data
         view_v[...] = state["exp_avg_sq"].data
-        state["exp_avg"].data, state["exp_avg_sq"].data = view_m, view_v
+        state["exp_avg"].data, state["exp_avg_sq"].data, state["step"].data = view_m, view_v, view_s
         opt.state[param] = state
         views_m.append(view_m)
         views_v.append(view_v)
-    entry = (exp_avg, exp_avg_sq, offsets, list(params), states, views_m, views_v)
+        views_s.append(view_s)
+    entry = (exp_avg, exp_avg_sq, offsets, steps, list(params), states, views_m, views_v, views_s)
     opt._flat_cache[group_index] = entry
     return entry
 
@@ -129,13 +133,15 @@ def _flat_entry_current(entry, params, state) -> bool:
     """Whether a flat-state entry still describes ``params`` and their state
     (not after load_state_dict, a changed parameter list, or state replaced
     by hand)."""
-    cached_params, states, views_m, views_v = entry[3:]
+    cached_params, states, views_m, views_v, views_s = entry[4:]
     if len(params) != len(cached_params):
         return False
-    for param, cached, entry_state, view_m, view_v in zip(params, cached_params, states, views_m, views_v):
+    for param, cached, entry_state, view_m, view_v, view_s in zip(params, cached_params, states, views_m, views_v,
+                                                                  views_s):
         if (param is not cached or state.get(param) is not entry_state
                 or entry_state.get("exp_avg") is None or entry_state["exp_avg"].data is not view_m
-                or entry_state.get("exp_avg_sq") is None or entry_state["exp_avg_sq"].data is not view_v):
+                or entry_state.get("exp_avg_sq") is None or entry_state["exp_avg_sq"].data is not view_v
+                or entry_state.get("step") is None or entry_state["step"].data is not view_s):
             return False
     return True
 

@@ -1,5 +1,5 @@
 """Array-level VJPs of log_softmax and nll_loss (the pieces of cross_entropy): numpy directly,
-no recorded ops."""
+no recorded ops; and nll_loss's forward for a batch of one."""
 import numpy as np
 
 from .base import register
@@ -11,10 +11,27 @@ def log_softmax_vjp(ctx, grad_out):
     return (grad_out - np.exp(out) * grad_out.sum(axis, keepdims=True),)
 
 
+def nll_loss_forward(ctx, log_probs, target, reduction="mean"):
+    """A batch of one (a batch-1 step's loss): the one value read by index, no range
+    reductions or index arrays; larger batches (and anything wrong) go to the reference."""
+    if (log_probs.ndim != 2 or log_probs.shape[0] != 1 or target.shape != (1,) or target.dtype.kind not in "iu"
+            or reduction not in ("mean", "sum", "none")):
+        return NotImplemented
+    label = int(target[0])
+    if not 0 <= label < log_probs.shape[1]:
+        return NotImplemented
+    picked = -log_probs[0, label:label + 1]         # (1,): the reference's value, divided by n = 1
+    return picked if reduction == "none" else picked.reshape(())
+
+
 def nll_loss_vjp(ctx, grad_out):
     log_probs, target = ctx.inputs
     n, classes = log_probs.shape
     reduction = ctx.params["reduction"]
+    if n == 1 and reduction != "none":
+        grad = np.zeros((1, classes), dtype=grad_out.dtype)
+        grad[0, int(target.data[0])] = -grad_out
+        return grad, None
     scale = grad_out.reshape(n, 1) if reduction == "none" else grad_out / n if reduction == "mean" else grad_out
     grad = np.zeros((n, classes), dtype=grad_out.dtype)
     grad[np.arange(n), target.data] = -1.0
@@ -22,4 +39,4 @@ def nll_loss_vjp(ctx, grad_out):
 
 
 register(loss.log_softmax_op, vjp=log_softmax_vjp)
-register(loss.nll_loss, vjp=nll_loss_vjp)
+register(loss.nll_loss, nll_loss_forward, nll_loss_vjp)
