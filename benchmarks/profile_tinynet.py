@@ -18,6 +18,7 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from bench_convnet import batch, copy_weights, tinynet_ours, tinynet_torch
 from tinygrad_cnn import optim
+from tinygrad_cnn.kernels.conv import conv2d_algorithm
 from _common import try_torch, wait_quiet
 
 PHASES = ("zero_grad", "forward + loss", "backward", "optimizer step", "whole step")
@@ -89,6 +90,12 @@ def main():
                 values = [block[part][key] for block in results[name]]
                 cells.append(f"{statistics.median(values):9.0f} ({min(values):.0f}-{max(values):.0f})")
             print(f"  {key:<28}" + "".join(f"{cell:>26}" for cell in cells))
+    conv = ours[0]
+    x_shape = (1,) + tuple(images.shape[1:])
+    geometry = (conv.stride, conv.padding, conv.dilation, conv.groups)
+    chosen = {direction: conv2d_algorithm(x_shape, conv.weight.shape, *geometry, direction=direction)
+              for direction in ("forward", "backward")}
+    print(f"\n  convolution algorithm (fast kernels): forward {chosen['forward']}, backward {chosen['backward']}")
 
 
 if __name__ == "__main__":
