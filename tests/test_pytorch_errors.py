@@ -2,14 +2,15 @@
 and still ValueError (as numpy, and this package before, raised), with
 messages that name the op and the shapes; a float64 or integer batch into a
 float32 Linear or Conv2d is an error, as in PyTorch, while Tensor arithmetic
-keeps its type promotion. Each compared with torch's class when installed."""
+keeps its type promotion; a class label out of range is an IndexError (as PyTorch raises) and
+still a ValueError. Each compared with torch's class when installed."""
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn as nn
 import tinygrad_cnn.nn.functional as F
-from tinygrad_cnn.errors import ShapeError
+from tinygrad_cnn.errors import LabelError, ShapeError
 
 
 def _shape_cases(torch_like):
@@ -56,6 +57,39 @@ def test_torch_raises_runtime_error_there_too(case):
     torch = pytest.importorskip("torch")
     call, _ = _shape_cases(torch)[case]
     with pytest.raises(RuntimeError):
+        call()
+
+
+def _label_cases(torch_like):
+    T, nn_, F_ = torch_like, torch_like.nn, torch_like.nn.functional
+    return {
+        "cross_entropy_above": (lambda: F_.cross_entropy(T.zeros(2, 5), T.tensor([1, 7])),
+                                r"cross_entropy: label 7 is out of range for 5 classes"),
+        "cross_entropy_negative": (lambda: F_.cross_entropy(T.zeros(2, 5), T.tensor([-3, 1])), r"label -3"),
+        "cross_entropy_batch_of_one": (lambda: F_.cross_entropy(T.zeros(1, 5), T.tensor([5])), r"label 5"),
+        "nll_loss": (lambda: F_.nll_loss(T.zeros(2, 5), T.tensor([0, 9])), r"nll_loss: label 9"),
+        "module": (lambda: nn_.CrossEntropyLoss()(T.zeros(3, 4), T.tensor([0, 4, 1])), r"label 4"),
+    }
+
+
+LABEL_CASES = _label_cases(tc)
+
+
+@pytest.mark.parametrize("case", LABEL_CASES)
+def test_a_label_out_of_range_is_an_index_error_and_a_value_error(case):
+    """PyTorch raises IndexError ("Target 7 is out of bounds"); this package raised ValueError
+    before: LabelError is both, with a message that names the loss, the label and the classes."""
+    call, message = LABEL_CASES[case]
+    with pytest.raises(IndexError, match=message) as info:
+        call()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, LabelError)
+
+
+@pytest.mark.parametrize("case", LABEL_CASES)
+def test_torch_raises_index_error_there_too(case):
+    torch = pytest.importorskip("torch")
+    call, _ = _label_cases(torch)[case]
+    with pytest.raises(IndexError):
         call()
 
 

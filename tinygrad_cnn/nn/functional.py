@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from .._args import pair
-from ..errors import ShapeError
+from ..errors import LabelError, ShapeError
 from ..random import generator
 from ..ops.movement import pad
 from ..grad_fn import named_backward
@@ -456,7 +456,7 @@ def _labelled_loss(op, log_probs: Tensor, target, weight, ignore_index, reductio
     kept = labels != ignore_index
     out_of_range = kept & ((labels < 0) | (labels >= classes))
     if out_of_range.any():
-        raise ValueError(f"{op}: label {labels[out_of_range][0]} is out of range for {classes} classes "
+        raise LabelError(f"{op}: label {labels[out_of_range][0]} is out of range for {classes} classes "
                          f"(expected 0 to {classes - 1}, or ignore_index={ignore_index})")
     if weight is None and not label_smoothing and log_probs.ndim == 2 and kept.all():
         # valid labels of another integer dtype: the same nll_loss op

@@ -4,6 +4,7 @@ import numpy as np
 
 from .._args import alias, check_reduction
 from ..engine import defop
+from ..errors import LabelError
 from ..tensor import Tensor
 
 
@@ -58,7 +59,7 @@ def nll_loss(ctx, log_probs, target, reduction="mean"):
         raise ValueError(f"nll_loss: labels must be integers, got dtype {target.dtype}")
     if n and (target.min() < 0 or target.max() >= classes):
         bad = target[(target < 0) | (target >= classes)][0]
-        raise ValueError(f"nll_loss: label {bad} is out of range for {classes} classes")
+        raise LabelError(f"nll_loss: label {bad} is out of range for {classes} classes")
     picked = -log_probs[np.arange(n), target]
     if reduction == "none":
         return picked
