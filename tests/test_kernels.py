@@ -189,9 +189,21 @@ def test_parts_hold_blas_to_one_thread_and_give_it_back(two_threads):
 
 
 def test_set_num_threads_checks_its_argument():
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="set_num_threads"):
+    """A RuntimeError, as PyTorch's (checked when torch is installed), and a ValueError."""
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(RuntimeError, match="set_num_threads: expected a whole number >= 1"):
             tc.set_num_threads(bad)
+        with pytest.raises(ValueError):
+            tc.set_num_threads(bad)
+
+
+def test_torch_refuses_the_same_thread_counts():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(RuntimeError):
+            torch.set_num_threads(bad)
+    assert torch.get_num_threads() == before
 
 
 def test_flat_view_follows_memory_order():

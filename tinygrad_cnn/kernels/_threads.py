@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 
 def _threads_from_environment():
     value = os.environ.get("TINYGRAD_CNN_THREADS")
@@ -44,7 +46,7 @@ def set_num_threads(count: int) -> None:
     module docstring for the default)."""
     global _chosen
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"set_num_threads: expected a whole number >= 1, got {count!r}")
+        raise ArgumentError(f"set_num_threads: expected a whole number >= 1, got {count!r}")
     _chosen = int(count)
 
 
