@@ -124,8 +124,9 @@ def _gathered_max_pool_2x2(ctx, x):
     out = corners.max(0)
     if ctx.needs_input_grad:
         winners = corners == out
-        # a window has one winner unless it holds a tie (more) or a NaN (none): the sum is NaN
-        # only if some value is (or if infinities cancel, which takes the careful path too)
+        # a window has one winner unless it holds a tie (more) or a NaN (none). The sum is
+        # finite unless a value is NaN or infinite (or the sum overflows): those take the
+        # careful path, which is exact in every case
         nan_possible = out.dtype.kind == "f" and not math.isfinite(out.sum())
         if nan_possible or np.count_nonzero(winners) != out.size:
             # keep the first maximum in window order (a NaN counts as one, as in the
