@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
+import tinygrad_cnn as tc
 import tinygrad_cnn.nn as nn
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import Tensor
@@ -494,3 +495,25 @@ def test_new_losses_float64_targets_keep_float32():
 def test_new_loss_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_certain_prediction_loses_plus_zero_as_in_pytorch(batch, fast_kernels):
+    """A log-probability of exactly 0 at the label: the mean and the sum are +0.0 (PyTorch
+    prints 0.0), with the batch-of-one kernel as with the reference; 'none' keeps -0.0, as
+    PyTorch's does."""
+    log_probs = Tensor(np.tile(np.array([[0.0, -50.0]], np.float32), (batch, 1)))
+    labels = tc.tensor([0] * batch)
+    for reduction in ("mean", "sum"):
+        for kernel_set in ("fast", "reference"):
+            with tc.kernels.use(kernel_set):
+                value = F.nll_loss(log_probs, labels, reduction=reduction).item()
+            assert value == 0.0 and not np.signbit(value), (reduction, kernel_set)
+    with tc.kernels.use("fast"):
+        assert np.signbit(F.nll_loss(log_probs, labels, reduction="none").data).all()
+    try:
+        import torch
+    except ImportError:
+        return
+    theirs = torch.nn.functional.nll_loss(torch.tensor(log_probs.data), torch.tensor([0] * batch))
+    assert not np.signbit(theirs.item())

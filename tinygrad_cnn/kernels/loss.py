@@ -20,8 +20,12 @@ def nll_loss_forward(ctx, log_probs, target, reduction="mean"):
     label = int(target[0])
     if not 0 <= label < log_probs.shape[1]:
         return NotImplemented
-    picked = -log_probs[0, label:label + 1]         # (1,): the reference's value, divided by n = 1
-    return picked if reduction == "none" else picked.reshape(())
+    picked = log_probs[0, label:label + 1]          # (1,)
+    if reduction == "none":
+        return -picked
+    # 0 - p, not -p: a sum starts from +0, so a log-probability of 0 loses +0.0, as the
+    # reference's sum (and PyTorch) give, not -0.0
+    return np.subtract(0, picked).reshape(())
 
 
 def nll_loss_vjp(ctx, grad_out):
