@@ -325,16 +325,17 @@ def _gather_forward(ctx, x, w, bias, padding, out_h, out_w, index):
     return out.reshape(x.shape[0], f, out_h, out_w)
 
 
-def _gather_grads(ctx, x, w, grad_out, needs, grad_b, index):
+def _gather_grads(ctx, x, w, grad_out, index):
     """The gradients of a gathered layer: the weight's from the saved columns, the input's as
     the scatter-add of the columns' gradient through the same index (one ``bincount``, which
-    sums in float64)."""
-    padding = ctx.params["padding"]
+    sums in float64), the bias's a sum."""
+    padding, needs = ctx.params["padding"], ctx.needs_input_grad
     n, c, h, width = x.shape
     f = w.shape[0]
     dtype = np.result_type(x.dtype, w.dtype, grad_out.dtype)
     g = grad_out.reshape(n, f, -1)
     grad_x = grad_w = None
+    grad_b = g.sum((0, 2)) if len(needs) > 2 and needs[2] else None
     if needs[1]:
         cols = (ctx.saved or {}).get("gather_cols") if ctx.ran_kernel else None
         if cols is None:
@@ -519,9 +520,7 @@ def conv2d_vjp(ctx, grad_out):
         bias = inputs[2].data if len(inputs) > 2 else None
         _, _, _, algorithm, index = _plan(x, w, bias, *_geometry(ctx.params))
         if algorithm == "gather":
-            needs = ctx.needs_input_grad
-            grad_b = grad_out.reshape(x.shape[0], w.shape[0], -1).sum((0, 2)) if len(needs) > 2 and needs[2] else None
-            return _gather_grads(ctx, x, w, grad_out, needs, grad_b, index)
+            return _gather_grads(ctx, x, w, grad_out, index)
     macs = _macs(x.shape, w.shape, *grad_out.shape[2:])
     parts = _parts(x.shape[0], macs)
     with _threads.for_products(2 * macs):
