@@ -45,10 +45,17 @@ TILE = 4
 _POINTS = {3: (0, 1, -1, 2, -2), 5: (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))}
 KERNEL_SIZES = tuple(_POINTS)
 
-# values of a chunk's largest intermediate (512 KiB of float32). Measured on the seed ConvNet's
-# second convolution with 2 BLAS threads, forward / both gradients: 14 / 31 ms at 128k values,
-# 17 / 32 at 256k, 31 / 57 at 1M, 38 / 70 at 2M; 32k and 64k ran like 128k
-_CHUNK_BUDGET = 1 << 17
+# values of a chunk's largest intermediate (2 MiB of float32). Measured in the seed ConvNet's
+# training step at batch 100 on the 2-core AVX2 machine, each step after a 0.3 s pause as the
+# benchmark runs it, budgets alternating in one process (medians of 20 steps): 122-128 ms at 128k
+# values, 117 at 256k, 105-112 at 512k, 109 at 768k, 111 at 1M; the forward's and the gradients'
+# shares were alike (6-7 ms each). Larger chunks mean fewer and taller products (64 per chunk)
+# and fewer numpy calls per thread. An earlier choice of 128k came from calls timed back to back
+# (forward / both gradients 14 / 31 ms at 128k, 17 / 32 at 256k, 31 / 57 at 1M), which the
+# training step does not reproduce. Each intermediate is freed as soon as it is used: the peak
+# memory of the benchmark's first seven steps grew from 118.0 MiB at 128k to 120.4 at 512k
+# (125.9 without the frees)
+_CHUNK_BUDGET = 1 << 19
 
 
 def _polynomial(roots):
@@ -153,11 +160,15 @@ def conv2d(xp, w, out_h, out_w, bias=None, out=None, u=None):
         count = stop - start
         v = _both_sides(bt, _tiles(xp[start:stop], a, tiles_h, tiles_w)).reshape(a * a, -1, c)
         products = np.matmul(v, u)                                             # (a*a, tiles, F)
+        del v          # (each intermediate is freed once used: a chunk holds two at a time)
         blocks = _both_sides(at, products.reshape(a, a, -1)).reshape(TILE, TILE, count, tiles_h, tiles_w, f)
+        del products
         tiled = out[start:stop] if exact else np.empty((count, tiles_h * TILE, tiles_w * TILE, f), dtype)
         tiled.reshape(count, tiles_h, TILE, tiles_w, TILE, f)[...] = blocks.transpose(2, 3, 0, 4, 1, 5)
+        del blocks
         if not exact:
             out[start:stop] = tiled[:, :out_h, :out_w]
+        del tiled
         if bias is not None:
             out[start:stop] += bias
     return out
@@ -190,9 +201,12 @@ def conv2d_grads(xp, w, gp, input_crop, need_input=True, need_weight=True, grad_
         if need_weight:
             v = _both_sides(bt, _tiles(xp[start:stop], a, tiles_h, tiles_w)).reshape(a * a, -1, c)
             grad_u += np.matmul(v.transpose(0, 2, 1), grad_m)
+            del v
         if need_input:
             grad_v = np.matmul(grad_m, u_transposed)                              # (a*a, tiles, C)
+            del grad_m
             parts = _both_sides(bt.T, grad_v.reshape(a, a, -1)).reshape(a, a, count, tiles_h, tiles_w, c)
+            del grad_v
             padded = np.zeros((count, tiles_h * TILE + reach, tiles_w * TILE + reach, c), dtype=dtype)
             # the a x a tiles overlap: add them back in 4 x 4 blocks, each block offset a whole
             # tile apart, so that every addition is one pass over non-overlapping positions
@@ -202,7 +216,9 @@ def conv2d_grads(xp, w, gp, input_crop, need_input=True, need_weight=True, grad_
                     target = padded[:, row:row + tiles_h * TILE, col:col + tiles_w * TILE]
                     target = target.reshape(count, tiles_h, TILE, tiles_w, TILE, c)[:, :, :rows, :, :cols]
                     target += parts[row:row + rows, col:col + cols].transpose(2, 3, 0, 4, 1, 5)
+            del parts, target
             grad_x[start:stop] = padded[:, top:top + h, left:left + width]
+            del padded
     return grad_x, grad_u
 
 
