@@ -392,9 +392,9 @@ def _algorithm(x_shape, w_shape, stride, padding, dilation, groups, dtype, direc
 
 
 def _winograd_forward(x, w, padding, bias, parts=None):
-    """Each thread's part of the batch (``_threads.map_parts``) is padded into its own
-    channels-last buffer and convolved into its rows of one output."""
-    n, _, h, width = x.shape
+    """Each thread's part of the batch (``_threads.map_parts``) is padded into a channels-last
+    buffer one chunk at a time and convolved into its rows of one output."""
+    n, c, h, width = x.shape
     r = w.shape[2]
     dtype = np.result_type(x.dtype, w.dtype)
     pad = winograd.input_padding(h, width, padding, r)
@@ -403,8 +403,10 @@ def _winograd_forward(x, w, padding, bias, parts=None):
     out = np.empty((n, out_h, out_w, w.shape[0]), dtype=dtype)
 
     def part(start, stop):
-        xp = _padded_channels_last(x[start:stop], *pad)
-        winograd.conv2d(xp, w, out_h, out_w, bias, out=out[start:stop], u=u)
+        for first, last in winograd.chunks(stop - start, c, w.shape[0], r, out_h, out_w):
+            first, last = start + first, start + last
+            xp = _padded_channels_last(x[first:last], *pad)
+            winograd.conv2d(xp, w, out_h, out_w, bias, out=out[first:last], u=u)
 
     _threads.map_parts(part, n, parts)
     return out.transpose(0, 3, 1, 2)
@@ -421,11 +423,17 @@ def _winograd_grads(x, w, grad_out, padding, need_input, need_weight, parts=None
     grad_x = np.empty((n, h, width, c), dtype=dtype) if need_input else None
 
     def part(start, stop):
-        xp = _padded_channels_last(x[start:stop], *pad)
-        gp = _padded_channels_last(grad_out[start:stop], 0, tiles_h * winograd.TILE - out_h,
-                                   0, tiles_w * winograd.TILE - out_w)
-        return winograd.conv2d_grads(xp, w, gp, (padding[0], padding[1], h, width), need_input, need_weight,
-                                     grad_x=None if grad_x is None else grad_x[start:stop], u=u)[1]
+        grad_u = None
+        for first, last in winograd.chunks(stop - start, c, w.shape[0], r, out_h, out_w):
+            first, last = start + first, start + last
+            xp = _padded_channels_last(x[first:last], *pad)
+            gp = _padded_channels_last(grad_out[first:last], 0, tiles_h * winograd.TILE - out_h,
+                                       0, tiles_w * winograd.TILE - out_w)
+            piece = winograd.conv2d_grads(xp, w, gp, (padding[0], padding[1], h, width), need_input, need_weight,
+                                          grad_x=None if grad_x is None else grad_x[first:last], u=u)[1]
+            del xp, gp
+            grad_u = piece if grad_u is None else grad_u + piece
+        return grad_u
 
     grad_us = _threads.map_parts(part, n, parts)
     grad_w = winograd.weight_grad(sum(grad_us[1:], grad_us[0]), r) if need_weight else None

@@ -52,9 +52,10 @@ KERNEL_SIZES = tuple(_POINTS)
 # shares were alike (6-7 ms each). Larger chunks mean fewer and taller products (64 per chunk)
 # and fewer numpy calls per thread. An earlier choice of 128k came from calls timed back to back
 # (forward / both gradients 14 / 31 ms at 128k, 17 / 32 at 256k, 31 / 57 at 1M), which the
-# training step does not reproduce. Each intermediate is freed as soon as it is used: the peak
-# memory of the benchmark's first seven steps grew from 118.0 MiB at 128k to 120.4 at 512k
-# (125.9 without the frees)
+# training step does not reproduce. Each intermediate is freed as soon as it is used, and the
+# callers in kernels/conv.py pad their input one chunk at a time (``chunks``): the peak memory
+# of the benchmark's first seven steps is 116.7 MiB, against 118.0 at 128k before (125.9 at
+# 512k with neither, 120.4 with the frees alone)
 _CHUNK_BUDGET = 1 << 19
 
 
@@ -133,6 +134,13 @@ def _tiles(buffer, size, tiles_h, tiles_w):
 def _chunks(n, values_per_image):
     step = max(1, _CHUNK_BUDGET // max(values_per_image, 1))
     return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def chunks(n, channels, filters, r, out_h, out_w):
+    """[start, stop) ranges of a batch of ``n`` that ``conv2d`` and ``conv2d_grads`` each run
+    as one chunk (a caller that pads or copies its input per chunk keeps only a chunk's worth)."""
+    tiles_h, tiles_w = tile_grid(out_h, out_w)
+    return _chunks(n, (TILE + r - 1) ** 2 * tiles_h * tiles_w * max(channels, filters))
 
 
 def filter_transform(w, dtype):
