@@ -163,3 +163,36 @@ def test_the_seed_convnet_trains_alike_with_winograd_and_the_reference(train_bot
         images, labels)
     np.testing.assert_allclose(losses["fast"], losses["reference"], rtol=1e-3)
     assert losses["fast"][-1] < losses["fast"][0]
+
+
+@pytest.mark.parametrize("r", winograd.KERNEL_SIZES)
+def test_winograd_with_several_chunks_in_each_threads_part(r, two_threads, monkeypatch):
+    """Each thread pads and convolves its part of the batch one chunk at a time: with chunks of
+    two images and two threads over 11 images, every part holds several chunks and the last
+    chunk of each is short. Forward, input and weight gradients in float64 equal the reference
+    to 1e-9 of each result's largest magnitude (the transforms' float64 rounding is ~1e-14)."""
+    rng = np.random.default_rng(10 + r)
+    n, c, f, size = 11, 16, 32, 10          # too large for the gathered path
+    padding = (r // 2, r // 2)
+    x = rng.standard_normal((n, c, size, size))
+    w = rng.standard_normal((f, c, r, r)) / (c * r * r) ** 0.5
+    b = rng.standard_normal(f)
+    g = rng.standard_normal((n, f, size, size))
+    per_image = (r + 3) ** 2 * np.prod(winograd.tile_grid(size, size)) * max(c, f)
+    monkeypatch.setattr(winograd, "_CHUNK_BUDGET", 2 * per_image)
+    monkeypatch.setattr(conv_kernels, "_PARALLEL_MIN_MACS", 0)
+    for direction in ("forward", "backward"):
+        assert conv_kernels.conv2d_algorithm(x.shape, w.shape, padding=padding, dtype=x.dtype,
+                                             direction=direction).startswith("winograd")
+    assert conv_kernels.conv2d_threads(x.shape, w.shape, padding=padding) == 2
+    parts = conv_kernels._threads.bounds(n, 2)
+    assert [len(winograd.chunks(stop - start, c, f, r, size, size)) for start, stop in parts] == [3, 3]
+    xt, wt, bt = (tc.Tensor(a, requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(xt, wt, bt, padding=padding)
+    out.backward(tc.Tensor(g))
+    expected = [conv2d_reference(x, w, b, (1, 1), padding, (1, 1), 1),
+                conv_transpose2d_reference(g, w, (1, 1), padding, (1, 1), 1, (0, 0)),
+                conv2d_weight_reference(x, g, w.shape, (1, 1), padding, (1, 1), 1)]
+    for got, want in zip((out, xt.grad, wt.grad), expected):
+        np.testing.assert_allclose(got.data, want, rtol=0, atol=1e-9 * np.max(np.abs(want)))
+    np.testing.assert_allclose(bt.grad.data, g.sum(axis=(0, 2, 3)), rtol=1e-12)
