@@ -81,6 +81,44 @@ def test_conv_cases_reach_every_threshold():
         find(strategy, lambda case, test=test: test(values(case)), settings=settings(max_examples=200))
 
 
+def test_pool_cases_reach_nans_on_both_sides_of_the_gathered_path():
+    from hypothesis import find
+    limit = kernels.registered()[tc.get_op("max_pool2d")].thresholds["gather_max_size"]
+    strategy = kernel_cases_for("max_pool2d")
+
+    def with_nan(case):
+        x = case.args[0]
+        return case.kwargs["kernel_size"] == 2 and bool(np.isnan(x).any())
+    for test in (lambda x: x.size <= limit, lambda x: x.size > limit and x.strides[1] < x.strides[3],
+                 lambda x: x.size > limit and x.strides[1] > x.strides[3]):
+        find(strategy, lambda case, test=test: with_nan(case) and test(case.args[0]), settings=settings(max_examples=300))
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("size", [4, 128])
+def test_a_nan_wins_its_pool_window_as_in_the_reference(size, layout):
+    """Where a 2x2 window holds a NaN its output is NaN and its gradient goes to its first NaN
+    in row-major window order (the reference's argmax, and PyTorch), on both sides of the
+    gathered path's limit (2x2x4x4 values gathered, 2x2x128x128 not)."""
+    x = (np.arange(2 * 2 * size * size, dtype=np.float32) % 7).reshape(2, 2, size, size)
+    x[0, 0, 0, 1] = x[0, 0, 2, 2] = x[1, 1, 1, 0] = x[1, 1, 1, 1] = np.nan
+    x[0, 0, 3, 3] = 100.0                           # a larger value beside a NaN does not win
+    if layout == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    results = []
+    for mode in ("fast", "reference"):
+        t = tc.Tensor(x, requires_grad=True)
+        with kernels.use(mode):
+            out = F.max_pool2d(t, 2)
+            out.backward(tc.Tensor(np.arange(out.numel(), dtype=np.float32).reshape(out.shape) + 1))
+        results.append((out.data, t.grad.data))
+    (fast_out, fast_grad), (ref_out, ref_grad) = results
+    np.testing.assert_array_equal(fast_out, ref_out)          # NaNs in the same places
+    np.testing.assert_array_equal(fast_grad, ref_grad)
+    assert fast_grad[0, 0, 0, 1] == 1 and fast_grad[0, 0, 2, 2] != 0 and fast_grad[1, 1, 1, 0] != 0
+    assert fast_grad[0, 0, 3, 3] == 0 and fast_grad[1, 1, 1, 1] == 0
+
+
 # --- the switch ----------------------------------------------------------------------------------
 
 def test_use_switches_and_restores(fast_kernels):

@@ -5,7 +5,8 @@ view and scatters the gradient with ``index_add``. For a 2x2/2 pool over even si
 instead takes pairwise maxima of strided views (on channels-last memory, what conv2d produces,
 one of them over whole image rows), keeps the winners as a boolean mask in the input's memory
 order, and spreads each gradient over its window times the mask in one pass. Ties go to the
-first maximum in row-major window order, as in the reference and in PyTorch.
+first maximum in row-major window order, and a window holding a NaN to its first NaN, as in the
+reference and in PyTorch.
 
 A small input (at most ``gather_max_size`` values, e.g. a batch of one) is pooled on its four
 window corners gathered into one (4, windows) array by a cached index instead: each step then
@@ -171,7 +172,25 @@ def max_pool2d_forward(ctx, x, kernel_size, stride=None, padding=0):
     _threads.run(lambda start, stop: _max_pool_2x2(x[start:stop], out[start:stop],
                                                    None if mask is None else mask[start:stop]),
                  n, x.size)
+    # the pairwise comparisons cannot see a NaN, which wins its window in the reference (its
+    # argmax's first NaN). The sum is finite unless a value is NaN or infinite (or the sum
+    # overflows): only then are the windows checked
+    if mask is not None and out.dtype.kind == "f" and not math.isfinite(out.sum()):
+        _nan_winners(x, out, mask)
     return out
+
+
+def _nan_winners(x, out, mask):
+    """In each window whose maximum is NaN, the winner is its first NaN in window order."""
+    nans = np.isnan(out)
+    if not nans.any():
+        return
+    taken = np.zeros(nans.shape, dtype=bool)
+    for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):         # row-major window order
+        corner = np.isnan(x[:, :, i::2, j::2])
+        winners = mask[:, :, :, i, :, j]
+        winners[nans] = (corner & ~taken)[nans]
+        taken |= corner
 
 
 def max_pool2d_vjp(ctx, grad_out):

@@ -177,8 +177,8 @@ def conv2d_weight_cases(thresholds, size_class=None, few=None):
 
 def max_pool2d_cases(thresholds):
     """2x2/2 pools over even sizes in either memory order, with ties (small integers), which
-    the kernel takes, on both sides of the size up to which it gathers the windows' corners
-    (NaNs too on the gathered side); other geometries, which it leaves to the reference."""
+    the kernel takes, on both sides of the size up to which it gathers the windows' corners,
+    with and without NaNs; other geometries, which it leaves to the reference."""
     @st.composite
     def cases(draw):
         fast = draw(st.booleans())
@@ -192,9 +192,10 @@ def max_pool2d_cases(thresholds):
             h, w = draw(st.integers(3, 7)), draw(st.integers(3, 7))
             kwargs = {"kernel_size": 3, "stride": draw(st.integers(1, 3)), "padding": draw(st.integers(0, 1))}
         x = _values(draw, (n, c, h, w), draw(st.sampled_from(["nchw", "channels_last"])), integers=True)
-        if fast and x.size <= thresholds["gather_max_size"] and draw(st.booleans()):
-            # a NaN wins its window (the first one in window order, as the reference's argmax)
-            x[tuple(draw(st.integers(0, size - 1)) for size in x.shape)] = np.nan
+        if fast and draw(st.booleans()):
+            # NaNs win their windows (the first one in window order, as the reference's argmax)
+            for _ in range(draw(st.integers(1, 3))):
+                x[tuple(draw(st.integers(0, size - 1)) for size in x.shape)] = np.nan
         # the kernel's first-maximum rule is compared on ties; second order is piecewise linear
         return Case(args=(x,), kwargs=kwargs)
     return cases()
