@@ -241,3 +241,33 @@ def test_parity_with_pytorch():
     both(lambda z: F.log_softmax(z, 0), lambda z: tF.log_softmax(z, 0), logits)
     lw, lb = rng.standard_normal((3, 7)), rng.standard_normal(3)
     both(lambda z, w, b: F.linear(z, w, b), lambda z, w, b: tF.linear(z, w, b), logits, lw, lb)
+
+
+@pytest.mark.parametrize("pool", ["max_pool2d 2", "max_pool2d 3 s1 p1", "adaptive_max_pool2d 2"])
+def test_max_pools_send_a_nan_windows_gradient_to_its_last_nan(pool):
+    """A window holding NaNs outputs NaN and its gradient goes to its last NaN in row-major
+    window order, as in PyTorch (checked against it when installed); with no NaN, to its first
+    maximum."""
+    x = np.zeros((1, 2, 4, 4), dtype=np.float32)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan          # two NaNs in the first 2x2 window
+    x[0, 0, 0, 0] = 5.0
+    x[0, 1] = np.arange(16, dtype=np.float32).reshape(4, 4) % 3
+    name, *rest = pool.split()
+    args = {"max_pool2d 2": dict(kernel_size=2), "max_pool2d 3 s1 p1": dict(kernel_size=3, stride=1, padding=1),
+            "adaptive_max_pool2d 2": dict(output_size=2)}[pool]
+    t = tc.Tensor(x, requires_grad=True)
+    out = getattr(F, name)(t, **args)
+    upstream = np.arange(1, out.numel() + 1, dtype=np.float32).reshape(out.shape)
+    out.backward(tc.Tensor(upstream))
+    if pool != "max_pool2d 3 s1 p1":
+        assert np.isnan(out.data[0, 0, 0, 0]) and t.grad.data[0, 0, 1, 0] == 1
+        assert t.grad.data[0, 0, 0, 1] == 0 and t.grad.data[0, 0, 0, 0] == 0
+    try:
+        import torch
+    except ImportError:
+        return
+    tt = torch.tensor(x, requires_grad=True)
+    expected = getattr(torch.nn.functional, name)(tt, **args)
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    np.testing.assert_array_equal(t.grad.data, tt.grad.numpy())

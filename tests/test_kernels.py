@@ -97,9 +97,9 @@ def test_pool_cases_reach_nans_on_both_sides_of_the_gathered_path():
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 @pytest.mark.parametrize("size", [4, 128])
 def test_a_nan_wins_its_pool_window_as_in_the_reference(size, layout):
-    """Where a 2x2 window holds a NaN its output is NaN and its gradient goes to its first NaN
-    in row-major window order (the reference's argmax, and PyTorch), on both sides of the
-    gathered path's limit (2x2x4x4 values gathered, 2x2x128x128 not)."""
+    """Where a 2x2 window holds NaNs its output is NaN and its gradient goes to its last NaN
+    in row-major window order (the reference, and PyTorch), on both sides of the gathered
+    path's limit (2x2x4x4 values gathered, 2x2x128x128 not)."""
     x = (np.arange(2 * 2 * size * size, dtype=np.float32) % 7).reshape(2, 2, size, size)
     x[0, 0, 0, 1] = x[0, 0, 2, 2] = x[1, 1, 1, 0] = x[1, 1, 1, 1] = np.nan
     x[0, 0, 3, 3] = 100.0                           # a larger value beside a NaN does not win
@@ -115,8 +115,17 @@ def test_a_nan_wins_its_pool_window_as_in_the_reference(size, layout):
     (fast_out, fast_grad), (ref_out, ref_grad) = results
     np.testing.assert_array_equal(fast_out, ref_out)          # NaNs in the same places
     np.testing.assert_array_equal(fast_grad, ref_grad)
-    assert fast_grad[0, 0, 0, 1] == 1 and fast_grad[0, 0, 2, 2] != 0 and fast_grad[1, 1, 1, 0] != 0
-    assert fast_grad[0, 0, 3, 3] == 0 and fast_grad[1, 1, 1, 1] == 0
+    assert fast_grad[0, 0, 0, 1] == 1 and fast_grad[0, 0, 2, 2] != 0 and fast_grad[1, 1, 1, 1] != 0
+    assert fast_grad[0, 0, 3, 3] == 0 and fast_grad[1, 1, 1, 0] == 0
+    try:
+        import torch
+    except ImportError:
+        return
+    t = torch.tensor(x, requires_grad=True)
+    out = torch.nn.functional.max_pool2d(t, 2)
+    out.backward(torch.arange(1, out.numel() + 1, dtype=torch.float32).reshape(out.shape))
+    np.testing.assert_array_equal(out.detach().numpy(), fast_out)
+    np.testing.assert_array_equal(t.grad.numpy(), fast_grad)
 
 
 # --- the switch ----------------------------------------------------------------------------------

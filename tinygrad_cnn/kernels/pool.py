@@ -5,7 +5,7 @@ view and scatters the gradient with ``index_add``. For a 2x2/2 pool over even si
 instead takes pairwise maxima of strided views (on channels-last memory, what conv2d produces,
 one of them over whole image rows), keeps the winners as a boolean mask in the input's memory
 order, and spreads each gradient over its window times the mask in one pass. Ties go to the
-first maximum in row-major window order, and a window holding a NaN to its first NaN, as in the
+first maximum in row-major window order, and a window holding NaNs to its last NaN, as in the
 reference and in PyTorch.
 
 A small input (at most ``gather_max_size`` values, e.g. a batch of one) is pooled on its four
@@ -130,16 +130,18 @@ def _gathered_max_pool_2x2(ctx, x):
         # careful path, which is exact in every case
         nan_possible = out.dtype.kind == "f" and not math.isfinite(out.sum())
         if nan_possible or np.count_nonzero(winners) != out.size:
-            # keep the first maximum in window order (a NaN counts as one, as in the
-            # reference's argmax)
-            if nan_possible:
-                nans = np.isnan(out)
-                winners[:, nans] = np.isnan(corners[:, nans])
+            # keep the first maximum in window order
             np.greater(winners[1], winners[0], out=winners[1])
             taken = winners[0] | winners[1]
             np.greater(winners[2], taken, out=winners[2])
             taken |= winners[2]
             np.greater(winners[3], taken, out=winners[3])
+            if nan_possible:
+                # a window holding NaNs (none of its corners equals its NaN maximum): its last NaN
+                nans = np.isnan(out)
+                held = np.isnan(corners[:, nans])
+                winners[:, nans] = False
+                winners[3 - held[::-1].argmax(axis=0), np.flatnonzero(nans)] = True
         ctx.save(winners=winners)
     return out.reshape(n, c, h // 2, w // 2)
 
@@ -173,7 +175,7 @@ def max_pool2d_forward(ctx, x, kernel_size, stride=None, padding=0):
                                                    None if mask is None else mask[start:stop]),
                  n, x.size)
     # the pairwise comparisons cannot see a NaN, which wins its window in the reference (its
-    # argmax's first NaN). The sum is finite unless a value is NaN or infinite (or the sum
+    # last NaN, as in PyTorch). The sum is finite unless a value is NaN or infinite (or the sum
     # overflows): only then are the windows checked
     if mask is not None and out.dtype.kind == "f" and not math.isfinite(out.sum()):
         _nan_winners(x, out, mask)
@@ -181,12 +183,12 @@ def max_pool2d_forward(ctx, x, kernel_size, stride=None, padding=0):
 
 
 def _nan_winners(x, out, mask):
-    """In each window whose maximum is NaN, the winner is its first NaN in window order."""
+    """In each window whose maximum is NaN, the winner is its last NaN in window order."""
     nans = np.isnan(out)
     if not nans.any():
         return
     taken = np.zeros(nans.shape, dtype=bool)
-    for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):         # row-major window order
+    for i, j in ((1, 1), (1, 0), (0, 1), (0, 0)):         # row-major window order, backwards
         corner = np.isnan(x[:, :, i::2, j::2])
         winners = mask[:, :, :, i, :, j]
         winners[nans] = (corner & ~taken)[nans]

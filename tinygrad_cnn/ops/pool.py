@@ -49,16 +49,30 @@ def _pad_constant(x, padding, value):
     return np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), constant_values=value)
 
 
+def _winners(windows):
+    """Each window's winner, windows (..., K) -> positions (...): its first maximum, or in a
+    window holding NaNs its last NaN (PyTorch's rule: each NaN it meets replaces the maximum)."""
+    arg = windows.argmax(axis=-1)                     # the first maximum (or the first NaN)
+    if windows.dtype.kind == "f":
+        nans = np.isnan(windows)
+        held = nans.any(axis=-1)
+        if held.any():
+            last = windows.shape[-1] - 1 - nans[..., ::-1].argmax(axis=-1)
+            arg = np.where(held, last, arg)
+    return arg
+
+
 @defop("max_pool2d", saves=())
 def max_pool2d(ctx, x, kernel_size, stride=None, padding=0):
     """Max over each window. Ties: the gradient goes to the first maximum in
-    the window, in row-major order (as in PyTorch). Padding counts as -inf."""
+    the window, in row-major order, and in a window holding NaNs to the last NaN
+    (as in PyTorch). Padding counts as -inf."""
     kernel, stride, padding, out_h, out_w = pool_geometry("max_pool2d", x, kernel_size, stride, padding)
     n, c, h, w = x.shape
     low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     windows = _pool_windows(_pad_constant(x, padding, low), kernel, stride, out_h, out_w)
     windows = windows.reshape(n, c, out_h, out_w, -1)
-    arg = windows.argmax(axis=-1)                     # argmax returns the first maximum
+    arg = _winners(windows)
     if ctx.needs_input_grad:
         # flat position in x of each window's winner, for the VJP's scatter
         rows = np.arange(out_h).reshape(-1, 1) * stride[0] + arg // kernel[1] - padding[0]
@@ -188,7 +202,7 @@ def adaptive_max_pool2d(ctx, x, output_size):
         rows, cols = _window_index(h, out_h), _window_index(w, out_w)
         kh, kw = rows.shape[1], cols.shape[1]
         windows = x[:, :, rows[:, None, :, None], cols[None, :, None, :]].reshape(n, c, out_h, out_w, kh * kw)
-    arg = windows.argmax(axis=-1)                    # the first maximum
+    arg = _winners(windows)
     out = np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
     if ctx.needs_input_grad:
         # flat position in x of each window's winner, for the VJP's scatter

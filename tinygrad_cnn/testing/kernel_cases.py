@@ -193,7 +193,7 @@ def max_pool2d_cases(thresholds):
             kwargs = {"kernel_size": 3, "stride": draw(st.integers(1, 3)), "padding": draw(st.integers(0, 1))}
         x = _values(draw, (n, c, h, w), draw(st.sampled_from(["nchw", "channels_last"])), integers=True)
         if fast and draw(st.booleans()):
-            # NaNs win their windows (the first one in window order, as the reference's argmax)
+            # NaNs win their windows (the last one in window order, as in the reference)
             for _ in range(draw(st.integers(1, 3))):
                 x[tuple(draw(st.integers(0, size - 1)) for size in x.shape)] = np.nan
         # the kernel's first-maximum rule is compared on ties; second order is piecewise linear
