@@ -15,12 +15,14 @@ sum), and the load average before and after (a busy machine makes the medians no
 ``--threads 1``, BLAS and PyTorch on one core each, the ratios shrug most of it off). A single
 PyTorch call after a pause varies a lot from run to run (seen: its conv1 forward 4 to 16 ms on
 one thread), so compare the algorithms with each other here and with PyTorch by whole steps.
+Calls shorter than 2 ms (the batch-of-one layer) are timed several at a time, back to back.
 
 ``--steps`` instead times whole steps of the seed ConvNet, interleaved: the training step at
 batch 100 and the evaluation at batch 1000, with the kernels' choice of algorithm, with im2col
 for every layer (the kernels before Winograd), and PyTorch's.
 """
 import argparse
+import functools
 import os
 import sys
 
@@ -80,17 +82,24 @@ def fft_forward(x, w, padding, fft=np.fft):
     return out[k - 1:k - 1 + out_h, k - 1:k - 1 + out_w].transpose(2, 3, 0, 1).astype(np.float32, copy=False)
 
 
-def _interleaved(fns, repeats):
-    for fn in fns.values():
+def _interleaved(fns, repeats, least=2e-3):
+    """Seconds per call of each fn, alternating between them. A call shorter than ``least``
+    (a batch-of-one layer) is timed ``inner`` times back to back per sample, so that a sample
+    measures the calls rather than the threads' wake-up after the pause before it."""
+    inner = {}
+    for name, fn in fns.items():
         fn()
+        start = time.perf_counter()
         fn()
+        inner[name] = max(1, min(200, int(least / max(time.perf_counter() - start, 1e-7))))
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             time.sleep(0.02)
             start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(inner[name]):
+                fn()
+            times[name].append((time.perf_counter() - start) / inner[name])
     return times
 
 
@@ -171,6 +180,12 @@ class _Context:
         self.saved = {**(self.saved or {}), **values}
 
 
+@functools.lru_cache(maxsize=None)
+def _gather_index(*args):
+    """The gathered path's index, built once per layer shape as the kernel's own plan does."""
+    return conv_kernels._gather_index(*args)
+
+
 def _as(algorithm, fn):
     """fn with conv2d's kernel choosing ``algorithm`` for every layer and direction."""
     def run():
@@ -178,7 +193,7 @@ def _as(algorithm, fn):
 
         def forced(x, w, bias, stride, padding, dilation, groups):
             out_h, out_w = plan(x, w, bias, stride, padding, dilation, groups)[:2]
-            index = (conv_kernels._gather_index(x.shape[1:], w.shape[2:], stride, padding, dilation)
+            index = (_gather_index(x.shape[1:], w.shape[2:], tuple(stride), tuple(padding), tuple(dilation))
                      if algorithm == "gather" else None)
             return out_h, out_w, algorithm, algorithm, index
         conv_kernels.conv2d_algorithm = lambda *args, **kwargs: algorithm
